@@ -1,0 +1,146 @@
+/* What the compat files share: libuv's intrusive queue format (void *[2]
+ * links, which programs can see in uv_loop_t.handle_queue), our handle
+ * flags, the per-loop state behind uv_loop_t.internal_fields, and the
+ * hooks one handle kind offers the loop and uv_close. */
+#ifndef BIO_COMPAT_INTERNAL_H
+#define BIO_COMPAT_INTERNAL_H
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uv.h"
+
+#include "core/alloc.h"
+#include "core/core.h"
+
+/* ---- queues: a link is void *[2] = { next, prev }, circular ---- */
+
+/* gcc 12 flags every list head on the stack (our detached batches) as a
+ * dangling pointer, though each batch is emptied before it goes out of
+ * scope. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+
+typedef void *bio_qlink[2];
+
+static inline void **bio__q_next(void **q) { return (void **)q[0]; }
+static inline void **bio__q_prev(void **q) { return (void **)q[1]; }
+static inline void bio__q_init(void **q) {
+  q[0] = q;
+  q[1] = q;
+}
+static inline int bio__q_empty(void **h) { return h[0] == (void *)h; }
+static inline void bio__q_insert_tail(void **h, void **q) {
+  q[0] = h;
+  q[1] = h[1];
+  bio__q_prev(h)[0] = q;
+  h[1] = q;
+}
+static inline void bio__q_insert_head(void **h, void **q) {
+  q[0] = h[0];
+  q[1] = h;
+  bio__q_next(h)[1] = q;
+  h[0] = q;
+}
+static inline void bio__q_remove(void **q) {
+  bio__q_prev(q)[0] = q[0];
+  bio__q_next(q)[1] = q[1];
+}
+/* Moves every element of from onto the (empty) list to; from ends empty. */
+static inline void bio__q_move(void **from, void **to) {
+  if (bio__q_empty(from)) {
+    bio__q_init(to);
+    return;
+  }
+  to[0] = from[0];
+  to[1] = from[1];
+  bio__q_next(to)[1] = to;
+  bio__q_prev(to)[0] = to;
+  bio__q_init(from);
+}
+#define bio__q_data(q, type, field) bio_container_of((void *)(q), type, field)
+
+/* ---- handle flags: private to us, libuv's values are not an ABI fact ---- */
+
+enum {
+  BIO_H_CLOSING = 1u << 0,
+  BIO_H_CLOSED = 1u << 1,
+  BIO_H_ACTIVE = 1u << 2,
+  BIO_H_REF = 1u << 3,
+  BIO_H_INTERNAL = 1u << 4,
+};
+
+/* ---- the loop ---- */
+
+typedef struct bio_uv_loop {
+  bio_loop core;
+  /* uv_async_send pushes handles here (lock-free, any thread); the loop
+   * takes the whole stack at a wake and runs it in send order. */
+  _Atomic(uv_async_t *) async_stack;
+  uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
+  uv_async_t *async_ready_tail;
+  int sigprof_blocked; /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL) */
+} bio_uv_loop;
+
+static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {
+  return (bio_uv_loop *)loop->internal_fields;
+}
+static inline bio_loop *bio__core(const uv_loop_t *loop) {
+  return &bio__uv(loop)->core;
+}
+
+/* ---- handle bookkeeping (libuv's active/ref counting rules) ---- */
+
+static inline void bio__handle_init(uv_loop_t *loop, uv_handle_t *h,
+                                    uv_handle_type type) {
+  h->loop = loop;
+  h->type = type;
+  h->flags = BIO_H_REF;
+  h->next_closing = NULL;
+  bio__q_insert_tail(loop->handle_queue, h->handle_queue);
+}
+
+static inline void bio__handle_start(uv_handle_t *h) {
+  if (h->flags & BIO_H_ACTIVE)
+    return;
+  h->flags |= BIO_H_ACTIVE;
+  if (h->flags & BIO_H_REF)
+    h->loop->active_handles++;
+}
+
+static inline void bio__handle_stop(uv_handle_t *h) {
+  if (!(h->flags & BIO_H_ACTIVE))
+    return;
+  h->flags &= ~BIO_H_ACTIVE;
+  if (h->flags & BIO_H_REF)
+    h->loop->active_handles--;
+}
+
+static inline int bio__handle_closing(const uv_handle_t *h) {
+  return (h->flags & (BIO_H_CLOSING | BIO_H_CLOSED)) != 0;
+}
+
+static inline void bio__req_register(uv_loop_t *loop) {
+  loop->active_reqs.count++;
+}
+static inline void bio__req_unregister(uv_loop_t *loop) {
+  assert(loop->active_reqs.count > 0);
+  loop->active_reqs.count--;
+}
+
+/* ---- per-kind hooks, called by the loop and uv_close ---- */
+
+void bio__run_timers(uv_loop_t *loop);
+int bio__next_timeout(const uv_loop_t *loop); /* ms, -1 = none */
+void bio__timer_close(uv_timer_t *h);
+void bio__run_idle(uv_loop_t *loop);
+void bio__run_prepare(uv_loop_t *loop);
+void bio__run_check(uv_loop_t *loop);
+void bio__async_wake(bio_loop *core, void *arg); /* the loop's wake cb */
+void bio__async_close(uv_async_t *h);
+uint64_t bio__loop_clock_ms(void); /* libuv's "fast" clock, in ms */
+
+#endif

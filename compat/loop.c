@@ -1,0 +1,371 @@
+/* uv_loop_t on the completion core: init/close, the default loop, and
+ * uv_run's phases in libuv's order (timers, pending, idle, prepare, poll,
+ * check, closing), plus the loop's small accessors and uv_walk. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+_Static_assert(sizeof(uv_loop_t) >= sizeof(void *) * 8,
+               "uv_loop_t is libuv's size; our state lives behind "
+               "internal_fields, not in it");
+
+static uv_loop_t default_loop_storage;
+static uv_loop_t *default_loop; /* process-wide by libuv's contract */
+
+
+/* libuv's loop clock is CLOCK_MONOTONIC_COARSE when that ticks at least
+ * every millisecond (cheaper: no vDSO page read of the TSC), else the
+ * precise clock. Decided once per process. */
+uint64_t bio__loop_clock_ms(void) {
+  static clockid_t id = (clockid_t)-1;
+  struct timespec ts;
+
+  if (id == (clockid_t)-1) {
+    struct timespec res;
+    clockid_t pick = CLOCK_MONOTONIC;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+        res.tv_nsec <= 1000000)
+      pick = CLOCK_MONOTONIC_COARSE;
+    id = pick;
+  }
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+
+UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
+  bio_uv_loop *ul;
+  void *saved_data;
+  int err;
+
+  if (loop == NULL)
+    return UV_EINVAL;
+  ul = bio__calloc(1, sizeof(*ul));
+  if (ul == NULL)
+    return UV_ENOMEM;
+
+  /* data belongs to the user, who may set it before init (libuv keeps it). */
+  saved_data = loop->data;
+  memset(loop, 0, sizeof(*loop));
+  loop->data = saved_data;
+  loop->internal_fields = ul;
+  bio__q_init(loop->handle_queue);
+  bio__q_init(loop->pending_queue);
+  bio__q_init(loop->watcher_queue);
+  bio__q_init(loop->prepare_handles);
+  bio__q_init(loop->check_handles);
+  bio__q_init(loop->idle_handles);
+  bio__q_init(loop->async_handles);
+  bio__q_init(loop->process_handles);
+  bio__q_init(loop->wq);
+  loop->closing_handles = NULL;
+  loop->backend_fd = -1;
+  loop->emfile_fd = -1;
+  loop->signal_pipefd[0] = -1;
+  loop->signal_pipefd[1] = -1;
+  loop->async_wfd = -1;
+  loop->time = bio__loop_clock_ms();
+
+  err = bio__loop_init(&ul->core, loop->time);
+  if (err != 0) {
+    bio__free(ul);
+    loop->internal_fields = NULL;
+    return err;
+  }
+  atomic_init(&ul->async_stack, NULL);
+  bio__loop_set_wake_cb(&ul->core, bio__async_wake, loop);
+  return 0;
+}
+
+
+UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
+  bio_uv_loop *ul;
+  void **q;
+
+  if (loop == NULL || loop->internal_fields == NULL)
+    return UV_EINVAL;
+  /* Every user handle must be closed, and its close callback run. */
+  for (q = bio__q_next(loop->handle_queue); q != (void **)loop->handle_queue;
+       q = bio__q_next(q)) {
+    uv_handle_t *h = bio__q_data(q, uv_handle_t, handle_queue);
+    if (!(h->flags & BIO_H_INTERNAL))
+      return UV_EBUSY;
+  }
+  if (loop->closing_handles != NULL)
+    return UV_EBUSY;
+
+  ul = bio__uv(loop);
+  bio__loop_close(&ul->core);
+  bio__free(ul);
+  loop->internal_fields = NULL;
+  loop->backend_fd = -1;
+  if (loop == default_loop)
+    default_loop = NULL;
+  return 0;
+}
+
+
+UV_EXTERN uv_loop_t *uv_default_loop(void) {
+  if (default_loop != NULL)
+    return default_loop;
+  if (uv_loop_init(&default_loop_storage) != 0)
+    return NULL;
+  default_loop = &default_loop_storage;
+  return default_loop;
+}
+
+
+UV_EXTERN uv_loop_t *uv_loop_new(void) {
+  uv_loop_t *loop = bio__malloc(sizeof(*loop));
+  if (loop == NULL)
+    return NULL;
+  memset(loop, 0, sizeof(*loop));
+  if (uv_loop_init(loop) != 0) {
+    bio__free(loop);
+    return NULL;
+  }
+  return loop;
+}
+
+
+UV_EXTERN void uv_loop_delete(uv_loop_t *loop) {
+  uv_loop_t *dflt = default_loop;
+  int err;
+
+  if (loop == NULL)
+    return;
+  err = uv_loop_close(loop);
+  (void)err;
+  assert(err == 0);
+  if (loop != dflt)
+    bio__free(loop);
+}
+
+
+UV_EXTERN size_t uv_loop_size(void) { return sizeof(uv_loop_t); }
+
+
+UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
+  va_list ap;
+  int sig;
+
+  if (loop == NULL || loop->internal_fields == NULL)
+    return UV_EINVAL;
+  switch (option) {
+  case UV_LOOP_BLOCK_SIGNAL:
+    va_start(ap, option);
+    sig = va_arg(ap, int);
+    va_end(ap);
+    /* libuv supports SIGPROF only: profilers' timer signals would
+     * otherwise cut every wait short. */
+    if (sig != SIGPROF)
+      return UV_EINVAL;
+    bio__uv(loop)->sigprof_blocked = 1;
+    return 0;
+  case UV_METRICS_IDLE_TIME:
+    bio__core(loop)->track_idle = 1;
+    return 0;
+  default:
+    return UV_ENOSYS;
+  }
+}
+
+
+UV_EXTERN int uv_loop_fork(uv_loop_t *loop) {
+  if (loop == NULL || loop->internal_fields == NULL)
+    return UV_EINVAL;
+  return bio__loop_fork(bio__core(loop));
+}
+
+
+UV_EXTERN void *uv_loop_get_data(const uv_loop_t *loop) { return loop->data; }
+
+
+UV_EXTERN void uv_loop_set_data(uv_loop_t *loop, void *data) {
+  loop->data = data;
+}
+
+
+UV_EXTERN uint64_t uv_now(const uv_loop_t *loop) { return loop->time; }
+
+
+UV_EXTERN void uv_update_time(uv_loop_t *loop) {
+  loop->time = bio__loop_clock_ms();
+}
+
+
+UV_EXTERN void uv_stop(uv_loop_t *loop) { loop->stop_flag = 1; }
+
+
+UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t *loop) {
+  if (loop == NULL || loop->internal_fields == NULL)
+    return 0;
+  return bio__core(loop)->idle_ns;
+}
+
+
+static int loop_alive(const uv_loop_t *loop) {
+  return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
+         loop->closing_handles != NULL;
+}
+
+
+UV_EXTERN int uv_loop_alive(const uv_loop_t *loop) { return loop_alive(loop); }
+
+
+/* How long the poll phase may block, by libuv's rules. */
+static int poll_timeout(const uv_loop_t *loop) {
+  if (loop->stop_flag != 0)
+    return 0;
+  if (loop->active_handles == 0 && loop->active_reqs.count == 0)
+    return 0;
+  if (!bio__q_empty((void **)loop->pending_queue))
+    return 0;
+  if (!bio__q_empty((void **)loop->idle_handles))
+    return 0;
+  if (loop->closing_handles != NULL)
+    return 0;
+  return bio__next_timeout(loop);
+}
+
+
+UV_EXTERN int uv_backend_timeout(const uv_loop_t *loop) {
+  if (loop->internal_fields != NULL && bio__loop_busy(bio__core(loop)))
+    return 0; /* work is queued that the backend fd does not show yet */
+  return poll_timeout(loop);
+}
+
+
+UV_EXTERN int uv_backend_fd(const uv_loop_t *loop) {
+  if (loop->internal_fields == NULL)
+    return -1;
+  return bio__loop_backend_fd(bio__core(loop));
+}
+
+
+/* Requests that finished synchronously queue themselves here (libuv's
+ * pending phase); streams and friends add to it. */
+static int run_pending(uv_loop_t *loop) {
+  (void)loop;
+  return 0;
+}
+
+
+static void finish_close(uv_handle_t *h) {
+  assert(h->flags & BIO_H_CLOSING);
+  assert(!(h->flags & BIO_H_CLOSED));
+  h->flags |= BIO_H_CLOSED;
+  bio__q_remove(h->handle_queue);
+  if (h->close_cb != NULL)
+    h->close_cb(h);
+}
+
+
+static void run_closing(uv_loop_t *loop) {
+  uv_handle_t *h = loop->closing_handles;
+  loop->closing_handles = NULL;
+  /* The list is newest-first, and libuv runs close callbacks in that
+   * order; close_order and friends depend on it. */
+  while (h != NULL) {
+    uv_handle_t *next = h->next_closing;
+    finish_close(h);
+    h = next;
+  }
+}
+
+
+static void poll_io(uv_loop_t *loop, int timeout_ms) {
+  bio_loop *core = bio__core(loop);
+  int n;
+
+  /* A wait that fails (say ENOMEM) is retried at the next turn; libuv
+   * aborts there, which we would rather not. */
+  n = bio__loop_reap(core, timeout_ms);
+  (void)n;
+  /* Even a zero timeout may have taken a while: callbacks see fresh time. */
+  uv_update_time(loop);
+  bio__loop_dispatch(core);
+}
+
+
+UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
+  int alive;
+  int timeout;
+  int can_sleep;
+  int i;
+
+  alive = loop_alive(loop);
+  if (!alive)
+    uv_update_time(loop);
+
+  while (alive && loop->stop_flag == 0) {
+    uv_update_time(loop);
+    bio__run_timers(loop);
+
+    can_sleep = bio__q_empty(loop->pending_queue) &&
+                bio__q_empty(loop->idle_handles);
+    run_pending(loop);
+    bio__run_idle(loop);
+    bio__run_prepare(loop);
+
+    timeout = 0;
+    if (mode == UV_RUN_DEFAULT || (mode == UV_RUN_ONCE && can_sleep))
+      timeout = poll_timeout(loop);
+    poll_io(loop, timeout);
+
+    /* Callbacks queued by the poll phase get a few more chances before
+     * the check phase, as in libuv 1.44. */
+    for (i = 0; i < 8 && !bio__q_empty(loop->pending_queue); i++)
+      run_pending(loop);
+
+    bio__run_check(loop);
+    run_closing(loop);
+
+    if (mode == UV_RUN_ONCE) {
+      /* ONCE promises progress: a poll that timed out leaves due timers. */
+      uv_update_time(loop);
+      bio__run_timers(loop);
+    }
+    alive = loop_alive(loop);
+    if (mode == UV_RUN_ONCE || mode == UV_RUN_NOWAIT)
+      break;
+  }
+  if (loop->stop_flag != 0)
+    loop->stop_flag = 0;
+  return alive;
+}
+
+
+UV_EXTERN void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg) {
+  bio_qlink snapshot;
+  void **q;
+
+  /* A callback may close (and so unlink) handles while we walk: walk a
+   * detached list, putting each handle back before its callback. */
+  bio__q_move(loop->handle_queue, snapshot);
+  while (!bio__q_empty(snapshot)) {
+    uv_handle_t *h;
+    q = bio__q_next(snapshot);
+    h = bio__q_data(q, uv_handle_t, handle_queue);
+    bio__q_remove(q);
+    bio__q_insert_tail(loop->handle_queue, q);
+    if (!(h->flags & BIO_H_INTERNAL))
+      walk_cb(h, arg);
+  }
+}
+
+
+/* Not libuv: tells which backend a loop runs on ("uring", "epoll"). */
+UV_EXTERN const char *bio_uv_loop_backend(const void *uv_loop) {
+  const uv_loop_t *loop = uv_loop;
+  if (loop == NULL || loop->internal_fields == NULL)
+    return NULL;
+  return bio__core(loop)->backend->name;
+}

@@ -1,0 +1,21 @@
+/* blitz-io: the libuv release whose ABI we reproduce.
+ * Programs test these numbers at compile time (UV_VERSION_HEX >= ...) and
+ * uv_version() reports the same triple at run time, so both must say 1.44.2.
+ */
+
+#ifndef UV_VERSION_H
+#define UV_VERSION_H
+
+#define UV_VERSION_MAJOR 1
+#define UV_VERSION_MINOR 44
+#define UV_VERSION_PATCH 2
+
+/* A release build: no "-dev"/"-pre" suffix in uv_version_string(). */
+#define UV_VERSION_IS_RELEASE 1
+#define UV_VERSION_SUFFIX ""
+
+/* 0xMMmmpp, e.g. 0x012c02 for 1.44.2. */
+#define UV_VERSION_HEX \
+  ((UV_VERSION_MAJOR << 16) | (UV_VERSION_MINOR << 8) | (UV_VERSION_PATCH))
+
+#endif /* UV_VERSION_H */

@@ -1,0 +1,145 @@
+/* A fault-injecting backend for tests: wraps a real one (loop->inner) and
+ * makes chosen submissions fail with ENOMEM, EAGAIN or EBUSY, so the core's
+ * error and back-pressure paths run on purpose, not by luck. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "core/alloc.h"
+#include "core/core.h"
+#include "backend/fault.h"
+
+typedef struct fault_state {
+  int err;           /* what the next failing submission returns */
+  unsigned fail_n;   /* how many submissions still fail */
+  unsigned skip_n;   /* how many succeed before the failures start */
+  unsigned attempts; /* submissions seen, for the tests' checks */
+  unsigned injected; /* failures injected so far */
+} fault_state;
+
+/* The wrapped backend keeps its own state in inner_data; around each call
+ * the loop's backend_data is switched to it. */
+#define CALL_INNER(loop, expr)                                                 \
+  do {                                                                         \
+    void *saved_ = (loop)->backend_data;                                       \
+    (loop)->backend_data = (loop)->inner_data;                                 \
+    expr;                                                                      \
+    (loop)->inner_data = (loop)->backend_data;                                 \
+    (loop)->backend_data = saved_;                                             \
+  } while (0)
+
+
+static int fault_init(bio_loop *loop) {
+  fault_state *st;
+  int err;
+
+  if (loop->inner == NULL)
+    return -EINVAL;
+  st = bio__calloc(1, sizeof(*st));
+  if (st == NULL)
+    return -ENOMEM;
+  loop->backend_data = NULL;
+  err = loop->inner->init(loop);
+  if (err != 0) {
+    bio__free(st);
+    return err;
+  }
+  loop->inner_data = loop->backend_data;
+  loop->backend_data = st;
+  return 0;
+}
+
+
+static void fault_close(bio_loop *loop) {
+  fault_state *st = loop->backend_data;
+  CALL_INNER(loop, loop->inner->close(loop));
+  bio__free(st);
+  loop->backend_data = NULL;
+}
+
+
+static int fault_submit(bio_loop *loop, bio_op *op) {
+  fault_state *st = loop->backend_data;
+  int err;
+
+  st->attempts++;
+  /* The core's own wake read is spared: losing it would hang the test,
+   * not exercise an error path. */
+  if (op != &loop->wake_op && st->fail_n != 0) {
+    if (st->skip_n != 0) {
+      st->skip_n--;
+    } else {
+      st->fail_n--;
+      st->injected++;
+      return -st->err;
+    }
+  }
+  CALL_INNER(loop, err = loop->inner->submit(loop, op));
+  return err;
+}
+
+
+static void fault_cancel(bio_loop *loop, bio_op *op) {
+  CALL_INNER(loop, loop->inner->cancel(loop, op));
+}
+
+
+static int fault_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+  int err;
+  CALL_INNER(loop, err = loop->inner->wait(loop, timeout_ms, done));
+  return err;
+}
+
+
+static int fault_fd(bio_loop *loop) {
+  int fd;
+  CALL_INNER(loop, fd = loop->inner->fd(loop));
+  return fd;
+}
+
+
+static int fault_busy(bio_loop *loop) {
+  int busy;
+  CALL_INNER(loop, busy = loop->inner->busy(loop));
+  return busy;
+}
+
+
+static int fault_fork(bio_loop *loop) {
+  int err;
+  CALL_INNER(loop, err = loop->inner->fork(loop));
+  return err;
+}
+
+
+int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
+                      unsigned fail_n) {
+  fault_state *st;
+  if (loop->backend != &bio__backend_fault)
+    return -EINVAL;
+  st = loop->backend_data;
+  st->err = err;
+  st->skip_n = skip_n;
+  st->fail_n = fail_n;
+  return 0;
+}
+
+
+unsigned bio__fault_injected(bio_loop *loop) {
+  fault_state *st = loop->backend_data;
+  return loop->backend == &bio__backend_fault ? st->injected : 0;
+}
+
+
+const bio_backend bio__backend_fault = {
+    .name = "fault",
+    .init = fault_init,
+    .close = fault_close,
+    .submit = fault_submit,
+    .cancel = fault_cancel,
+    .wait = fault_wait,
+    .fd = fault_fd,
+    .busy = fault_busy,
+    .fork = fault_fork,
+};

@@ -1,0 +1,345 @@
+/* The io_uring backend: ops become SQEs (user_data = the op), CQEs become
+ * completions. Submission is batched: SQEs reach the kernel in the single
+ * io_uring_enter of the next wait. In-flight ops are bounded by the CQ size
+ * so the completion queue cannot overflow (libuv #4598 lost completions). */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <liburing.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/core.h"
+
+#define SQ_ENTRIES 256
+
+/* user_data of SQEs whose CQEs carry nothing for us (cancel requests). */
+#define IGNORED_CQE ((uint64_t)0)
+
+typedef struct uring_state {
+  struct io_uring ring;
+  unsigned setup_flags;
+  unsigned cq_entries;
+  unsigned inflight; /* SQEs whose CQE has not been reaped */
+  unsigned unsubmitted;
+  int enabled;       /* R_DISABLED rings start on first use */
+  int shared;        /* seen used by two threads: no SINGLE_ISSUER */
+  int embedded;      /* the fd is polled by someone else: plain ring */
+  pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
+  struct io_uring_probe *probe;
+} uring_state;
+
+
+static pid_t current_tid(void) {
+  static __thread pid_t tid;
+  if (tid == 0)
+    tid = (pid_t)syscall(SYS_gettid);
+  return tid;
+}
+
+
+static int env_disabled(const char *name) {
+  const char *v = getenv(name);
+  return v != NULL && strcmp(v, "0") == 0;
+}
+
+
+static int create_ring(uring_state *st) {
+  struct io_uring_params p;
+  unsigned try_flags[3];
+  int n = 0;
+  int err = -ENOSYS;
+  int i;
+
+  /* SINGLE_ISSUER (6.0) and DEFER_TASKRUN (6.1) let the kernel skip
+   * locking and run completion work only when we wait. The ring starts
+   * disabled (5.10) so that the thread running the loop, not the one that
+   * initialised it, becomes the single issuer. BIO_URING_DEFER=0 turns
+   * them off. */
+  if (!env_disabled("BIO_URING_DEFER") && !st->shared && !st->embedded)
+    try_flags[n++] = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                     IORING_SETUP_R_DISABLED;
+  /* COOP_TASKRUN (5.19) skips the IPI that would interrupt us. */
+  if (!st->embedded)
+    try_flags[n++] = IORING_SETUP_COOP_TASKRUN;
+  try_flags[n++] = 0;
+
+  for (i = 0; i < n; i++) {
+    memset(&p, 0, sizeof(p));
+    p.flags = try_flags[i];
+    err = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
+    if (err == 0) {
+      st->setup_flags = p.flags;
+      st->cq_entries = p.cq_entries;
+      st->enabled = !(p.flags & IORING_SETUP_R_DISABLED);
+      st->owner_tid = 0;
+      /* Without NODROP (5.5) an overflowing CQ loses completions. */
+      if (!(p.features & IORING_FEAT_NODROP)) {
+        io_uring_queue_exit(&st->ring);
+        return -ENOSYS;
+      }
+      return 0;
+    }
+    if (err != -EINVAL)
+      break; /* EPERM, ENOSYS, ENOMEM: no flag combination will help */
+  }
+  return err;
+}
+
+
+static int uring_init(bio_loop *loop) {
+  uring_state *st = bio__calloc(1, sizeof(*st));
+  int err;
+
+  if (st == NULL)
+    return -ENOMEM;
+  err = create_ring(st);
+  if (err != 0) {
+    bio__free(st);
+    return err;
+  }
+  /* The probe (5.6) tells which opcodes this kernel has. */
+  st->probe = io_uring_get_probe_ring(&st->ring);
+  if (st->probe == NULL || !io_uring_opcode_supported(st->probe,
+                                                       IORING_OP_READ) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_POLL_ADD) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_ASYNC_CANCEL)) {
+    if (st->probe != NULL)
+      io_uring_free_probe(st->probe);
+    io_uring_queue_exit(&st->ring);
+    bio__free(st);
+    return -ENOSYS;
+  }
+  loop->backend_data = st;
+  return 0;
+}
+
+
+static void uring_close(bio_loop *loop) {
+  uring_state *st = loop->backend_data;
+  if (st == NULL)
+    return;
+  io_uring_free_probe(st->probe);
+  io_uring_queue_exit(&st->ring);
+  bio__free(st);
+  loop->backend_data = NULL;
+}
+
+
+/* A disabled ring is enabled by the first thread that uses it. */
+static int ensure_enabled(uring_state *st) {
+  int err;
+  if (st->enabled)
+    return 0;
+  /* liburing 2.3 has no io_uring_enable_rings(): register it by hand. */
+  err = (int)syscall(__NR_io_uring_register, st->ring.ring_fd,
+                     IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+  if (err < 0)
+    return -errno;
+  st->enabled = 1;
+  st->owner_tid = current_tid();
+  return 0;
+}
+
+
+static struct io_uring_sqe *get_sqe(uring_state *st) {
+  struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
+  if (sqe == NULL && st->enabled) {
+    /* SQ full: hand the batch to the kernel, which frees the slots. */
+    if (io_uring_submit(&st->ring) >= 0)
+      st->unsubmitted = 0;
+    sqe = io_uring_get_sqe(&st->ring);
+  }
+  return sqe;
+}
+
+
+static int uring_submit(bio_loop *loop, bio_op *op) {
+  uring_state *st = loop->backend_data;
+  struct io_uring_sqe *sqe;
+
+  /* Each op yields one CQE; one spare slot for a cancel's own CQE. */
+  if (st->inflight + 2 > st->cq_entries)
+    return -EAGAIN;
+  sqe = get_sqe(st);
+  if (sqe == NULL)
+    return -EAGAIN;
+
+  switch (op->opcode) {
+  case BIO_OP_NOP:
+    io_uring_prep_nop(sqe);
+    break;
+  case BIO_OP_READ:
+    io_uring_prep_read(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
+                       (uint64_t)op->u.rw.off);
+    break;
+  case BIO_OP_WRITE:
+    io_uring_prep_write(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
+                        (uint64_t)op->u.rw.off);
+    break;
+  case BIO_OP_POLL:
+    io_uring_prep_poll_add(sqe, op->fd, op->u.poll.events);
+    break;
+  default:
+    /* Give the slot back as a no-op that nobody waits for. */
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, IGNORED_CQE);
+    st->inflight++;
+    st->unsubmitted++;
+    return -EINVAL;
+  }
+  io_uring_sqe_set_data(sqe, op);
+  st->inflight++;
+  st->unsubmitted++;
+  return 0;
+}
+
+
+static void uring_cancel(bio_loop *loop, bio_op *op) {
+  uring_state *st = loop->backend_data;
+  struct io_uring_sqe *sqe = get_sqe(st);
+
+  if (sqe == NULL)
+    return; /* the op will complete on its own; cancel is advisory */
+  io_uring_prep_cancel(sqe, op, 0);
+  io_uring_sqe_set_data64(sqe, IGNORED_CQE);
+  st->inflight++;
+  st->unsubmitted++;
+}
+
+
+static unsigned reap(uring_state *st, bio_op_list *done) {
+  struct io_uring_cqe *cqe;
+  unsigned head;
+  unsigned n = 0;
+
+  io_uring_for_each_cqe(&st->ring, head, cqe) {
+    bio_op *op = io_uring_cqe_get_data(cqe);
+    n++;
+    if (op == NULL)
+      continue;
+    op->res = cqe->res;
+    bio__op_list_push(done, op);
+  }
+  io_uring_cq_advance(&st->ring, n);
+  assert(st->inflight >= n);
+  st->inflight -= n;
+  return n;
+}
+
+
+static int rebuild(uring_state *st) {
+  io_uring_free_probe(st->probe);
+  st->probe = NULL;
+  io_uring_queue_exit(&st->ring);
+  st->inflight = 0;
+  st->unsubmitted = 0;
+  if (create_ring(st) != 0)
+    return -ENOMEM;
+  st->probe = io_uring_get_probe_ring(&st->ring);
+  return 0;
+}
+
+
+static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+  uring_state *st = loop->backend_data;
+  struct io_uring_cqe *cqe;
+  int err;
+
+  /* A loop may move to another thread between runs (libuv allows it), but
+   * a SINGLE_ISSUER ring refuses a second submitter with EEXIST. Start
+   * over with a ring any thread may use; what was in flight is lost, which
+   * the core learns from -ERESTART (it re-arms its own wake read). */
+  if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
+      st->owner_tid != current_tid()) {
+    st->shared = 1;
+    err = rebuild(st);
+    return err != 0 ? err : -ERESTART;
+  }
+  err = ensure_enabled(st);
+  if (err != 0)
+    return err;
+
+  if (reap(st, done) != 0 || timeout_ms == 0) {
+    /* Completions are there already: submit without waiting. With
+     * DEFER_TASKRUN, completion work runs only inside io_uring_enter with
+     * GETEVENTS, so ask for events (min 0) to make progress. */
+    err = io_uring_get_events(&st->ring);
+    if (st->unsubmitted != 0) {
+      err = io_uring_submit(&st->ring);
+      if (err >= 0)
+        st->unsubmitted = 0;
+    }
+  } else if (timeout_ms < 0) {
+    err = io_uring_submit_and_wait(&st->ring, 1);
+    if (err >= 0)
+      st->unsubmitted = 0;
+  } else {
+    struct __kernel_timespec ts;
+    ts.tv_sec = timeout_ms / 1000;
+    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    /* Uses IORING_ENTER_EXT_ARG (5.11): one syscall submits and waits. */
+    err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    if (err >= 0 || err == -ETIME)
+      st->unsubmitted = 0;
+  }
+  reap(st, done);
+  if (err == -ETIME || err == -EINTR || err == -EAGAIN || err == -EBUSY)
+    err = 0;
+  return err < 0 ? err : 0;
+}
+
+
+static int uring_fd(bio_loop *loop) {
+  uring_state *st = loop->backend_data;
+  /* Someone will poll(2) the ring fd and call us when it is readable
+   * (libuv's embedding pattern). Deferred task work would never make it
+   * readable, so switch, once, to a ring whose completions post at once. */
+  if (!st->embedded && (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
+                                           IORING_SETUP_COOP_TASKRUN))) {
+    st->embedded = 1;
+    if (rebuild(st) != 0)
+      return -1;
+    loop->ops_lost = 1;
+  }
+  return st->ring.ring_fd;
+}
+
+
+static int uring_busy(bio_loop *loop) {
+  uring_state *st = loop->backend_data;
+  /* Unsubmitted SQEs matter only to someone polling our fd; a loop that
+   * only ever runs uv_run submits them in its next wait anyway. */
+  if (st->embedded && st->unsubmitted != 0)
+    return 1;
+  return io_uring_cq_ready(&st->ring) != 0;
+}
+
+
+static int uring_fork(bio_loop *loop) {
+  uring_state *st = loop->backend_data;
+  int err;
+
+  /* The child shares the parent's ring; unmapping our view of it leaves
+   * the parent's requests alone. A new ring starts empty. */
+  err = rebuild(st);
+  return err != 0 ? err : 1;
+}
+
+
+const bio_backend bio__backend_uring = {
+    .name = "uring",
+    .init = uring_init,
+    .close = uring_close,
+    .submit = uring_submit,
+    .cancel = uring_cancel,
+    .wait = uring_wait,
+    .fd = uring_fd,
+    .busy = uring_busy,
+    .fork = uring_fork,
+};

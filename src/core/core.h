@@ -1,0 +1,180 @@
+/* The completion core: a bio_loop owns one backend (io_uring or epoll), a
+ * timing wheel and a cross-thread wake. Work is submitted as bio_op structs
+ * embedded in their owners' memory; every op completes exactly once through
+ * its callback, called from bio__loop_poll after the backend was reaped. */
+#ifndef BIO_CORE_CORE_H
+#define BIO_CORE_CORE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/wheel.h"
+
+#define bio_container_of(ptr, type, member)                                    \
+  ((type *)((char *)(ptr)-offsetof(type, member)))
+
+typedef struct bio_loop bio_loop;
+typedef struct bio_op bio_op;
+typedef struct bio_backend bio_backend;
+
+typedef void (*bio_op_cb)(bio_loop *loop, bio_op *op);
+
+enum bio_opcode {
+  BIO_OP_NOP = 0,
+  BIO_OP_READ,   /* read(fd, buf, len) at off (-1: current position) */
+  BIO_OP_WRITE,  /* write(fd, buf, len) at off (-1: current position) */
+  BIO_OP_POLL,   /* wait until fd has one of u.poll.events; res = revents */
+  BIO_OP_COUNT
+};
+
+enum bio_op_state {
+  BIO_OP_IDLE = 0, /* not submitted, or completed */
+  BIO_OP_QUEUED,   /* submitted, not yet handed to the kernel */
+  BIO_OP_INFLIGHT, /* the backend owns it */
+};
+
+/* 64 bytes. The owner keeps it alive and untouched from submit until its
+ * callback runs. */
+struct bio_op {
+  bio_op_cb cb;
+  bio_op *next; /* submission queue / completion list / backend lists */
+  int32_t res;  /* >= 0 on success, -errno on failure */
+  uint8_t opcode;
+  uint8_t state;
+  uint16_t flags;
+  int32_t fd;
+  uint32_t aux; /* backend-private (for example the epoll interest set) */
+  union {
+    struct {
+      void *buf;
+      uint32_t len;
+      int64_t off;
+    } rw;
+    struct {
+      uint32_t events; /* POLLIN, POLLOUT, ... */
+    } poll;
+  } u;
+};
+
+/* An intrusive FIFO of ops. */
+typedef struct bio_op_list {
+  bio_op *head;
+  bio_op **tailp;
+} bio_op_list;
+
+static inline void bio__op_list_init(bio_op_list *l) {
+  l->head = NULL;
+  l->tailp = &l->head;
+}
+
+static inline void bio__op_list_push(bio_op_list *l, bio_op *op) {
+  op->next = NULL;
+  *l->tailp = op;
+  l->tailp = &op->next;
+}
+
+static inline bio_op *bio__op_list_shift(bio_op_list *l) {
+  bio_op *op = l->head;
+  if (op != NULL) {
+    l->head = op->next;
+    if (l->head == NULL)
+      l->tailp = &l->head;
+  }
+  return op;
+}
+
+/* The interface every backend implements (like ae's aeApi*): the loop never
+ * knows which one it has. All calls but wake come from the loop's thread. */
+struct bio_backend {
+  const char *name;
+  int (*init)(bio_loop *loop);
+  void (*close)(bio_loop *loop);
+  /* Takes ownership of op, or fails with -errno without touching it:
+   * -EAGAIN / -EBUSY mean "reap completions, then try again". */
+  int (*submit)(bio_loop *loop, bio_op *op);
+  /* Asks for op's early completion with -ECANCELED (or its real result if
+   * it wins the race). The op still completes through the normal path. */
+  void (*cancel)(bio_loop *loop, bio_op *op);
+  /* Flushes submissions and waits up to timeout_ms (-1: forever, 0: no
+   * wait) for completions or a wake; appends completed ops to done, with
+   * res set. Returns 0 or -errno (-EINTR is not an error to the caller). */
+  int (*wait)(bio_loop *loop, int timeout_ms, bio_op_list *done);
+  /* A file descriptor that becomes readable when wait would not block
+   * (for embedding: uv_backend_fd). A backend may rebuild itself to make
+   * that true, and then sets loop->ops_lost. */
+  int (*fd)(bio_loop *loop);
+  /* Nonzero when work is done or queued that the fd does not show yet
+   * (unsubmitted SQEs, completions not reported): wait must not block. */
+  int (*busy)(bio_loop *loop);
+  /* After fork(), in the child: rebuild kernel state. Returns 1 when ops
+   * that were in flight are gone (the core re-arms its own), 0 when kept. */
+  int (*fork)(bio_loop *loop);
+};
+
+extern const bio_backend bio__backend_uring;
+extern const bio_backend bio__backend_epoll;
+extern const bio_backend bio__backend_fault;
+
+typedef void (*bio_wake_cb)(bio_loop *loop, void *arg);
+
+struct bio_loop {
+  const bio_backend *backend;
+  void *backend_data;
+  bio_wheel wheel;
+  bio_op_list pending;   /* submitted, waiting for room in the backend */
+  bio_op_list completed; /* finished, callbacks not yet run */
+  size_t inflight;       /* ops owned by the backend or pending */
+  /* Cross-thread wake: an eventfd the backend watches through wake_op. */
+  int wake_fd;
+  atomic_int wake_pending;
+  bio_op wake_op;
+  uint64_t wake_buf;
+  bio_wake_cb wake_cb;
+  void *wake_arg;
+  int ops_lost; /* the backend restarted without its in-flight ops */
+  /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
+  int track_idle;
+  uint64_t idle_ns;
+  /* Fault injection (tests): the backend the fault backend wraps. */
+  const bio_backend *inner;
+  void *inner_data;
+};
+
+enum bio_loop_flags {
+  BIO_LOOP_FORCE_EPOLL = 1 << 0,
+  BIO_LOOP_FORCE_URING = 1 << 1,
+};
+
+/* Picks the backend: BIO_BACKEND=uring|epoll|fault:<inner> overrides; else
+ * io_uring when it can be set up, epoll otherwise. Returns 0 or -errno. */
+int bio__loop_init(bio_loop *loop, uint64_t now_ms);
+void bio__loop_close(bio_loop *loop);
+/* Hands op to the backend (batched: the kernel sees it at the next poll).
+ * Never fails: an op the backend refuses for good completes with the
+ * error, one it cannot take now waits in loop->pending. */
+void bio__op_submit(bio_loop *loop, bio_op *op);
+void bio__op_cancel(bio_loop *loop, bio_op *op);
+/* One turn: flush, wait up to timeout_ms (-1 forever), reap, then run the
+ * callbacks of every completed op (callbacks may submit, cancel, wake).
+ * Returns the number of callbacks run, or -errno from the backend. */
+int bio__loop_poll(bio_loop *loop, int timeout_ms);
+/* Thread-safe, async-signal-safe: makes a blocked poll return and runs
+ * wake_cb on the loop thread. Coalesces: many wakes, one callback. */
+void bio__loop_wake(bio_loop *loop);
+/* bio__loop_poll in two halves, for owners that act between them (libuv
+ * updates its clock after the wait, before any I/O callback). */
+int bio__loop_reap(bio_loop *loop, int timeout_ms);
+int bio__loop_dispatch(bio_loop *loop);
+void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg);
+int bio__loop_backend_fd(bio_loop *loop);
+/* 0 when a wait could return at once without blocking, else -1. */
+int bio__loop_busy(bio_loop *loop);
+int bio__loop_fork(bio_loop *loop);
+uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
+/* True when any op is submitted and not yet completed (the wake op aside). */
+static inline int bio__loop_has_ops(const bio_loop *loop) {
+  return loop->inflight != 0 || loop->completed.head != NULL;
+}
+
+#endif

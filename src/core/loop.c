@@ -1,0 +1,354 @@
+/* bio_loop: backend selection, op submission with back-pressure, the
+ * reap-then-dispatch turn, and the cross-thread wake (an eventfd read kept
+ * armed as an internal op, so both backends wake the same way). */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+/* Internal ops (the wake read) do not keep a loop alive. */
+#define BIO_OPF_INTERNAL 0x8000
+
+
+static const bio_backend *backend_by_name(const char *name, size_t len) {
+  if (len == 5 && memcmp(name, "uring", 5) == 0)
+    return &bio__backend_uring;
+  if (len == 5 && memcmp(name, "epoll", 5) == 0)
+    return &bio__backend_epoll;
+  return NULL;
+}
+
+
+static void wake_op_done(bio_loop *loop, bio_op *op);
+
+
+static void arm_wake(bio_loop *loop) {
+  bio_op *op = &loop->wake_op;
+  memset(op, 0, sizeof(*op));
+  op->cb = wake_op_done;
+  op->opcode = BIO_OP_READ;
+  op->flags = BIO_OPF_INTERNAL;
+  op->fd = loop->wake_fd;
+  op->u.rw.buf = &loop->wake_buf;
+  op->u.rw.len = sizeof(loop->wake_buf);
+  op->u.rw.off = -1;
+  bio__op_submit(loop, op);
+}
+
+
+static void wake_op_done(bio_loop *loop, bio_op *op) {
+  (void)op;
+  /* Clear before running the callback: a wake that races with it then
+   * writes the eventfd again instead of being absorbed. */
+  atomic_store(&loop->wake_pending, 0);
+  if (op->res != -ECANCELED)
+    arm_wake(loop);
+  if (loop->wake_cb != NULL)
+    loop->wake_cb(loop, loop->wake_arg);
+}
+
+
+/* The backend started over without what it had in flight: our own wake
+ * read is re-armed here; owners of other ops learn it from their result. */
+static void rearm_if_lost(bio_loop *loop) {
+  if (!loop->ops_lost)
+    return;
+  loop->ops_lost = 0;
+  loop->wake_op.state = BIO_OP_IDLE;
+  arm_wake(loop);
+}
+
+
+uint64_t bio__clock_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+
+static int open_wake_fd(bio_loop *loop) {
+  /* Blocking on purpose: io_uring returns EAGAIN to the user for an
+   * O_NONBLOCK file instead of arming its internal poll. */
+  loop->wake_fd = eventfd(0, EFD_CLOEXEC);
+  if (loop->wake_fd < 0)
+    return -errno;
+  atomic_store(&loop->wake_pending, 0);
+  return 0;
+}
+
+
+static int start_backend(bio_loop *loop, const bio_backend *b) {
+  loop->backend = b;
+  loop->backend_data = NULL;
+  return b->init(loop);
+}
+
+
+int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
+  const char *env = getenv("BIO_BACKEND");
+  const bio_backend *want = NULL;
+  int err;
+
+  memset(loop, 0, sizeof(*loop));
+  bio__wheel_init(&loop->wheel, now_ms);
+  bio__op_list_init(&loop->pending);
+  bio__op_list_init(&loop->completed);
+  loop->wake_fd = -1;
+
+  if (env != NULL && *env != '\0') {
+    if (strncmp(env, "fault", 5) == 0) {
+      /* fault or fault:<inner>; the fault backend reads loop->inner. */
+      const char *inner = env[5] == ':' ? env + 6 : "epoll";
+      loop->inner = backend_by_name(inner, strlen(inner));
+      if (loop->inner == NULL)
+        return -EINVAL;
+      want = &bio__backend_fault;
+    } else {
+      want = backend_by_name(env, strlen(env));
+      if (want == NULL)
+        return -EINVAL;
+    }
+  }
+
+  err = open_wake_fd(loop);
+  if (err != 0)
+    return err;
+
+  if (want != NULL) {
+    err = start_backend(loop, want);
+  } else {
+    err = start_backend(loop, &bio__backend_uring);
+    /* Containers often forbid io_uring (EPERM from seccomp), old kernels
+     * lack it (ENOSYS), and locked-memory limits can refuse it (ENOMEM). */
+    if (err != 0)
+      err = start_backend(loop, &bio__backend_epoll);
+  }
+  if (err != 0) {
+    close(loop->wake_fd);
+    loop->wake_fd = -1;
+    return err;
+  }
+  arm_wake(loop);
+  return 0;
+}
+
+
+void bio__loop_close(bio_loop *loop) {
+  if (loop->backend != NULL)
+    loop->backend->close(loop);
+  loop->backend = NULL;
+  if (loop->wake_fd >= 0)
+    close(loop->wake_fd);
+  loop->wake_fd = -1;
+}
+
+
+static void complete_now(bio_loop *loop, bio_op *op, int res) {
+  op->res = res;
+  op->state = BIO_OP_IDLE;
+  bio__op_list_push(&loop->completed, op);
+}
+
+
+/* Moves ops from pending into the backend until it pushes back. The op
+ * leaves the list before the backend sees it: the backend owns op->next. */
+static void flush_pending(bio_loop *loop) {
+  bio_op *op;
+  while ((op = bio__op_list_shift(&loop->pending)) != NULL) {
+    int err = loop->backend->submit(loop, op);
+    if (err == -EAGAIN || err == -EBUSY) {
+      op->next = loop->pending.head;
+      loop->pending.head = op;
+      if (op->next == NULL)
+        loop->pending.tailp = &op->next;
+      return;
+    }
+    if (err != 0) {
+      if (!(op->flags & BIO_OPF_INTERNAL))
+        loop->inflight--;
+      complete_now(loop, op, err);
+    } else {
+      op->state = BIO_OP_INFLIGHT;
+    }
+  }
+}
+
+
+void bio__op_submit(bio_loop *loop, bio_op *op) {
+  int err;
+
+  assert(op->state == BIO_OP_IDLE); /* an op is in one place at a time */
+
+  op->res = 0;
+  if (!(op->flags & BIO_OPF_INTERNAL))
+    loop->inflight++;
+  /* Keep FIFO order: nothing may overtake an op already waiting. */
+  if (loop->pending.head == NULL) {
+    err = loop->backend->submit(loop, op);
+    if (err == 0) {
+      op->state = BIO_OP_INFLIGHT;
+      return;
+    }
+    if (err != -EAGAIN && err != -EBUSY) {
+      if (!(op->flags & BIO_OPF_INTERNAL))
+        loop->inflight--;
+      complete_now(loop, op, err);
+      return;
+    }
+  }
+  op->state = BIO_OP_QUEUED;
+  bio__op_list_push(&loop->pending, op);
+}
+
+
+void bio__op_cancel(bio_loop *loop, bio_op *op) {
+  bio_op **pp;
+
+  switch (op->state) {
+  case BIO_OP_QUEUED:
+    for (pp = &loop->pending.head; *pp != NULL; pp = &(*pp)->next) {
+      if (*pp != op)
+        continue;
+      *pp = op->next;
+      if (*pp == NULL)
+        loop->pending.tailp = pp;
+      if (!(op->flags & BIO_OPF_INTERNAL))
+        loop->inflight--;
+      complete_now(loop, op, -ECANCELED);
+      return;
+    }
+    assert(!"QUEUED ops are always on the pending list");
+    return;
+  case BIO_OP_INFLIGHT:
+    loop->backend->cancel(loop, op);
+    return;
+  default:
+    return; /* completed already, or never submitted */
+  }
+}
+
+
+int bio__loop_reap(bio_loop *loop, int timeout_ms) {
+  bio_op_list done;
+  int err;
+
+  flush_pending(loop);
+  if (loop->completed.head != NULL)
+    timeout_ms = 0;
+
+  bio__op_list_init(&done);
+  if (loop->track_idle && timeout_ms != 0) {
+    uint64_t t0 = bio__clock_ns();
+    err = loop->backend->wait(loop, timeout_ms, &done);
+    loop->idle_ns += bio__clock_ns() - t0;
+  } else {
+    err = loop->backend->wait(loop, timeout_ms, &done);
+  }
+  if (err == -EINTR)
+    err = 0;
+  if (err == -ERESTART) {
+    loop->ops_lost = 1;
+    err = 0;
+  }
+  rearm_if_lost(loop);
+  if (done.head != NULL) {
+    *loop->completed.tailp = done.head;
+    loop->completed.tailp = done.tailp;
+  }
+  return err;
+}
+
+
+int bio__loop_dispatch(bio_loop *loop) {
+  bio_op *op;
+  int n = 0;
+
+  /* Everything was reaped before the first callback: a callback may
+   * submit, cancel, close or re-enter without finding the CQ half-read. */
+  while ((op = bio__op_list_shift(&loop->completed)) != NULL) {
+    if (op->state == BIO_OP_INFLIGHT && !(op->flags & BIO_OPF_INTERNAL))
+      loop->inflight--;
+    op->state = BIO_OP_IDLE;
+    op->cb(loop, op);
+    n++;
+  }
+  /* Completions made room in the backend. */
+  if (loop->pending.head != NULL)
+    flush_pending(loop);
+  return n;
+}
+
+
+int bio__loop_poll(bio_loop *loop, int timeout_ms) {
+  int err = bio__loop_reap(loop, timeout_ms);
+  int n = bio__loop_dispatch(loop);
+  return err < 0 ? err : n;
+}
+
+
+void bio__loop_wake(bio_loop *loop) {
+  static const uint64_t one = 1;
+  if (atomic_exchange(&loop->wake_pending, 1) != 0)
+    return; /* a wake is on its way and has not been consumed yet */
+  for (;;) {
+    ssize_t r = write(loop->wake_fd, &one, sizeof(one));
+    if (r >= 0 || errno != EINTR)
+      return;
+  }
+}
+
+
+void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg) {
+  loop->wake_cb = cb;
+  loop->wake_arg = arg;
+}
+
+
+int bio__loop_backend_fd(bio_loop *loop) {
+  int fd = loop->backend->fd(loop);
+  rearm_if_lost(loop);
+  return fd;
+}
+
+
+int bio__loop_busy(bio_loop *loop) {
+  if (loop->completed.head != NULL || loop->pending.head != NULL)
+    return 1;
+  return loop->backend->busy(loop);
+}
+
+
+int bio__loop_fork(bio_loop *loop) {
+  int fd;
+  int err;
+
+  /* The child shares the parent's eventfd, so the parent's wakes would
+   * reach it: put a fresh eventfd under the same number, which keeps any
+   * registration of that number valid. */
+  fd = eventfd(0, EFD_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  if (dup3(fd, loop->wake_fd, O_CLOEXEC) < 0) {
+    err = -errno;
+    close(fd);
+    return err;
+  }
+  close(fd);
+  atomic_store(&loop->wake_pending, 0);
+  /* 1: the backend's new kernel object has none of the old ops. */
+  err = loop->backend->fork(loop);
+  if (err < 0)
+    return err;
+  if (err == 1)
+    loop->ops_lost = 1;
+  rearm_if_lost(loop);
+  return 0;
+}

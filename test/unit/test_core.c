@@ -1,0 +1,343 @@
+/* Unit tests of the completion core, run on every backend: op completion,
+ * cancellation, the cross-thread wake, back-pressure beyond the CQ size,
+ * fork, and (through the fault backend) submissions that fail. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend/fault.h"
+#include "core/core.h"
+
+static const char *backend_names[] = {"uring", "epoll"};
+
+static void loop_on(bio_loop *loop, const char *backend) {
+  setenv("BIO_BACKEND", backend, 1);
+  ck_assert_int_eq(bio__loop_init(loop, 0), 0);
+  ck_assert_str_eq(loop->backend->name,
+                   strncmp(backend, "fault", 5) == 0 ? "fault" : backend);
+}
+
+typedef struct counted_op {
+  bio_op op;
+  int calls;
+  int res;
+} counted_op;
+
+static void count_cb(bio_loop *loop, bio_op *op) {
+  counted_op *c = bio_container_of(op, counted_op, op);
+  (void)loop;
+  c->calls++;
+  c->res = op->res;
+}
+
+static void prep(counted_op *c, int opcode, int fd) {
+  memset(c, 0, sizeof(*c));
+  c->op.cb = count_cb;
+  c->op.opcode = (uint8_t)opcode;
+  c->op.fd = fd;
+}
+
+/* Polls until pred holds or the budget of turns runs out. */
+#define POLL_UNTIL(loop, cond)                                                 \
+  do {                                                                         \
+    int turns_ = 0;                                                            \
+    while (!(cond) && turns_++ < 200)                                          \
+      bio__loop_poll((loop), 50);                                              \
+    ck_assert(cond);                                                           \
+  } while (0)
+
+
+START_TEST(nop_completes_in_poll_not_in_submit) {
+  bio_loop loop;
+  counted_op c;
+
+  loop_on(&loop, backend_names[_i]);
+  prep(&c, BIO_OP_NOP, -1);
+  bio__op_submit(&loop, &c.op);
+  ck_assert_int_eq(c.calls, 0);
+  ck_assert(bio__loop_has_ops(&loop));
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert_int_eq(c.res, 0);
+  ck_assert(!bio__loop_has_ops(&loop));
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+START_TEST(read_completes_when_data_arrives) {
+  bio_loop loop;
+  counted_op c;
+  char buf[16];
+  int fds[2];
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(&c, BIO_OP_READ, fds[0]);
+  c.op.u.rw.buf = buf;
+  c.op.u.rw.len = sizeof(buf);
+  c.op.u.rw.off = -1;
+  bio__op_submit(&loop, &c.op);
+  bio__loop_poll(&loop, 0);
+  ck_assert_int_eq(c.calls, 0);
+  ck_assert_int_eq(write(fds[1], "hello", 5), 5);
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert_int_eq(c.res, 5);
+  ck_assert_int_eq(memcmp(buf, "hello", 5), 0);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+START_TEST(poll_reports_readable) {
+  bio_loop loop;
+  counted_op c;
+  int fds[2];
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(&c, BIO_OP_POLL, fds[0]);
+  c.op.u.poll.events = POLLIN;
+  bio__op_submit(&loop, &c.op);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert(c.res & POLLIN);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+START_TEST(cancel_inflight_read_gives_ecanceled) {
+  bio_loop loop;
+  counted_op c;
+  char buf[4];
+  int fds[2];
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(&c, BIO_OP_READ, fds[0]);
+  c.op.u.rw.buf = buf;
+  c.op.u.rw.len = sizeof(buf);
+  c.op.u.rw.off = -1;
+  bio__op_submit(&loop, &c.op);
+  bio__loop_poll(&loop, 0);
+  bio__op_cancel(&loop, &c.op);
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert_int_eq(c.res, -ECANCELED);
+  ck_assert(!bio__loop_has_ops(&loop));
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+static int wake_calls;
+static void on_wake(bio_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg;
+  wake_calls++;
+}
+
+static void *waker(void *arg) {
+  int i;
+  for (i = 0; i < 1000; i++)
+    bio__loop_wake(arg);
+  return NULL;
+}
+
+START_TEST(wake_from_threads_coalesces) {
+  bio_loop loop;
+  pthread_t t[4];
+  int i;
+
+  loop_on(&loop, backend_names[_i]);
+  wake_calls = 0;
+  bio__loop_set_wake_cb(&loop, on_wake, NULL);
+  for (i = 0; i < 4; i++)
+    ck_assert_int_eq(pthread_create(&t[i], NULL, waker, &loop), 0);
+  for (i = 0; i < 4; i++)
+    pthread_join(t[i], NULL);
+  POLL_UNTIL(&loop, wake_calls >= 1);
+  /* 4000 wakes, far fewer callbacks: they coalesce. */
+  ck_assert_int_lt(wake_calls, 4000);
+  /* And a wake after the callback is not lost. */
+  i = wake_calls;
+  bio__loop_wake(&loop);
+  POLL_UNTIL(&loop, wake_calls == i + 1);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+/* More ops than the completion queue holds: none may be lost. */
+START_TEST(many_ops_beyond_cq_size_all_complete) {
+  enum { N = 5000 };
+  bio_loop loop;
+  counted_op *c = calloc(N, sizeof(*c));
+  int fds[2];
+  int i, done;
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  for (i = 0; i < N; i++) {
+    prep(&c[i], i % 2 ? BIO_OP_NOP : BIO_OP_POLL, fds[0]);
+    c[i].op.u.poll.events = POLLIN;
+    bio__op_submit(&loop, &c[i].op);
+  }
+  for (i = 0; i < 1000 && bio__loop_has_ops(&loop); i++)
+    bio__loop_poll(&loop, 50);
+  for (done = 0, i = 0; i < N; i++) {
+    ck_assert_int_le(c[i].calls, 1);
+    done += c[i].calls;
+  }
+  ck_assert_int_eq(done, N);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+  free(c);
+}
+END_TEST
+
+
+START_TEST(fork_child_gets_own_wake) {
+  bio_loop loop;
+  pid_t pid;
+  int status;
+
+  loop_on(&loop, backend_names[_i]);
+  wake_calls = 0;
+  bio__loop_set_wake_cb(&loop, on_wake, NULL);
+  bio__loop_poll(&loop, 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    int turns = 0;
+    if (bio__loop_fork(&loop) != 0)
+      _exit(2);
+    bio__loop_wake(&loop);
+    while (wake_calls == 0 && turns++ < 100)
+      bio__loop_poll(&loop, 50);
+    _exit(wake_calls == 1 ? 0 : 1);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  /* The child's wake did not reach the parent. */
+  bio__loop_poll(&loop, 0);
+  ck_assert_int_eq(wake_calls, 0);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+static const char *fault_names[] = {"fault:uring", "fault:epoll"};
+
+START_TEST(fault_enomem_completes_op_with_error) {
+  bio_loop loop;
+  counted_op c;
+
+  loop_on(&loop, fault_names[_i]);
+  ck_assert_int_eq(bio__fault_inject(&loop, ENOMEM, 0, 1), 0);
+  prep(&c, BIO_OP_NOP, -1);
+  bio__op_submit(&loop, &c.op);
+  ck_assert_int_eq(c.calls, 0); /* errors, too, arrive through poll */
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert_int_eq(c.res, -ENOMEM);
+  ck_assert_uint_eq(bio__fault_injected(&loop), 1);
+  ck_assert(!bio__loop_has_ops(&loop));
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+/* EAGAIN and EBUSY mean "later": the op waits and then succeeds, and ops
+ * behind it keep their order. */
+START_TEST(fault_eagain_ebusy_retry_in_order) {
+  static const int errs[] = {EAGAIN, EBUSY};
+  int e;
+
+  for (e = 0; e < 2; e++) {
+    bio_loop loop;
+    counted_op c[3];
+    int i;
+
+    loop_on(&loop, fault_names[_i]);
+    ck_assert_int_eq(bio__fault_inject(&loop, errs[e], 0, 3), 0);
+    for (i = 0; i < 3; i++) {
+      prep(&c[i], BIO_OP_NOP, -1);
+      bio__op_submit(&loop, &c[i].op);
+    }
+    POLL_UNTIL(&loop, c[0].calls + c[1].calls + c[2].calls == 3);
+    for (i = 0; i < 3; i++)
+      ck_assert_int_eq(c[i].res, 0);
+    ck_assert_uint_ge(bio__fault_injected(&loop), 1);
+    bio__loop_close(&loop);
+  }
+}
+END_TEST
+
+
+START_TEST(fault_cancel_of_queued_op) {
+  bio_loop loop;
+  counted_op c;
+
+  loop_on(&loop, fault_names[_i]);
+  ck_assert_int_eq(bio__fault_inject(&loop, EAGAIN, 0, 1000000), 0);
+  prep(&c, BIO_OP_NOP, -1);
+  bio__op_submit(&loop, &c.op);
+  ck_assert_int_eq(c.op.state, BIO_OP_QUEUED);
+  bio__op_cancel(&loop, &c.op);
+  POLL_UNTIL(&loop, c.calls == 1);
+  ck_assert_int_eq(c.res, -ECANCELED);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+START_TEST(unknown_backend_is_einval) {
+  bio_loop loop;
+  setenv("BIO_BACKEND", "kqueue", 1);
+  ck_assert_int_eq(bio__loop_init(&loop, 0), -EINVAL);
+  setenv("BIO_BACKEND", "fault:nope", 1);
+  ck_assert_int_eq(bio__loop_init(&loop, 0), -EINVAL);
+}
+END_TEST
+
+
+int main(void) {
+  Suite *s = suite_create("core");
+  TCase *tc = tcase_create("ops");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 30);
+  tcase_add_loop_test(tc, nop_completes_in_poll_not_in_submit, 0, 2);
+  tcase_add_loop_test(tc, read_completes_when_data_arrives, 0, 2);
+  tcase_add_loop_test(tc, poll_reports_readable, 0, 2);
+  tcase_add_loop_test(tc, cancel_inflight_read_gives_ecanceled, 0, 2);
+  tcase_add_loop_test(tc, wake_from_threads_coalesces, 0, 2);
+  tcase_add_loop_test(tc, many_ops_beyond_cq_size_all_complete, 0, 2);
+  tcase_add_loop_test(tc, fork_child_gets_own_wake, 0, 2);
+  tcase_add_loop_test(tc, fault_enomem_completes_op_with_error, 0, 2);
+  tcase_add_loop_test(tc, fault_eagain_ebusy_retry_in_order, 0, 2);
+  tcase_add_loop_test(tc, fault_cancel_of_queued_op, 0, 2);
+  tcase_add_test(tc, unknown_backend_is_einval);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
