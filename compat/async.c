@@ -103,6 +103,8 @@ void bio__async_wake(bio_loop *core, void *arg) {
     if (ul->async_ready == NULL)
       ul->async_ready_tail = NULL;
     LINK(h) = NULL;
+    if (bio__handle_closing((uv_handle_t *)h))
+      continue; /* closed after it was sent: no callback */
     wait_push_done(h);
     /* From here a new send may push h again: it will be delivered again. */
     atomic_store_explicit(pending_of(h), 0, memory_order_release);
@@ -114,27 +116,47 @@ void bio__async_wake(bio_loop *core, void *arg) {
 
 void bio__async_close(uv_async_t *h) {
   bio_uv_loop *ul = bio__uv(h->loop);
-  uv_async_t **pp;
-  uv_async_t *prev = NULL;
 
   wait_push_done(h);
   if (atomic_load_explicit(pending_of(h), memory_order_acquire) == 2) {
-    /* h is on the stack or the ready list: pull it out, so nothing
-     * touches it after its close callback. */
+    /* h sits on the stack or the ready list. Unlinking it here would cost
+     * a scan per close (closing a million handles would be quadratic), so
+     * gather everything on the ready list, where the closing flag keeps
+     * h's callback from running, and drop closing handles from the list in
+     * one pass before any close callback runs (bio__async_purge). */
     take_stack(ul);
-    for (pp = &ul->async_ready; *pp != NULL; prev = *pp, pp = &LINK(*pp)) {
-      if (*pp != h)
-        continue;
-      *pp = LINK(h);
-      if (ul->async_ready_tail == h)
-        ul->async_ready_tail = prev;
-      break;
-    }
-    /* Handles we moved to the ready list still need their wake. */
-    if (ul->async_ready != NULL)
-      bio__loop_wake(&ul->core);
+    ul->async_purge = 1;
   }
   /* Leave it "pending" so that a send after close does nothing. */
   atomic_store_explicit(pending_of(h), 2, memory_order_relaxed);
   bio__handle_stop((uv_handle_t *)h);
+}
+
+
+void bio__async_purge(uv_loop_t *loop) {
+  bio_uv_loop *ul = bio__uv(loop);
+  uv_async_t *keep = NULL;
+  uv_async_t *tail = NULL;
+  uv_async_t *h;
+
+  if (!ul->async_purge)
+    return;
+  ul->async_purge = 0;
+  for (h = ul->async_ready; h != NULL;) {
+    uv_async_t *next = LINK(h);
+    if (!bio__handle_closing((uv_handle_t *)h)) {
+      LINK(h) = NULL;
+      if (tail == NULL)
+        keep = h;
+      else
+        LINK(tail) = h;
+      tail = h;
+    }
+    h = next;
+  }
+  ul->async_ready = keep;
+  ul->async_ready_tail = tail;
+  /* Survivors were sent and still need their wake. */
+  if (keep != NULL)
+    bio__loop_wake(&ul->core);
 }

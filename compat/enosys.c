@@ -374,179 +374,6 @@ UV_EXTERN uv_handle_type uv_guess_handle(uv_file file) {
 }
 
 
-/* ---- UDP. Issue 5. */
-
-
-UV_EXTERN int uv_udp_init(uv_loop_t* loop, uv_udp_t* handle) {
-  (void)loop;
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_init_ex(uv_loop_t* loop, uv_udp_t* handle,
-    unsigned int flags) {
-  (void)loop;
-  (void)handle;
-  (void)flags;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_open(uv_udp_t* handle, uv_os_sock_t sock) {
-  (void)handle;
-  (void)sock;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_bind(uv_udp_t* handle, const struct sockaddr* addr,
-    unsigned int flags) {
-  (void)handle;
-  (void)addr;
-  (void)flags;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_connect(uv_udp_t* handle, const struct sockaddr* addr) {
-  (void)handle;
-  (void)addr;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_getpeername(const uv_udp_t* handle, struct sockaddr* name,
-    int* namelen) {
-  (void)handle;
-  (void)name;
-  (void)namelen;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_getsockname(const uv_udp_t* handle, struct sockaddr* name,
-    int* namelen) {
-  (void)handle;
-  (void)name;
-  (void)namelen;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_membership(uv_udp_t* handle,
-    const char* multicast_addr, const char* interface_addr,
-    uv_membership membership) {
-  (void)handle;
-  (void)multicast_addr;
-  (void)interface_addr;
-  (void)membership;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_source_membership(uv_udp_t* handle,
-    const char* multicast_addr, const char* interface_addr,
-    const char* source_addr, uv_membership membership) {
-  (void)handle;
-  (void)multicast_addr;
-  (void)interface_addr;
-  (void)source_addr;
-  (void)membership;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_multicast_loop(uv_udp_t* handle, int on) {
-  (void)handle;
-  (void)on;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_multicast_ttl(uv_udp_t* handle, int ttl) {
-  (void)handle;
-  (void)ttl;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_multicast_interface(uv_udp_t* handle,
-    const char* interface_addr) {
-  (void)handle;
-  (void)interface_addr;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_broadcast(uv_udp_t* handle, int on) {
-  (void)handle;
-  (void)on;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_set_ttl(uv_udp_t* handle, int ttl) {
-  (void)handle;
-  (void)ttl;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_send(uv_udp_send_t* req, uv_udp_t* handle,
-    const uv_buf_t bufs[], unsigned int nbufs, const struct sockaddr* addr,
-    uv_udp_send_cb send_cb) {
-  (void)req;
-  (void)handle;
-  (void)bufs;
-  (void)nbufs;
-  (void)addr;
-  (void)send_cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_try_send(uv_udp_t* handle, const uv_buf_t bufs[],
-    unsigned int nbufs, const struct sockaddr* addr) {
-  (void)handle;
-  (void)bufs;
-  (void)nbufs;
-  (void)addr;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_recv_start(uv_udp_t* handle, uv_alloc_cb alloc_cb,
-    uv_udp_recv_cb recv_cb) {
-  (void)handle;
-  (void)alloc_cb;
-  (void)recv_cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_recv_stop(uv_udp_t* handle) {
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_udp_using_recvmmsg(const uv_udp_t* handle) {
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN size_t uv_udp_get_send_queue_size(const uv_udp_t* handle) {
-  return handle == NULL ? 0 : handle->send_queue_size;
-}
-
-
-UV_EXTERN size_t uv_udp_get_send_queue_count(const uv_udp_t* handle) {
-  return handle == NULL ? 0 : handle->send_queue_count;
-}
-
-
 /* ---- Poll handles. Issue 5. */
 
 
@@ -581,200 +408,11 @@ UV_EXTERN int uv_poll_stop(uv_poll_t* handle) {
 }
 
 
-/* ---- IP addresses and interfaces. Issue 5. */
-
-
-UV_EXTERN int uv_ip4_addr(const char* ip, int port, struct sockaddr_in* addr) {
-  (void)ip;
-  (void)port;
-  (void)addr;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_ip6_addr(const char* ip, int port, struct sockaddr_in6* addr) {
-  (void)ip;
-  (void)port;
-  (void)addr;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_ip4_name(const struct sockaddr_in* src, char* dst,
-    size_t size) {
-  (void)src;
-  (void)dst;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_ip6_name(const struct sockaddr_in6* src, char* dst,
-    size_t size) {
-  (void)src;
-  (void)dst;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_ip_name(const struct sockaddr* src, char* dst, size_t size) {
-  (void)src;
-  (void)dst;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_inet_ntop(int af, const void* src, char* dst, size_t size) {
-  (void)af;
-  (void)src;
-  (void)dst;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_inet_pton(int af, const char* src, void* dst) {
-  (void)af;
-  (void)src;
-  (void)dst;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_if_indextoname(unsigned int ifindex, char* buffer,
-    size_t* size) {
-  (void)ifindex;
-  (void)buffer;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_if_indextoiid(unsigned int ifindex, char* buffer,
-    size_t* size) {
-  (void)ifindex;
-  (void)buffer;
-  (void)size;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_interface_addresses(uv_interface_address_t** addresses,
-    int* count) {
-  if (addresses != NULL)
-    *addresses = NULL;
-  if (count != NULL)
-    *count = 0;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN void uv_free_interface_addresses(uv_interface_address_t* addresses,
-    int count) {
-  /* uv_interface_addresses() never hands out an array yet. */
-  (void)addresses;
-  (void)count;
-}
-
-
 /* ---- File system requests. Issue 6. */
 
 
-UV_EXTERN uv_fs_type uv_fs_get_type(const uv_fs_t* req) {
-  return req == NULL ? UV_FS_UNKNOWN : req->fs_type;
-}
-
-
-UV_EXTERN ssize_t uv_fs_get_result(const uv_fs_t* req) {
-  return req == NULL ? UV_EINVAL : req->result;
-}
-
-
-UV_EXTERN int uv_fs_get_system_error(const uv_fs_t* req) {
-  /* The positive errno behind a failed result, as libuv reports it. */
-  return req == NULL ? 0 : (int)-req->result;
-}
-
-
-UV_EXTERN void* uv_fs_get_ptr(const uv_fs_t* req) {
-  return req == NULL ? NULL : req->ptr;
-}
-
-
-UV_EXTERN const char* uv_fs_get_path(const uv_fs_t* req) {
-  return req == NULL ? NULL : req->path;
-}
-
-
-UV_EXTERN uv_stat_t* uv_fs_get_statbuf(uv_fs_t* req) {
-  return req == NULL ? NULL : &req->statbuf;
-}
-
-
-UV_EXTERN void uv_fs_req_cleanup(uv_fs_t* req) {
-  /* Nothing to release: no fs request can start while fs is stubbed. */
-  (void)req;
-}
-
-
-UV_EXTERN int uv_fs_open(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    int flags, int mode, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)flags;
-  (void)mode;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_close(uv_loop_t* loop, uv_fs_t* req, uv_file file,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)file;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_read(uv_loop_t* loop, uv_fs_t* req, uv_file file,
-    const uv_buf_t bufs[], unsigned int nbufs, int64_t offset, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)file;
-  (void)bufs;
-  (void)nbufs;
-  (void)offset;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_write(uv_loop_t* loop, uv_fs_t* req, uv_file file,
-    const uv_buf_t bufs[], unsigned int nbufs, int64_t offset, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)file;
-  (void)bufs;
-  (void)nbufs;
-  (void)offset;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_unlink(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)cb;
-  return UV_ENOSYS;
-}
+/* (open, close, read, write, unlink, mkdir, rmdir, rename, stat, lstat,
+ * fstat, utime, futime, lutime, accessors, cleanup: compat/fs.c) */
 
 
 UV_EXTERN int uv_fs_copyfile(uv_loop_t* loop, uv_fs_t* req, const char* path,
@@ -784,17 +422,6 @@ UV_EXTERN int uv_fs_copyfile(uv_loop_t* loop, uv_fs_t* req, const char* path,
   (void)path;
   (void)new_path;
   (void)flags;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_mkdir(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    int mode, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)mode;
   (void)cb;
   return UV_ENOSYS;
 }
@@ -815,16 +442,6 @@ UV_EXTERN int uv_fs_mkstemp(uv_loop_t* loop, uv_fs_t* req, const char* tpl,
   (void)loop;
   (void)req;
   (void)tpl;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_rmdir(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
   (void)cb;
   return UV_ENOSYS;
 }
@@ -878,52 +495,11 @@ UV_EXTERN int uv_fs_closedir(uv_loop_t* loop, uv_fs_t* req, uv_dir_t* dir,
 }
 
 
-UV_EXTERN int uv_fs_stat(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_lstat(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_fstat(uv_loop_t* loop, uv_fs_t* req, uv_file file,
-    uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)file;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
 UV_EXTERN int uv_fs_statfs(uv_loop_t* loop, uv_fs_t* req, const char* path,
     uv_fs_cb cb) {
   (void)loop;
   (void)req;
   (void)path;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_rename(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    const char* new_path, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)new_path;
   (void)cb;
   return UV_ENOSYS;
 }
@@ -1001,42 +577,6 @@ UV_EXTERN int uv_fs_fchmod(uv_loop_t* loop, uv_fs_t* req, uv_file file,
   (void)req;
   (void)file;
   (void)mode;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_utime(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    double atime, double mtime, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)atime;
-  (void)mtime;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_futime(uv_loop_t* loop, uv_fs_t* req, uv_file file,
-    double atime, double mtime, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)file;
-  (void)atime;
-  (void)mtime;
-  (void)cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_lutime(uv_loop_t* loop, uv_fs_t* req, const char* path,
-    double atime, double mtime, uv_fs_cb cb) {
-  (void)loop;
-  (void)req;
-  (void)path;
-  (void)atime;
-  (void)mtime;
   (void)cb;
   return UV_ENOSYS;
 }
@@ -1131,39 +671,7 @@ UV_EXTERN int uv_open_osfhandle(uv_os_fd_t os_fd) {
 }
 
 
-/* ---- fs_event and fs_poll handles. Issue 6. */
-
-
-UV_EXTERN int uv_fs_event_init(uv_loop_t* loop, uv_fs_event_t* handle) {
-  (void)loop;
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_event_start(uv_fs_event_t* handle, uv_fs_event_cb cb,
-    const char* path, unsigned int flags) {
-  (void)handle;
-  (void)cb;
-  (void)path;
-  (void)flags;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_event_stop(uv_fs_event_t* handle) {
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_fs_event_getpath(uv_fs_event_t* handle, char* buffer,
-    size_t* size) {
-  (void)handle;
-  (void)buffer;
-  (void)size;
-  return UV_ENOSYS;
-}
+/* ---- fs_poll handles. Issue 6 (fs_event: compat/fs_event.c). */
 
 
 UV_EXTERN int uv_fs_poll_init(uv_loop_t* loop, uv_fs_poll_t* handle) {
@@ -1199,22 +707,6 @@ UV_EXTERN int uv_fs_poll_getpath(uv_fs_poll_t* handle, char* buffer,
 
 
 /* ---- Thread pool work, cancellation, DNS and randomness. Issue 6. */
-
-
-UV_EXTERN int uv_queue_work(uv_loop_t* loop, uv_work_t* req, uv_work_cb work_cb,
-    uv_after_work_cb after_work_cb) {
-  (void)loop;
-  (void)req;
-  (void)work_cb;
-  (void)after_work_cb;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_cancel(uv_req_t* req) {
-  (void)req;
-  return UV_ENOSYS;
-}
 
 
 UV_EXTERN int uv_getaddrinfo(uv_loop_t* loop, uv_getaddrinfo_t* req,

@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 
+#include "fs.h"
 #include "internal.h"
+#include "udp.h"
 
 
 UV_EXTERN void uv_close(uv_handle_t *handle, uv_close_cb close_cb) {
@@ -31,6 +33,15 @@ UV_EXTERN void uv_close(uv_handle_t *handle, uv_close_cb close_cb) {
     break;
   case UV_ASYNC:
     bio__async_close((uv_async_t *)handle);
+    break;
+  case UV_UDP:
+    /* Ops still out: udp.c queues the handle for closing once they are
+     * back, so its close callback can't run before them. */
+    if (bio__udp_close((uv_udp_t *)handle))
+      return;
+    break;
+  case UV_FS_EVENT:
+    bio__fs_event_close((uv_fs_event_t *)handle);
     break;
   default:
     /* Kinds this build does not implement can't be initialised, so can't

@@ -82,6 +82,7 @@ typedef struct bio_uv_loop {
   _Atomic(uv_async_t *) async_stack;
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;
+  int async_purge; /* closed handles may sit on the ready list */
   int sigprof_blocked; /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL) */
 } bio_uv_loop;
 
@@ -141,6 +142,7 @@ void bio__run_prepare(uv_loop_t *loop);
 void bio__run_check(uv_loop_t *loop);
 void bio__async_wake(bio_loop *core, void *arg); /* the loop's wake cb */
 void bio__async_close(uv_async_t *h);
+void bio__async_purge(uv_loop_t *loop); /* before close callbacks run */
 uint64_t bio__loop_clock_ms(void); /* libuv's "fast" clock, in ms */
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fs.h"
 #include "internal.h"
 
 _Static_assert(sizeof(uv_loop_t) >= sizeof(void *) * 8,
@@ -103,6 +104,7 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
 
   ul = bio__uv(loop);
   bio__loop_close(&ul->core);
+  bio__fs_event_loop_close(loop);
   bio__free(ul);
   loop->internal_fields = NULL;
   loop->backend_fd = -1;
@@ -269,7 +271,10 @@ static void finish_close(uv_handle_t *h) {
 
 
 static void run_closing(uv_loop_t *loop) {
-  uv_handle_t *h = loop->closing_handles;
+  uv_handle_t *h;
+
+  bio__async_purge(loop);
+  h = loop->closing_handles;
   loop->closing_handles = NULL;
   /* The list is newest-first, and libuv runs close callbacks in that
    * order; close_order and friends depend on it. */

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -77,11 +78,13 @@ static fd_entry *entry_for(epoll_state *st, int fd) {
 static uint32_t wanted_events(const bio_op *op) {
   switch (op->opcode) {
   case BIO_OP_READ:
+  case BIO_OP_RECVMSG:
     return EPOLLIN;
   case BIO_OP_WRITE:
+  case BIO_OP_SENDMSG:
     return EPOLLOUT;
   case BIO_OP_POLL:
-    return op->u.poll.events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
+    return op->u.events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
   default:
     return 0;
   }
@@ -130,23 +133,35 @@ static int perform(bio_op *op, uint32_t revents) {
     return 0;
   case BIO_OP_READ:
     do {
-      if (op->u.rw.off < 0)
-        r = read(op->fd, op->u.rw.buf, op->u.rw.len);
+      if (op->off < 0)
+        r = read(op->fd, op->buf, op->u.len);
       else
-        r = pread(op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.off);
+        r = pread(op->fd, op->buf, op->u.len, op->off);
     } while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : (int)r;
   case BIO_OP_WRITE:
     do {
-      if (op->u.rw.off < 0)
-        r = write(op->fd, op->u.rw.buf, op->u.rw.len);
+      if (op->off < 0)
+        r = write(op->fd, op->buf, op->u.len);
       else
-        r = pwrite(op->fd, op->u.rw.buf, op->u.rw.len, op->u.rw.off);
+        r = pwrite(op->fd, op->buf, op->u.len, op->off);
     } while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : (int)r;
+  case BIO_OP_RECVMSG:
+    /* MSG_DONTWAIT: readiness may be stale, a blocking socket must not
+     * stall the loop. */
+    do
+      r = recvmsg(op->fd, op->buf, (int)op->u.msg_flags | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : (int)r;
+  case BIO_OP_SENDMSG:
+    do
+      r = sendmsg(op->fd, op->buf, (int)op->u.msg_flags | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : (int)r;
   case BIO_OP_POLL:
     /* io_uring's poll reports errors and hang-ups whatever was asked. */
-    return (int)(revents & (op->u.poll.events | EPOLLERR | EPOLLHUP));
+    return (int)(revents & (op->u.events | EPOLLERR | EPOLLHUP));
   default:
     return -EINVAL;
   }
@@ -184,7 +199,7 @@ static int epoll_submit(bio_loop *loop, bio_op *op) {
   }
   if (err == -EPERM) {
     /* poll(2) reports regular files as readable and writable. */
-    op->res = (int)(op->u.poll.events & (POLLIN | POLLOUT));
+    op->res = (int)(op->u.events & (POLLIN | POLLOUT));
     bio__op_list_push(&st->ready, op);
     return 0;
   }

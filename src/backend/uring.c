@@ -108,6 +108,8 @@ static int uring_init(bio_loop *loop) {
   if (st->probe == NULL || !io_uring_opcode_supported(st->probe,
                                                        IORING_OP_READ) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_POLL_ADD) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_RECVMSG) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_SENDMSG) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_ASYNC_CANCEL)) {
     if (st->probe != NULL)
       io_uring_free_probe(st->probe);
@@ -175,15 +177,19 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     io_uring_prep_nop(sqe);
     break;
   case BIO_OP_READ:
-    io_uring_prep_read(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
-                       (uint64_t)op->u.rw.off);
+    io_uring_prep_read(sqe, op->fd, op->buf, op->u.len, (uint64_t)op->off);
     break;
   case BIO_OP_WRITE:
-    io_uring_prep_write(sqe, op->fd, op->u.rw.buf, op->u.rw.len,
-                        (uint64_t)op->u.rw.off);
+    io_uring_prep_write(sqe, op->fd, op->buf, op->u.len, (uint64_t)op->off);
     break;
   case BIO_OP_POLL:
-    io_uring_prep_poll_add(sqe, op->fd, op->u.poll.events);
+    io_uring_prep_poll_add(sqe, op->fd, op->u.events);
+    break;
+  case BIO_OP_RECVMSG:
+    io_uring_prep_recvmsg(sqe, op->fd, op->buf, op->u.msg_flags);
+    break;
+  case BIO_OP_SENDMSG:
+    io_uring_prep_sendmsg(sqe, op->fd, op->buf, op->u.msg_flags);
     break;
   default:
     /* Give the slot back as a no-op that nobody waits for. */

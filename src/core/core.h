@@ -22,9 +22,11 @@ typedef void (*bio_op_cb)(bio_loop *loop, bio_op *op);
 
 enum bio_opcode {
   BIO_OP_NOP = 0,
-  BIO_OP_READ,   /* read(fd, buf, len) at off (-1: current position) */
-  BIO_OP_WRITE,  /* write(fd, buf, len) at off (-1: current position) */
-  BIO_OP_POLL,   /* wait until fd has one of u.poll.events; res = revents */
+  BIO_OP_READ,    /* read(fd, buf, len) at off (-1: current position) */
+  BIO_OP_WRITE,   /* write(fd, buf, len) at off (-1: current position) */
+  BIO_OP_POLL,    /* wait until fd has one of u.events; res = revents */
+  BIO_OP_RECVMSG, /* recvmsg(fd, buf as struct msghdr *, u.msg_flags) */
+  BIO_OP_SENDMSG, /* sendmsg(fd, buf as struct msghdr *, u.msg_flags) */
   BIO_OP_COUNT
 };
 
@@ -34,28 +36,27 @@ enum bio_op_state {
   BIO_OP_INFLIGHT, /* the backend owns it */
 };
 
-/* 64 bytes. The owner keeps it alive and untouched from submit until its
- * callback runs. */
+/* 48 bytes, so that it fits the 48 bytes of a libuv uv__io_t that come
+ * before its fd (handles embed their ops there). The owner keeps it alive
+ * and untouched from submit until its callback runs. */
 struct bio_op {
   bio_op_cb cb;
   bio_op *next; /* submission queue / completion list / backend lists */
+  void *buf;    /* data buffer, or struct msghdr * for RECVMSG/SENDMSG */
+  int64_t off;  /* file offset for READ/WRITE, -1: current position */
   int32_t res;  /* >= 0 on success, -errno on failure */
+  int32_t fd;
+  union {
+    uint32_t len;       /* READ/WRITE: buffer length */
+    uint32_t events;    /* POLL: POLLIN, POLLOUT, ... */
+    uint32_t msg_flags; /* RECVMSG/SENDMSG: MSG_* flags */
+  } u;
   uint8_t opcode;
   uint8_t state;
   uint16_t flags;
-  int32_t fd;
-  uint32_t aux; /* backend-private (for example the epoll interest set) */
-  union {
-    struct {
-      void *buf;
-      uint32_t len;
-      int64_t off;
-    } rw;
-    struct {
-      uint32_t events; /* POLLIN, POLLOUT, ... */
-    } poll;
-  } u;
 };
+
+_Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
 
 /* An intrusive FIFO of ops. */
 typedef struct bio_op_list {
@@ -132,6 +133,11 @@ struct bio_loop {
   uint64_t wake_buf;
   bio_wake_cb wake_cb;
   void *wake_arg;
+  /* Ops completed by other threads (bio__loop_post), newest first. */
+  _Atomic(bio_op *) posted;
+  /* Threads inside bio__loop_post: the loop may see a posted op before its
+   * poster has finished the wake, so close waits for them to leave. */
+  atomic_int posters;
   int ops_lost; /* the backend restarted without its in-flight ops */
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
@@ -166,6 +172,10 @@ void bio__loop_wake(bio_loop *loop);
  * updates its clock after the wait, before any I/O callback). */
 int bio__loop_reap(bio_loop *loop, int timeout_ms);
 int bio__loop_dispatch(bio_loop *loop);
+/* Thread-safe: completes op (whose res the caller set) from any thread;
+ * its callback runs on the loop thread at the next poll, in post order.
+ * The op must not be submitted to the backend at the same time. */
+void bio__loop_post(bio_loop *loop, bio_op *op);
 void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg);
 int bio__loop_backend_fd(bio_loop *loop);
 /* 0 when a wait could return at once without blocking, else -1. */

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -37,9 +38,9 @@ static void arm_wake(bio_loop *loop) {
   op->opcode = BIO_OP_READ;
   op->flags = BIO_OPF_INTERNAL;
   op->fd = loop->wake_fd;
-  op->u.rw.buf = &loop->wake_buf;
-  op->u.rw.len = sizeof(loop->wake_buf);
-  op->u.rw.off = -1;
+  op->buf = &loop->wake_buf;
+  op->u.len = sizeof(loop->wake_buf);
+  op->off = -1;
   bio__op_submit(loop, op);
 }
 
@@ -142,6 +143,9 @@ int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
 
 
 void bio__loop_close(bio_loop *loop) {
+  /* A poster whose op we already ran may still be writing the wake fd. */
+  while (atomic_load_explicit(&loop->posters, memory_order_acquire) != 0)
+    sched_yield();
   if (loop->backend != NULL)
     loop->backend->close(loop);
   loop->backend = NULL;
@@ -236,12 +240,53 @@ void bio__op_cancel(bio_loop *loop, bio_op *op) {
 }
 
 
+/* Moves ops other threads completed onto the completed list, oldest
+ * first (the stack holds them newest first). */
+static void take_posted(bio_loop *loop) {
+  bio_op *op = atomic_exchange_explicit(&loop->posted, NULL,
+                                        memory_order_acquire);
+  bio_op *fifo = NULL;
+  bio_op *tail = op;
+
+  if (op == NULL)
+    return;
+  while (op != NULL) {
+    bio_op *next = op->next;
+    op->next = fifo;
+    fifo = op;
+    op = next;
+  }
+  *loop->completed.tailp = fifo;
+  loop->completed.tailp = &tail->next;
+}
+
+
+void bio__loop_post(bio_loop *loop, bio_op *op) {
+  bio_op *head;
+
+  /* Counted before the op is visible: once the loop has taken it, close
+   * must wait until this thread no longer touches the loop. */
+  atomic_fetch_add_explicit(&loop->posters, 1, memory_order_relaxed);
+  head = atomic_load_explicit(&loop->posted, memory_order_relaxed);
+  op->state = BIO_OP_IDLE;
+  do {
+    op->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &loop->posted, &head, op, memory_order_release, memory_order_relaxed));
+  /* Only the first post after a drain needs to wake the loop; the wake
+   * coalesces the rest. */
+  bio__loop_wake(loop);
+  atomic_fetch_sub_explicit(&loop->posters, 1, memory_order_release);
+}
+
+
 int bio__loop_reap(bio_loop *loop, int timeout_ms) {
   bio_op_list done;
   int err;
 
   flush_pending(loop);
-  if (loop->completed.head != NULL)
+  if (loop->completed.head != NULL ||
+      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL)
     timeout_ms = 0;
 
   bio__op_list_init(&done);
@@ -263,6 +308,7 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
     *loop->completed.tailp = done.head;
     loop->completed.tailp = done.tailp;
   }
+  take_posted(loop);
   return err;
 }
 
@@ -320,7 +366,8 @@ int bio__loop_backend_fd(bio_loop *loop) {
 
 
 int bio__loop_busy(bio_loop *loop) {
-  if (loop->completed.head != NULL || loop->pending.head != NULL)
+  if (loop->completed.head != NULL || loop->pending.head != NULL ||
+      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL)
     return 1;
   return loop->backend->busy(loop);
 }
@@ -343,6 +390,7 @@ int bio__loop_fork(bio_loop *loop) {
   }
   close(fd);
   atomic_store(&loop->wake_pending, 0);
+  atomic_store(&loop->posters, 0); /* their threads stayed in the parent */
   /* 1: the backend's new kernel object has none of the old ops. */
   err = loop->backend->fork(loop);
   if (err < 0)

@@ -80,9 +80,9 @@ START_TEST(read_completes_when_data_arrives) {
   loop_on(&loop, backend_names[_i]);
   ck_assert_int_eq(pipe(fds), 0);
   prep(&c, BIO_OP_READ, fds[0]);
-  c.op.u.rw.buf = buf;
-  c.op.u.rw.len = sizeof(buf);
-  c.op.u.rw.off = -1;
+  c.op.buf = buf;
+  c.op.u.len = sizeof(buf);
+  c.op.off = -1;
   bio__op_submit(&loop, &c.op);
   bio__loop_poll(&loop, 0);
   ck_assert_int_eq(c.calls, 0);
@@ -105,7 +105,7 @@ START_TEST(poll_reports_readable) {
   loop_on(&loop, backend_names[_i]);
   ck_assert_int_eq(pipe(fds), 0);
   prep(&c, BIO_OP_POLL, fds[0]);
-  c.op.u.poll.events = POLLIN;
+  c.op.u.events = POLLIN;
   bio__op_submit(&loop, &c.op);
   ck_assert_int_eq(write(fds[1], "x", 1), 1);
   POLL_UNTIL(&loop, c.calls == 1);
@@ -126,9 +126,9 @@ START_TEST(cancel_inflight_read_gives_ecanceled) {
   loop_on(&loop, backend_names[_i]);
   ck_assert_int_eq(pipe(fds), 0);
   prep(&c, BIO_OP_READ, fds[0]);
-  c.op.u.rw.buf = buf;
-  c.op.u.rw.len = sizeof(buf);
-  c.op.u.rw.off = -1;
+  c.op.buf = buf;
+  c.op.u.len = sizeof(buf);
+  c.op.off = -1;
   bio__op_submit(&loop, &c.op);
   bio__loop_poll(&loop, 0);
   bio__op_cancel(&loop, &c.op);
@@ -193,7 +193,7 @@ START_TEST(many_ops_beyond_cq_size_all_complete) {
   ck_assert_int_eq(write(fds[1], "x", 1), 1);
   for (i = 0; i < N; i++) {
     prep(&c[i], i % 2 ? BIO_OP_NOP : BIO_OP_POLL, fds[0]);
-    c[i].op.u.poll.events = POLLIN;
+    c[i].op.u.events = POLLIN;
     bio__op_submit(&loop, &c[i].op);
   }
   for (i = 0; i < 1000 && bio__loop_has_ops(&loop); i++)

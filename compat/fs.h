@@ -1,0 +1,20 @@
+/* What the fs files (fs.c: uv_fs_* requests; fs_event.c: inotify-backed
+ * uv_fs_event_t) offer the rest of compat: the teardown hooks uv_close and
+ * uv_loop_close call, kept out of internal.h so the fs code can grow
+ * without every compat file rebuilding. */
+#ifndef BIO_COMPAT_FS_H
+#define BIO_COMPAT_FS_H
+
+#include "uv.h"
+
+/* uv_close of a UV_FS_EVENT handle: stops it; nothing stays in flight on
+ * the handle's behalf, so its close callback may run at the next closing
+ * phase. */
+void bio__fs_event_close(uv_fs_event_t *handle);
+
+/* uv_loop_close, once every handle is closed: releases the loop's inotify
+ * fd and watch table. Touches neither the core nor the backend, so it may
+ * run before or after bio__loop_close. Idempotent. */
+void bio__fs_event_loop_close(uv_loop_t *loop);
+
+#endif

@@ -1,0 +1,194 @@
+#!/bin/bash
+# Runs libuv 1.44.2's own benchmark runner on the system libuv and on
+# blitz-io, interleaved (sys, ours, sys, ours, ...) so drift in machine load
+# hits both alike, and reports medians and ratios (what `make bench-libuv`
+# runs). The main comparison is one binary - the relink build, made against
+# the system headers and -luv - loaded with either library.
+#
+# usage: bench.sh [options] [BENCHMARK...]
+#   --libdir DIR       our libuv.so.1's directory   (default: <top>/.libs)
+#   --includedir DIR   our uv.h's directory         (default: <top>/include)
+#   --paths LIST       how "ours" is built: relink[,rebuild] (default: relink)
+#   --runs N           runs per library and benchmark (default: 3; median)
+#   --markdown FILE    also write the table as markdown to FILE
+#   --list             print the runner's benchmarks and exit
+#   BENCHMARK...       default: $BIO_BENCHMARKS or
+#                      "million_timers loop_count million_async async_pummel_1"
+# env: BIO_BACKEND (uring|epoll, passed to both runs; the system libuv
+#      ignores it), BIO_CACHE, CC, CFLAGS.
+# Ratio = blitz-io speed / system speed: system time / our time for results
+# printed as durations, our rate / system rate for rates. Higher = we are
+# faster; 1.00 = the same.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/common.sh"
+
+libdir=${BIO_LIBDIR:-$top/.libs}
+incdir=$top/include
+paths=relink
+runs=3
+markdown=''
+list=0
+benchmarks=()
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --libdir) libdir=$2; shift ;;
+    --includedir) incdir=$2; shift ;;
+    --paths) paths=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --markdown) markdown=$2; shift ;;
+    --list) list=1 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -*) bio_die "unknown option $1 (try --help)" ;;
+    *) benchmarks+=("$1") ;;
+  esac
+  shift
+done
+if [ ${#benchmarks[@]} = 0 ]; then
+  read -ra benchmarks <<< \
+    "${BIO_BENCHMARKS:-million_timers loop_count million_async async_pummel_1}"
+fi
+[ "$runs" -ge 1 ] 2>/dev/null || bio_die "--runs wants a positive number"
+
+libdir=$(cd "$libdir" 2>/dev/null && pwd) || bio_die "no lib dir $libdir"
+incdir=$(cd "$incdir" 2>/dev/null && pwd) || incdir=/nonexistent
+src=$("$here/fetch.sh") || bio_die "cannot fetch libuv's source"
+work=$(dirname "$src")/work
+mkdir -p "$work"
+lib=$work/lib-bench
+bio_copy_lib "$libdir" "$lib"
+# Only to run ldd as someone else; the benchmark runner accepts root.
+bio_ensure_user
+bio_build_isolate "$work"
+
+declare -A bin
+IFS=, read -ra path_list <<< "$paths"
+for path in "${path_list[@]}"; do
+  bin[$path]=$(bio_build bench "$path" "$src" "$work/build/bench-$path" \
+                 "$incdir" "$lib" "$(nproc)") || exit 2
+  bio_verify_loaded "${bin[$path]}" "$lib" || exit 2
+done
+sysbin=${bin[relink]:-}
+if [ -z "$sysbin" ]; then
+  sysbin=$(bio_build bench relink "$src" "$work/build/bench-relink" \
+             "$incdir" "$lib" "$(nproc)") || exit 2
+fi
+
+if [ $list = 1 ]; then
+  "$sysbin" --list | awk '{ print $1 }'
+  exit 0
+fi
+
+rundir=$work/bench-run
+mkdir -p "$rundir"
+
+# run_bench BIN LIBDIR NAME: runs one benchmark once; prints "time SECONDS"
+# or "rate PER_SECOND" parsed from what it printed, or nothing on failure.
+run_bench() {
+  local b=$1 l=$2 name=$3 out=$rundir/$name.out
+  (cd "$rundir" && timeout -k 5 300 env ${l:+LD_LIBRARY_PATH=$l} \
+      "$b" "$name" > "$out" 2>&1 < /dev/null)
+  grep -q "^ok [0-9]* - $name" "$out" || {
+    bio_say "$name failed with ${l:-system libuv}; see $out"; return 0; }
+  # million_timers prints "N seconds total" (and its parts); the others
+  # print a rate ("(1,234/s)", "1234 spawns/s", "1.2 gbit/s"), else a
+  # duration ("... in 1.23s").
+  awk '
+    match($0, /[0-9.]+ seconds total/) {
+      s = substr($0, RSTART, RLENGTH); sub(/ .*/, "", s)
+      print "time", s; exit
+    }
+    match($0, /[0-9][0-9,]*(\.[0-9]+)? ?[a-z]*\/s(ec)?/) {
+      s = substr($0, RSTART, RLENGTH)
+      sub(/ ?[a-z]*\/s(ec)?$/, "", s); gsub(/,/, "", s)
+      print "rate", s; exit
+    }
+    match($0, /in [0-9.]+ ?s/) {
+      s = substr($0, RSTART + 3, RLENGTH - 3); sub(/ ?s$/, "", s)
+      print "time", s; exit
+    }' "$out"
+}
+
+median() {
+  sort -g | awk '{ v[NR] = $1 }
+                 END { if (NR == 0) print "-";
+                       else if (NR % 2) print v[(NR + 1) / 2];
+                       else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+fmt_value() {
+  case $1 in
+    -) echo "failed" ;;
+    *) if [ "$2" = time ]; then printf '%.3f s' "$1"
+       else printf "%'.0f/s" "$1"; fi ;;
+  esac
+}
+
+rows=()
+backend=${BIO_BACKEND:-default}
+for name in "${benchmarks[@]}"; do
+  for path in "${path_list[@]}"; do
+    sys_vals=() ours_vals=() kind=''
+    for ((i = 1; i <= runs; i++)); do
+      # The system run loads /usr's libuv: no LD_LIBRARY_PATH at all.
+      read -r k sv <<< "$(run_bench "$sysbin" "" "$name")"
+      [ -n "${sv:-}" ] && sys_vals+=("$sv") && kind=$k
+      read -r k ov <<< "$(run_bench "${bin[$path]}" "$lib" "$name")"
+      [ -n "${ov:-}" ] && ours_vals+=("$ov") && kind=$k
+      echo "  $name [$path] run $i/$runs: system ${sv:-failed}," \
+           "blitz-io ${ov:-failed} (${kind:-?})" >&2
+    done
+    s=$(printf '%s\n' "${sys_vals[@]}" | grep . | median)
+    o=$(printf '%s\n' "${ours_vals[@]}" | grep . | median)
+    ratio=-
+    if [ "$s" != - ] && [ "$o" != - ]; then
+      if [ "$kind" = time ]; then
+        ratio=$(awk -v s="$s" -v o="$o" 'BEGIN { printf "%.2f", (o > 0 ? s / o : 0) }')
+      else
+        ratio=$(awk -v s="$s" -v o="$o" 'BEGIN { printf "%.2f", (s > 0 ? o / s : 0) }')
+      fi
+    fi
+    label=$name
+    [ ${#path_list[@]} -gt 1 ] && label="$name ($path)"
+    rows+=("$label|$(fmt_value "$s" "$kind")|$(fmt_value "$o" "$kind")|$ratio")
+  done
+done
+
+header="benchmark|system libuv|blitz-io|ratio"
+{
+  echo "$header"
+  printf '%s\n' "${rows[@]}"
+} | awk -F'|' '
+  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
+  END {
+    fmt = "%-" w[1] "s  %" w[2] "s  %" w[3] "s  %" w[4] "s\n"
+    for (r = 1; r <= NR; r++) {
+      printf fmt, c[r, 1], c[r, 2], c[r, 3], c[r, 4]
+      if (r == 1) {
+        line = ""
+        for (i = 0; i < w[1] + w[2] + w[3] + w[4] + 6; i++) line = line "-"
+        print line
+      }
+    }
+  }'
+echo "(median of $runs interleaved runs; ratio = blitz-io speed / system speed," \
+     "higher is faster; BIO_BACKEND=$backend; ours from $libdir)"
+
+if [ -n "$markdown" ]; then
+  {
+    echo "| benchmark | system libuv | blitz-io | ratio |"
+    echo "|---|--:|--:|--:|"
+    for row in "${rows[@]}"; do
+      echo "| ${row//|/ | } |"
+    done
+    echo
+    echo "libuv 1.44.2's run-benchmarks (relink build), median of $runs" \
+         "interleaved runs, BIO_BACKEND=$backend, $(nproc) CPUs," \
+         "$(uname -r), $(date -u +%Y-%m-%d)." \
+         "Ratio = blitz-io speed / system libuv speed; higher is faster."
+  } > "$markdown"
+  echo "markdown table written to $markdown"
+fi

@@ -1,0 +1,266 @@
+#!/bin/bash
+# Runs libuv 1.44.2's own test suite against blitz-io (what `make check-libuv`
+# runs). libuv's runner is built from libuv's sources twice - relink (system
+# headers and -luv, our libuv.so.1 loaded at run time) and rebuild (our
+# headers, linked to our library) - and every test runs under each backend.
+# The verdict compares against expected-pass.txt.
+#
+# usage: suite.sh [options]
+#   --libdir DIR       our libuv.so.1's directory   (default: <top>/.libs)
+#   --includedir DIR   our uv.h's directory         (default: <top>/include)
+#   --paths LIST       relink,rebuild               (default: both)
+#   --backends LIST    uring,epoll                  (default: both)
+#   --filter REGEX     only tests whose name matches (grep -E, whole name)
+#   --slice            filter = the first slice's tests (loop, timers, ...)
+#   --jobs N           tests run at once            (default: 16)
+#   --budget SECONDS   wall-time cap for all runs   (default: 1500)
+#   --expected FILE    (default: test/libuv/expected-pass.txt)
+#   --no-isolate       no per-test network/mount namespaces (then jobs=1)
+#   --verbose          print every test's result
+# env: BIO_CACHE (default /var/cache/blitz-io), BIO_TEST_USER (bio-test), CC,
+#      CFLAGS (default -O1 -g).
+# Results: <cache>/work/results/<path>-<backend>.txt ("name pass|fail|skip"),
+#          <cache>/work/logs/<path>-<backend>/<name>.log for failures.
+# Exit: 0 if every expected test passed in every combination, 1 if not,
+#       2 on harness errors.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/common.sh"
+
+SLICE_RE='active|async.*|check_ref|close_order|default_loop_close|embed'
+SLICE_RE+='|error_message|handle_type_name|has_ref|hrtime|idle_.*|loop_.*'
+SLICE_RE+='|metrics_idle_time.*|prepare_ref|queue_foreach_delete|ref'
+SLICE_RE+='|req_type_name|run_nowait|run_once|strscpy|sys_error|timer.*'
+SLICE_RE+='|unref_in_prepare_cb|walk_handles|watcher_cross_stop|thread_.*'
+SLICE_RE+='|barrier_.*|condvar_.*|semaphore_.*'
+
+libdir=${BIO_LIBDIR:-$top/.libs}
+incdir=$top/include
+paths=relink,rebuild
+backends=uring,epoll
+filter=''
+jobs=16
+budget=1500
+expected=$here/expected-pass.txt
+isolate=1
+jobs_given=0
+verbose=0
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --libdir) libdir=$2; shift ;;
+    --includedir) incdir=$2; shift ;;
+    --paths) paths=$2; shift ;;
+    --backends) backends=$2; shift ;;
+    --filter) filter=$2; shift ;;
+    --slice) filter=$SLICE_RE ;;
+    --jobs) jobs=$2; jobs_given=1; shift ;;
+    --budget) budget=$2; shift ;;
+    --expected) expected=$2; shift ;;
+    --no-isolate) isolate=0 ;;
+    --verbose) verbose=1 ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) bio_die "unknown option $1 (try --help)" ;;
+  esac
+  shift
+done
+
+[ "$(id -u)" = 0 ] || bio_die "run as root (it creates $BIO_TEST_USER and drops to it)"
+libdir=$(cd "$libdir" 2>/dev/null && pwd) || bio_die "no lib dir $libdir"
+incdir=$(cd "$incdir" 2>/dev/null && pwd) || incdir=/nonexistent
+
+src=$("$here/fetch.sh") || bio_die "cannot fetch libuv's source"
+cache=$(dirname "$src")
+work=$cache/work
+mkdir -p "$work"
+chmod 755 "$cache" "$work"
+start=$(date +%s)
+
+bio_ensure_user
+bio_build_isolate "$work"
+bio_copy_lib "$libdir" "$work/lib"
+rm -rf "$work/fixtures"
+mkdir -p "$work/fixtures/test"
+cp -a "$src/test/fixtures" "$work/fixtures/test/"
+chmod -R a+rX "$work/fixtures"
+
+if [ $isolate = 1 ] &&
+   ! "$BIO_ISOLATE" -n "$BIO_UID" "$BIO_GID" / /bin/true 2>/dev/null; then
+  bio_say "network/mount namespaces unavailable: tests share ports, so" \
+          "they run one at a time (slow)"
+  isolate=0
+fi
+if [ $isolate = 0 ] && [ $jobs_given = 0 ]; then
+  jobs=1
+fi
+
+# Per-test time limits from libuv's test-list.h (5 s unless the entry says).
+declare -A limit_ms
+while read -r name ms; do
+  limit_ms[$name]=$ms
+done < <(sed -nE 's/^[[:space:]]*TEST_ENTRY_CUSTOM[[:space:]]*\(([a-z0-9_]+),[^,]*,[^,]*,[[:space:]]*([0-9]+)\).*/\1 \2/p' \
+           "$src/test/test-list.h")
+
+# Expected names, comments and blanks dropped.
+expected_names() {
+  [ -f "$expected" ] && sed -E 's/#.*//; s/[[:space:]]+//g; /^$/d' "$expected"
+}
+
+# One test in one combination; runs under xargs, so all it needs is exported.
+run_one() {
+  local name=$1 dir out rc now left secs status line
+  now=$(date +%s)
+  left=$((RUN_DEADLINE - now))
+  if [ $left -le 0 ]; then
+    echo "$name fail" >> "$RUN_RESULTS"
+    echo "not run: time budget exhausted" > "$RUN_LOGS/$name.log"
+    return 0
+  fi
+  secs=$(( ${RUN_LIMITS_MS[$name]:-5000} / 1000 + 10 ))
+  [ $secs -gt $left ] && secs=$((left + 5))
+  dir=$RUN_DIR/$name
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  # A private copy: the tests need to own it (connect() to a file needs
+  # write permission) and some write next to it.
+  cp -r "$RUN_FIXTURES/test" "$dir/test"
+  chown -R "$RUN_UID:$RUN_GID" "$dir"
+  out=$RUN_DIR/$name.out
+  timeout -k 5 "$secs" env -i PATH=/usr/bin:/bin HOME="$dir" \
+      USER="$RUN_USER" LOGNAME="$RUN_USER" BIO_BACKEND="$RUN_BACKEND" \
+      LD_LIBRARY_PATH="$RUN_LIB" \
+      "$RUN_ISOLATE" $RUN_NS "$RUN_UID" "$RUN_GID" "$dir" "$RUN_BIN" "$name" \
+      < /dev/null > "$out" 2>&1
+  rc=$?
+  line=$(grep -m 1 -E "^(not )?ok [0-9]+ - $name( |$)" "$out")
+  case $line in
+    ok*"# SKIP"*) status=skip ;;
+    ok*) status=pass ;;
+    *) status=fail ;;
+  esac
+  [ $rc = 124 ] || [ $rc = 137 ] && status=fail &&
+    echo "# killed by the harness after ${secs}s" >> "$out"
+  [ $rc = 125 ] && status=fail && echo "# isolation failed" >> "$out"
+  echo "$name $status" >> "$RUN_RESULTS"
+  if [ $status = fail ]; then
+    mv "$out" "$RUN_LOGS/$name.log"
+  else
+    rm -f "$out"
+  fi
+  [ "$RUN_VERBOSE" = 1 ] && echo "  $RUN_COMBO $name $status" >&2
+  rm -rf "$dir"
+  return 0
+}
+
+IFS=, read -ra path_list <<< "$paths"
+IFS=, read -ra backend_list <<< "$backends"
+ncombos=$(( ${#path_list[@]} * ${#backend_list[@]} ))
+[ $ncombos -gt 0 ] || bio_die "nothing to run"
+deadline_all=$((start + budget))
+
+combos=()
+harness_error=0
+for path in "${path_list[@]}"; do
+  bin=$(bio_build tests "$path" "$src" "$work/build/tests-$path" \
+          "$incdir" "$work/lib" "$jobs") || bin=''
+  if [ -n "$bin" ] && [ $path = relink ]; then
+    bio_verify_loaded "$bin" "$work/lib" || exit 2
+  fi
+  if [ -n "$bin" ] && [ $path = rebuild ]; then
+    bio_verify_loaded "$bin" "$work/lib" || exit 2
+  fi
+  # The runner's own list, asked as the test user (it refuses root).
+  names=()
+  if [ -n "$bin" ]; then
+    mapfile -t names < <(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$work/lib" \
+                           "$BIO_ISOLATE" "$BIO_UID" "$BIO_GID" / "$bin" --list |
+                           awk '{ print $1 }' |
+                           { if [ -n "$filter" ]; then grep -E "^($filter)\$"; else cat; fi })
+    [ ${#names[@]} -gt 0 ] || { bio_say "$path: the runner listed no tests"; bin=''; }
+  fi
+  for backend in "${backend_list[@]}"; do
+    combo=$path-$backend
+    combos+=("$combo")
+    results=$work/results/$combo.txt
+    logs=$work/logs/$combo
+    mkdir -p "$work/results"
+    rm -rf "$logs" "$results"
+    mkdir -p "$logs"
+    : > "$results"
+    if [ -z "$bin" ]; then
+      echo "$combo: build failed, nothing run"
+      harness_error=1
+      continue
+    fi
+    # Each combination gets an equal share of what is left of the budget.
+    now=$(date +%s)
+    remaining=$(( ${#combos[@]} - 1 ))
+    left_combos=$(( ncombos - remaining ))
+    share=$(( (deadline_all - now) / left_combos ))
+    rundir=$work/run/$combo
+    rm -rf "$rundir"
+    mkdir -p "$rundir"
+    chmod 755 "$work/run" "$rundir"
+    # Expected tests first, so an exhausted budget hits the others.
+    expected_names > "$work/expected.sorted"
+    t0=$(date +%s)
+    { printf '%s\n' "${names[@]}" | grep -Fxf "$work/expected.sorted"
+      printf '%s\n' "${names[@]}" | grep -Fxvf "$work/expected.sorted"
+    } | (
+      export RUN_DEADLINE=$((now + share)) RUN_RESULTS=$results RUN_LOGS=$logs
+      export RUN_DIR=$rundir RUN_FIXTURES=$work/fixtures RUN_UID=$BIO_UID
+      export RUN_GID=$BIO_GID RUN_USER=$BIO_TEST_USER RUN_BACKEND=$backend
+      export RUN_LIB=$work/lib RUN_ISOLATE=$BIO_ISOLATE RUN_BIN=$bin
+      export RUN_VERBOSE=$verbose RUN_COMBO=$combo
+      RUN_NS=''; [ $isolate = 1 ] && RUN_NS=-n
+      export RUN_NS
+      # Associative arrays do not export; pass the limits as a declaration.
+      export RUN_LIMITS_DECL="$(declare -p limit_ms | sed 's/limit_ms=/RUN_LIMITS_MS=/')"
+      export -f run_one
+      xargs -r -P "$jobs" -I{} bash -c 'eval "$RUN_LIMITS_DECL"; run_one "$1"' _ {}
+    )
+    t1=$(date +%s)
+    sort -o "$results" "$results"
+    np=$(grep -c ' pass$' "$results")
+    nf=$(grep -c ' fail$' "$results")
+    ns=$(grep -c ' skip$' "$results")
+    echo "$path ${backend}: $np passed, $nf failed, $ns skipped ($((t1 - t0)) s)"
+    rmdir "$rundir" 2>/dev/null
+  done
+done
+
+# Verdict against expected-pass.txt (restricted to the filter, if any).
+status=0
+missing=()
+while read -r name; do
+  [ -n "$filter" ] && ! [[ $name =~ ^($filter)$ ]] && continue
+  bad=()
+  for combo in "${combos[@]}"; do
+    grep -qx "$name pass" "$work/results/$combo.txt" || bad+=("$combo")
+  done
+  [ ${#bad[@]} -gt 0 ] && missing+=("$name (${bad[*]})")
+done < <(expected_names)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "EXPECTED TO PASS BUT DID NOT (${#missing[@]}):"
+  printf '  %s\n' "${missing[@]}"
+  echo "  logs: $work/logs/<combo>/<test>.log"
+  status=1
+fi
+
+# Passed in every combination that ran, yet not listed.
+if [ ${#combos[@]} -gt 0 ]; then
+  newly=$(for combo in "${combos[@]}"; do
+            sed -n 's/ pass$//p' "$work/results/$combo.txt"
+          done | sort | uniq -c |
+          awk -v n=${#combos[@]} '$1 == n { print $2 }' |
+          grep -Fxvf <(expected_names; echo '#none#'))
+  if [ -n "$newly" ]; then
+    echo "NEWLY PASSING, add to $(basename "$expected") ($(echo "$newly" | wc -l)):"
+    echo $newly | fold -s -w 76 | sed 's/^/  /'
+  fi
+fi
+echo "total $(( $(date +%s) - start )) s; results in $work/results"
+[ $harness_error = 1 ] && [ $status = 0 ] && status=2
+exit $status

@@ -1,0 +1,383 @@
+/* Unit tests of uv_udp_t and the address helpers, on both backends: echo
+ * between two handles, send callbacks deferred to the loop, close with
+ * queued sends (UV_ECANCELED before close_cb), try_send, truncation, and
+ * recvmmsg chunks. */
+#include "config.h"
+
+#include <check.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "blitzio.h"
+#include "uv.h"
+
+static const char *backends[] = {"uring", "epoll"};
+
+static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+
+static char slab[3 * 65536];
+static int send_status[64];
+static int nsend_cb;
+static int close_cb_called;
+static int close_saw_sends; /* nsend_cb when close_cb ran */
+
+static void alloc_slab(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = slab;
+  buf->len = sizeof(slab);
+}
+
+static void send_cb(uv_udp_send_t *req, int status) {
+  (void)req;
+  send_status[nsend_cb++] = status;
+}
+
+static void close_cb(uv_handle_t *h) {
+  (void)h;
+  close_cb_called++;
+  close_saw_sends = nsend_cb;
+}
+
+static void bind_loopback(uv_udp_t *h, struct sockaddr_in *bound) {
+  struct sockaddr_in addr;
+  int len = sizeof(*bound);
+
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+  ck_assert_int_eq(uv_udp_bind(h, (struct sockaddr *)&addr, 0), 0);
+  ck_assert_int_eq(uv_udp_getsockname(h, (struct sockaddr *)bound, &len), 0);
+  ck_assert_int_eq(len, sizeof(*bound));
+}
+
+/* ---- echo ---- */
+
+static uv_udp_t server, client;
+static uv_udp_send_t echo_req, ping_req;
+static char echoed[16];
+static int server_got, client_got;
+
+static void server_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  uv_buf_t reply = uv_buf_init("PONG", 4);
+  if (nread == 0) {
+    ck_assert_ptr_null(addr);
+    return;
+  }
+  ck_assert_int_eq(nread, 4);
+  ck_assert_uint_eq(flags, 0);
+  ck_assert_int_eq(memcmp(buf->base, "PING", 4), 0);
+  server_got++;
+  ck_assert_int_eq(uv_udp_send(&echo_req, h, &reply, 1, addr, send_cb), 0);
+  ck_assert_int_eq(uv_udp_recv_stop(h), 0);
+}
+
+static void client_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  (void)flags;
+  if (nread == 0)
+    return;
+  ck_assert_ptr_nonnull(addr);
+  ck_assert_int_eq(nread, 4);
+  memcpy(echoed, buf->base, 4);
+  client_got++;
+  uv_close((uv_handle_t *)h, close_cb);
+  uv_close((uv_handle_t *)&server, close_cb);
+}
+
+START_TEST(echo_between_two_handles) {
+  uv_loop_t loop;
+  struct sockaddr_in saddr;
+  uv_buf_t ping = uv_buf_init("PING", 4);
+
+  use_backend(_i);
+  nsend_cb = close_cb_called = server_got = client_got = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &server), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &client), 0);
+  bind_loopback(&server, &saddr);
+  ck_assert_int_eq(uv_udp_recv_start(&server, alloc_slab, server_recv), 0);
+  ck_assert_int_eq(uv_udp_recv_start(&server, alloc_slab, server_recv),
+                   UV_EALREADY);
+  ck_assert_int_eq(uv_udp_recv_start(&client, alloc_slab, client_recv), 0);
+  ck_assert_int_eq(uv_udp_send(&ping_req, &client, &ping, 1,
+                               (struct sockaddr *)&saddr, send_cb),
+                   0);
+  /* Never called synchronously, and counted until it is. */
+  ck_assert_int_eq(nsend_cb, 0);
+  ck_assert_uint_eq(uv_udp_get_send_queue_count(&client), 1);
+  ck_assert_uint_eq(uv_udp_get_send_queue_size(&client), 4);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(server_got, 1);
+  ck_assert_int_eq(client_got, 1);
+  ck_assert_int_eq(memcmp(echoed, "PONG", 4), 0);
+  ck_assert_int_eq(nsend_cb, 2);
+  ck_assert_int_eq(send_status[0], 0);
+  ck_assert_int_eq(send_status[1], 0);
+  ck_assert_int_eq(close_cb_called, 2);
+  ck_assert_uint_eq(client.send_queue_count, 0);
+  ck_assert_uint_eq(client.send_queue_size, 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- close with queued sends; try_send ---- */
+
+START_TEST(close_cancels_queued_sends_before_close_cb) {
+  uv_loop_t loop;
+  uv_udp_t h;
+  uv_udp_send_t reqs[3];
+  char big[2048];
+  uv_buf_t buf = uv_buf_init(big, sizeof(big));
+  uv_buf_t three[3] = {uv_buf_init(big, 1), uv_buf_init(big, 2),
+                       uv_buf_init(big, 3)};
+  int sv[2];
+  int i, r;
+
+  use_backend(_i);
+  nsend_cb = close_cb_called = close_saw_sends = 0;
+  memset(big, 'x', sizeof(big));
+  /* A datagram socketpair nobody reads fills up and then says EAGAIN,
+   * which loopback UDP never does. */
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(uv_udp_open(&h, sv[0]), 0);
+  ck_assert_int_eq(uv_udp_open(&h, sv[0]), UV_EBUSY);
+  /* Connected: an address is refused, none is fine. */
+  ck_assert_int_eq(uv_udp_try_send(&h, &buf, 1, NULL), (int)sizeof(big));
+  for (i = 0; i < 100000; i++) {
+    r = uv_udp_try_send(&h, &buf, 1, NULL);
+    if (r == UV_EAGAIN)
+      break;
+    ck_assert_int_eq(r, (int)sizeof(big));
+  }
+  ck_assert_int_eq(r, UV_EAGAIN);
+  ck_assert_int_eq(uv_udp_send(&reqs[0], &h, &buf, 1, NULL, send_cb), 0);
+  /* More than the inline buffers: the request keeps its own copy. */
+  ck_assert_int_eq(uv_udp_send(&reqs[1], &h, three, 3, NULL, send_cb), 0);
+  ck_assert_int_eq(uv_udp_send(&reqs[2], &h, &buf, 1, NULL, send_cb), 0);
+  ck_assert_uint_eq(h.send_queue_count, 3);
+  ck_assert_uint_eq(h.send_queue_size, 2 * sizeof(big) + 6);
+  /* Queued sends: try_send must not overtake them. */
+  ck_assert_int_eq(uv_udp_try_send(&h, &buf, 1, NULL), UV_EAGAIN);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 1);
+  ck_assert_int_eq(nsend_cb, 0);
+  uv_close((uv_handle_t *)&h, close_cb);
+  ck_assert_int_eq(nsend_cb, 0); /* not from inside uv_close either */
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(nsend_cb, 3);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(send_status[i], UV_ECANCELED);
+  ck_assert_int_eq(close_cb_called, 1);
+  ck_assert_int_eq(close_saw_sends, 3);
+  ck_assert_uint_eq(h.send_queue_count, 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  close(sv[1]);
+}
+END_TEST
+
+START_TEST(try_send_and_argument_checks) {
+  uv_loop_t loop;
+  uv_udp_t a, b;
+  uv_udp_send_t req;
+  struct sockaddr_in baddr;
+  uv_buf_t buf = uv_buf_init("hello", 5);
+  int len = sizeof(baddr);
+
+  use_backend(_i);
+  nsend_cb = close_cb_called = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &a), 0);
+  ck_assert_int_eq(uv_udp_init_ex(&loop, &b, AF_INET), 0);
+  ck_assert_int_eq(uv_udp_init_ex(&loop, &b, 47), UV_EINVAL);
+  ck_assert_int_eq(uv_udp_init_ex(&loop, &b, AF_INET | 1024), UV_EINVAL);
+  bind_loopback(&b, &baddr);
+  ck_assert_int_eq(uv_udp_try_send(&a, &buf, 1, NULL), UV_EDESTADDRREQ);
+  ck_assert_int_eq(uv_udp_getpeername(&a, (struct sockaddr *)&baddr, &len),
+                   UV_EBADF);
+  ck_assert_int_eq(uv_udp_connect(&a, NULL), UV_ENOTCONN);
+  /* The first send binds the handle to the wildcard address. */
+  ck_assert_int_eq(uv_udp_try_send(&a, &buf, 1, (struct sockaddr *)&baddr), 5);
+  ck_assert_int_eq(uv_udp_send(&req, &a, &buf, 1, (struct sockaddr *)&baddr,
+                               send_cb),
+                   0);
+  /* Sent already, but its callback is owed: still counts as queued. */
+  ck_assert_int_eq(uv_udp_try_send(&a, &buf, 1, (struct sockaddr *)&baddr),
+                   UV_EAGAIN);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 0);
+  ck_assert_int_eq(nsend_cb, 1);
+  ck_assert_int_eq(send_status[0], 0);
+  ck_assert_int_eq(uv_udp_connect(&a, (struct sockaddr *)&baddr), 0);
+  ck_assert_int_eq(uv_udp_connect(&a, (struct sockaddr *)&baddr), UV_EISCONN);
+  ck_assert_int_eq(uv_udp_try_send(&a, &buf, 1, (struct sockaddr *)&baddr),
+                   UV_EISCONN);
+  ck_assert_int_eq(uv_udp_try_send(&a, &buf, 1, NULL), 5);
+  ck_assert_int_eq(uv_udp_connect(&a, NULL), 0);
+  ck_assert_int_eq(uv_udp_set_ttl(&a, 0), UV_EINVAL);
+  ck_assert_int_eq(uv_udp_set_ttl(&a, 64), 0);
+  ck_assert_int_eq(uv_udp_set_multicast_ttl(&a, 256), UV_EINVAL);
+  ck_assert_int_eq(uv_udp_set_broadcast(&a, 1), 0);
+  uv_close((uv_handle_t *)&a, close_cb);
+  uv_close((uv_handle_t *)&b, close_cb);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(close_cb_called, 2);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- truncation and recvmmsg ---- */
+
+static int got_partial, got_chunks, got_free, small_alloc;
+
+static void alloc_small(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = slab;
+  buf->len = 4;
+  small_alloc++;
+}
+
+static void trunc_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                       const struct sockaddr *addr, unsigned flags) {
+  (void)buf;
+  if (nread == 0 && addr == NULL)
+    return;
+  ck_assert_int_eq(nread, 4);
+  ck_assert_uint_eq(flags, UV_UDP_PARTIAL);
+  got_partial++;
+  uv_close((uv_handle_t *)h, close_cb);
+}
+
+START_TEST(truncated_datagram_is_partial) {
+  uv_loop_t loop;
+  uv_udp_t h;
+  struct sockaddr_in addr;
+  uv_buf_t buf = uv_buf_init("0123456789", 10);
+
+  use_backend(_i);
+  got_partial = close_cb_called = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &h), 0);
+  bind_loopback(&h, &addr);
+  ck_assert_int_eq(uv_udp_recv_start(&h, alloc_small, trunc_recv), 0);
+  ck_assert_int_eq(uv_udp_try_send(&h, &buf, 1, (struct sockaddr *)&addr), 10);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(got_partial, 1);
+  ck_assert_int_eq(close_cb_called, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static void mmsg_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                      const struct sockaddr *addr, unsigned flags) {
+  if (flags & UV_UDP_MMSG_FREE) {
+    ck_assert_int_eq(nread, 0);
+    ck_assert_ptr_eq(buf->base, slab);
+    got_free++;
+    if (got_chunks == 3)
+      uv_close((uv_handle_t *)h, close_cb);
+    return;
+  }
+  if (nread == 0)
+    return;
+  ck_assert_uint_eq(flags & UV_UDP_MMSG_CHUNK, UV_UDP_MMSG_CHUNK);
+  ck_assert_ptr_nonnull(addr);
+  ck_assert_int_eq(nread, 3);
+  got_chunks++;
+}
+
+START_TEST(recvmmsg_chunks_then_free) {
+  uv_loop_t loop;
+  uv_udp_t h;
+  struct sockaddr_in addr;
+  uv_buf_t buf = uv_buf_init("abc", 3);
+  int i;
+
+  use_backend(_i);
+  got_chunks = got_free = close_cb_called = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init_ex(&loop, &h, AF_INET | UV_UDP_RECVMMSG), 0);
+  ck_assert_int_eq(uv_udp_using_recvmmsg(&h), 1);
+  bind_loopback(&h, &addr);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(uv_udp_try_send(&h, &buf, 1, (struct sockaddr *)&addr),
+                     3);
+  ck_assert_int_eq(uv_udp_recv_start(&h, alloc_slab, mmsg_recv), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(got_chunks, 3);
+  ck_assert_int_eq(got_free, 1);
+  ck_assert_int_eq(close_cb_called, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- addresses ---- */
+
+START_TEST(address_helpers) {
+  struct sockaddr_in6 a6;
+  struct sockaddr_in a4;
+  char text[64];
+  size_t size;
+
+  (void)_i;
+  ck_assert_int_eq(uv_ip6_addr("fe80::1%lo", 7, &a6), 0);
+  ck_assert_uint_eq(a6.sin6_scope_id, if_nametoindex("lo"));
+  ck_assert_int_eq(uv_ip6_addr("fe80::1%5", 7, &a6), 0);
+  ck_assert_uint_eq(a6.sin6_scope_id, 5);
+  ck_assert_int_eq(uv_ip6_name(&a6, text, sizeof(text)), 0);
+  ck_assert_str_eq(text, "fe80::1");
+  ck_assert_int_eq(uv_ip6_addr("fe80::zz", 7, &a6), UV_EINVAL);
+  ck_assert_int_eq(uv_ip4_addr("10.1.2.3", 80, &a4), 0);
+  ck_assert_int_eq(uv_ip_name((struct sockaddr *)&a4, text, sizeof(text)), 0);
+  ck_assert_str_eq(text, "10.1.2.3");
+  ck_assert_int_eq(uv_ip4_name(&a4, text, 4), UV_ENOSPC);
+  ck_assert_int_eq(uv_inet_pton(AF_UNIX, "x", text), UV_EAFNOSUPPORT);
+  size = sizeof(text);
+  ck_assert_int_eq(uv_if_indextoname(if_nametoindex("lo"), text, &size), 0);
+  ck_assert_str_eq(text, "lo");
+  ck_assert_uint_eq(size, 2);
+  size = 2;
+  ck_assert_int_eq(uv_if_indextoname(if_nametoindex("lo"), text, &size),
+                   UV_ENOBUFS);
+  ck_assert_uint_eq(size, 3);
+}
+END_TEST
+
+START_TEST(interface_addresses_include_loopback) {
+  uv_interface_address_t *ifs;
+  int n, i, loopback = 0;
+
+  (void)_i;
+  ck_assert_int_eq(uv_interface_addresses(&ifs, &n), 0);
+  for (i = 0; i < n; i++)
+    if (ifs[i].is_internal && ifs[i].address.address4.sin_family == AF_INET)
+      loopback++;
+  ck_assert_int_ge(loopback, 1);
+  uv_free_interface_addresses(ifs, n);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("udp");
+  TCase *tc = tcase_create("uv");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 30);
+  tcase_add_loop_test(tc, echo_between_two_handles, 0, 2);
+  tcase_add_loop_test(tc, close_cancels_queued_sends_before_close_cb, 0, 2);
+  tcase_add_loop_test(tc, try_send_and_argument_checks, 0, 2);
+  tcase_add_loop_test(tc, truncated_datagram_is_partial, 0, 2);
+  tcase_add_loop_test(tc, recvmmsg_chunks_then_free, 0, 2);
+  tcase_add_loop_test(tc, address_helpers, 0, 1);
+  tcase_add_loop_test(tc, interface_addresses_include_loopback, 0, 1);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
