@@ -92,6 +92,9 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
 
   if (loop == NULL || loop->internal_fields == NULL)
     return UV_EINVAL;
+  /* Requests in flight (pool work, fs) still point at the loop. */
+  if (loop->active_reqs.count != 0)
+    return UV_EBUSY;
   /* Every user handle must be closed, and its close callback run. */
   for (q = bio__q_next(loop->handle_queue); q != (void **)loop->handle_queue;
        q = bio__q_next(q)) {

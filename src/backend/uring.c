@@ -63,10 +63,10 @@ static int create_ring(uring_state *st) {
    * them off. */
   if (!env_disabled("BIO_URING_DEFER") && !st->shared && !st->embedded)
     try_flags[n++] = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
-                     IORING_SETUP_R_DISABLED;
+                     IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
   /* COOP_TASKRUN (5.19) skips the IPI that would interrupt us. */
   if (!st->embedded)
-    try_flags[n++] = IORING_SETUP_COOP_TASKRUN;
+    try_flags[n++] = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   try_flags[n++] = 0;
 
   for (i = 0; i < n; i++) {
@@ -272,12 +272,20 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
     return err;
 
   if (reap(st, done) != 0 || timeout_ms == 0) {
-    /* Completions are there already: submit without waiting. With
-     * DEFER_TASKRUN, completion work runs only inside io_uring_enter with
-     * GETEVENTS, so ask for events (min 0) to make progress. */
-    err = io_uring_get_events(&st->ring);
-    if (st->unsubmitted != 0) {
-      err = io_uring_submit(&st->ring);
+    /* No waiting. Enter the kernel only when it has something for us:
+     * SQEs to submit, completion work it deferred to us (TASKRUN_FLAG,
+     * 5.19, raises IORING_SQ_TASKRUN then), or an overflowed CQ to flush.
+     * A busy loop polling with timeout 0 (idle handles) then costs no
+     * syscall at all, where epoll_wait(0) costs one. */
+    unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+    int deferred = (st->setup_flags & IORING_SETUP_TASKRUN_FLAG)
+                       ? (kflags & IORING_SQ_TASKRUN) != 0
+                       : (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
+                                             IORING_SETUP_COOP_TASKRUN)) != 0;
+    err = 0;
+    if (st->unsubmitted != 0 || deferred || (kflags & IORING_SQ_CQ_OVERFLOW)) {
+      /* One enter: submits and, with GETEVENTS, runs deferred work. */
+      err = io_uring_submit_and_get_events(&st->ring);
       if (err >= 0)
         st->unsubmitted = 0;
     }

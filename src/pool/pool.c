@@ -24,10 +24,10 @@
 #define POOL_MAX_THREADS 1024
 #define POOL_STACK_BYTES (8u << 20) /* what libuv gives its pool threads */
 /* How long a worker with nothing to do polls the queues before it sleeps
- * (BIO_POOL_SPIN_US overrides). Off by default: on a 2-CPU machine the
- * spinner takes the CPU the loop thread needs to answer, and measured
- * uv_queue_work round trips fell from ~300k/s to ~100k/s with 20-50 us of
- * spinning. Sleeping and a futex wake per idle period is what we ship. */
+ * (BIO_POOL_SPIN_US overrides). Off by default: the worker's eventfd
+ * write wakes the loop thread onto the worker's own CPU (wake-affine), so
+ * a spinning worker delays the very submit it waits for; on a 2-CPU box
+ * 20-100 us of spinning measured slower, never faster, than sleeping. */
 #define POOL_SPIN_NS 0u
 #define TICKET_NONE UINT64_MAX
 
@@ -301,7 +301,7 @@ static void run_item(bio_work *w) {
 }
 
 
-/* Polls for work for up to POOL_SPIN_NS. Returns 1 when there may be
+/* Polls for work for up to pool.spin_ns. Returns 1 when there may be
  * some (or the pool stops), 0 when the time ran out. */
 static int spin_for_work(void) {
   uint64_t deadline = 0;

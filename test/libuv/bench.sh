@@ -88,15 +88,21 @@ mkdir -p "$rundir"
 # run_bench BIN LIBDIR NAME: runs one benchmark once; prints "time SECONDS"
 # or "rate PER_SECOND" parsed from what it printed, or nothing on failure.
 run_bench() {
-  local b=$1 l=$2 name=$3 out=$rundir/$name.out
-  (cd "$rundir" && timeout -k 5 300 env ${l:+LD_LIBRARY_PATH=$l} \
-      "$b" "$name" > "$out" 2>&1 < /dev/null)
+  local b=$1 l=$2 name=$3 out=$rundir/$name.out cpu
+  # The CPU time (user + system) of the benchmark and its children, from
+  # the subshell's `times`: wall time alone hides work when a benchmark
+  # mostly waits (million_timers sleeps through its 10 s of timeouts).
+  cpu=$( (cd "$rundir" && timeout -k 5 300 env ${l:+LD_LIBRARY_PATH=$l} \
+      "$b" "$name" > "$out" 2>&1 < /dev/null; times) | tail -1 |
+      awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/);
+             t += p[1] * 60 + p[2] } printf "%.3f", t }')
   grep -q "^ok [0-9]* - $name" "$out" || {
     bio_say "$name failed with ${l:-system libuv}; see $out"; return 0; }
   # million_timers prints "N seconds total" (and its parts); the others
   # print a rate ("(1,234/s)", "1234 spawns/s", "1.2 gbit/s"), else a
-  # duration ("... in 1.23s").
-  awk '
+  # duration ("... in 1.23s"). The CPU seconds follow as a third field.
+  local parsed
+  parsed=$(awk '
     match($0, /[0-9.]+ seconds total/) {
       s = substr($0, RSTART, RLENGTH); sub(/ .*/, "", s)
       print "time", s; exit
@@ -109,7 +115,8 @@ run_bench() {
     match($0, /in [0-9.]+ ?s/) {
       s = substr($0, RSTART + 3, RLENGTH - 3); sub(/ ?s$/, "", s)
       print "time", s; exit
-    }' "$out"
+    }' "$out")
+  [ -n "$parsed" ] && echo "$parsed $cpu"
 }
 
 median() {
@@ -131,18 +138,25 @@ rows=()
 backend=${BIO_BACKEND:-default}
 for name in "${benchmarks[@]}"; do
   for path in "${path_list[@]}"; do
-    sys_vals=() ours_vals=() kind=''
+    sys_vals=() ours_vals=() sys_cpu=() ours_cpu=() kind=''
     for ((i = 1; i <= runs; i++)); do
       # The system run loads /usr's libuv: no LD_LIBRARY_PATH at all.
-      read -r k sv <<< "$(run_bench "$sysbin" "" "$name")"
-      [ -n "${sv:-}" ] && sys_vals+=("$sv") && kind=$k
-      read -r k ov <<< "$(run_bench "${bin[$path]}" "$lib" "$name")"
-      [ -n "${ov:-}" ] && ours_vals+=("$ov") && kind=$k
+      sv='' sc='' ov='' oc=''
+      read -r k sv sc <<< "$(run_bench "$sysbin" "" "$name")"
+      [ -n "${sv:-}" ] && sys_vals+=("$sv") && sys_cpu+=("$sc") && kind=$k
+      read -r k ov oc <<< "$(run_bench "${bin[$path]}" "$lib" "$name")"
+      [ -n "${ov:-}" ] && ours_vals+=("$ov") && ours_cpu+=("$oc") && kind=$k
       echo "  $name [$path] run $i/$runs: system ${sv:-failed}," \
-           "blitz-io ${ov:-failed} (${kind:-?})" >&2
+           "blitz-io ${ov:-failed} (${kind:-?}); cpu ${sc:-?} s / ${oc:-?} s" >&2
     done
     s=$(printf '%s\n' "${sys_vals[@]}" | grep . | median)
     o=$(printf '%s\n' "${ours_vals[@]}" | grep . | median)
+    sc=$(printf '%s\n' "${sys_cpu[@]}" | grep . | median)
+    oc=$(printf '%s\n' "${ours_cpu[@]}" | grep . | median)
+    cpu_ratio=-
+    if [ "$sc" != - ] && [ "$oc" != - ]; then
+      cpu_ratio=$(awk -v s="$sc" -v o="$oc" 'BEGIN { printf "%.2f", (o > 0 ? s / o : 0) }')
+    fi
     ratio=-
     if [ "$s" != - ] && [ "$o" != - ]; then
       if [ "$kind" = time ]; then
@@ -153,23 +167,26 @@ for name in "${benchmarks[@]}"; do
     fi
     label=$name
     [ ${#path_list[@]} -gt 1 ] && label="$name ($path)"
-    rows+=("$label|$(fmt_value "$s" "$kind")|$(fmt_value "$o" "$kind")|$ratio")
+    rows+=("$label|$(fmt_value "$s" "$kind")|$(fmt_value "$o" "$kind")|$ratio|$sc s|$oc s|$cpu_ratio")
   done
 done
 
-header="benchmark|system libuv|blitz-io|ratio"
+header="benchmark|system libuv|blitz-io|ratio|system CPU|blitz-io CPU|CPU ratio"
 {
   echo "$header"
   printf '%s\n' "${rows[@]}"
 } | awk -F'|' '
   { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } }
   END {
-    fmt = "%-" w[1] "s  %" w[2] "s  %" w[3] "s  %" w[4] "s\n"
+    total = 0
     for (r = 1; r <= NR; r++) {
-      printf fmt, c[r, 1], c[r, 2], c[r, 3], c[r, 4]
+      printf "%-" w[1] "s", c[r, 1]
+      for (i = 2; i <= 7; i++) printf "  %" w[i] "s", c[r, i]
+      printf "\n"
       if (r == 1) {
         line = ""
-        for (i = 0; i < w[1] + w[2] + w[3] + w[4] + 6; i++) line = line "-"
+        for (i = 1; i <= 7; i++) total += w[i] + 2
+        for (i = 2; i < total; i++) line = line "-"
         print line
       }
     }
@@ -179,8 +196,8 @@ echo "(median of $runs interleaved runs; ratio = blitz-io speed / system speed,"
 
 if [ -n "$markdown" ]; then
   {
-    echo "| benchmark | system libuv | blitz-io | ratio |"
-    echo "|---|--:|--:|--:|"
+    echo "| benchmark | system libuv | blitz-io | ratio | system CPU | blitz-io CPU | CPU ratio |"
+    echo "|---|--:|--:|--:|--:|--:|--:|"
     for row in "${rows[@]}"; do
       echo "| ${row//|/ | } |"
     done
@@ -188,7 +205,9 @@ if [ -n "$markdown" ]; then
     echo "libuv 1.44.2's run-benchmarks (relink build), median of $runs" \
          "interleaved runs, BIO_BACKEND=$backend, $(nproc) CPUs," \
          "$(uname -r), $(date -u +%Y-%m-%d)." \
-         "Ratio = blitz-io speed / system libuv speed; higher is faster."
+         "Ratio = blitz-io speed / system libuv speed; higher is faster." \
+         "CPU = user + system seconds of the benchmark process;" \
+         "CPU ratio = system CPU / blitz-io CPU (higher: we use less)."
   } > "$markdown"
   echo "markdown table written to $markdown"
 fi
