@@ -83,7 +83,6 @@ typedef struct bio_uv_loop {
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;
   int async_purge; /* closed handles may sit on the ready list */
-  int sigprof_blocked; /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL) */
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

@@ -172,7 +172,7 @@ UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
      * otherwise cut every wait short. */
     if (sig != SIGPROF)
       return UV_EINVAL;
-    bio__uv(loop)->sigprof_blocked = 1;
+    bio__core(loop)->block_sigprof = 1;
     return 0;
   case UV_METRICS_IDLE_TIME:
     bio__core(loop)->track_idle = 1;

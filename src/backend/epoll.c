@@ -259,7 +259,9 @@ static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 
   if (st->ready.head != NULL)
     timeout_ms = 0;
-  n = epoll_wait(st->epfd, st->events, MAX_EVENTS, timeout_ms);
+  sigset_t mask;
+  n = epoll_pwait(st->epfd, st->events, MAX_EVENTS, timeout_ms,
+                  bio__wait_sigmask(loop, &mask));
   if (n < 0 && errno != EINTR)
     return -errno;
   for (i = 0; i < n; i++) {

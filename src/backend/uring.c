@@ -290,7 +290,13 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
         st->unsubmitted = 0;
     }
   } else if (timeout_ms < 0) {
-    err = io_uring_submit_and_wait(&st->ring, 1);
+    sigset_t mask;
+    const sigset_t *sm = bio__wait_sigmask(loop, &mask);
+    if (sm == NULL)
+      err = io_uring_submit_and_wait(&st->ring, 1);
+    else
+      err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, NULL,
+                                             (sigset_t *)sm);
     if (err >= 0)
       st->unsubmitted = 0;
   } else {
@@ -298,7 +304,9 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
     /* Uses IORING_ENTER_EXT_ARG (5.11): one syscall submits and waits. */
-    err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    sigset_t mask;
+    err = io_uring_submit_and_wait_timeout(
+        &st->ring, &cqe, 1, &ts, (sigset_t *)bio__wait_sigmask(loop, &mask));
     if (err >= 0 || err == -ETIME)
       st->unsubmitted = 0;
   }

@@ -139,6 +139,9 @@ struct bio_loop {
    * poster has finished the wake, so close waits for them to leave. */
   atomic_int posters;
   int ops_lost; /* the backend restarted without its in-flight ops */
+  /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
+   * signals must not cut waits short, so waits block SIGPROF. */
+  int block_sigprof;
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
   uint64_t idle_ns;
@@ -182,6 +185,10 @@ int bio__loop_backend_fd(bio_loop *loop);
 int bio__loop_busy(bio_loop *loop);
 int bio__loop_fork(bio_loop *loop);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
+/* The signal mask a backend waits with: NULL (leave the mask alone), or
+ * the thread's mask plus SIGPROF when loop->block_sigprof is set. */
+#include <signal.h>
+const sigset_t *bio__wait_sigmask(const bio_loop *loop, sigset_t *buf);
 /* True when any op is submitted and not yet completed (the wake op aside). */
 static inline int bio__loop_has_ops(const bio_loop *loop) {
   return loop->inflight != 0 || loop->completed.head != NULL;

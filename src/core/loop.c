@@ -11,6 +11,8 @@
 #include <sys/eventfd.h>
 #include <time.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -65,6 +67,15 @@ static void rearm_if_lost(bio_loop *loop) {
   loop->ops_lost = 0;
   loop->wake_op.state = BIO_OP_IDLE;
   arm_wake(loop);
+}
+
+
+const sigset_t *bio__wait_sigmask(const bio_loop *loop, sigset_t *buf) {
+  if (!loop->block_sigprof)
+    return NULL;
+  pthread_sigmask(SIG_SETMASK, NULL, buf);
+  sigaddset(buf, SIGPROF);
+  return buf;
 }
 
 
