@@ -242,6 +242,73 @@ START_TEST(fork_child_gets_own_wake) {
 END_TEST
 
 
+typedef struct post_arg {
+  bio_loop *loop;
+  counted_op *ops;
+  int n;
+} post_arg;
+
+static void *poster(void *arg) {
+  post_arg *pa = arg;
+  int i;
+  for (i = 0; i < pa->n; i++) {
+    pa->ops[i].op.res = i;
+    bio__loop_post(pa->loop, &pa->ops[i].op);
+  }
+  return NULL;
+}
+
+static int post_seen[2];
+static int post_in_order = 1;
+static void post_cb(bio_loop *loop, bio_op *op) {
+  counted_op *c = bio_container_of(op, counted_op, op);
+  int who = c->res; /* which thread's array (set below) */
+  (void)loop;
+  c->calls++;
+  /* Each poster's ops arrive in the order it posted them. */
+  if (op->res != post_seen[who])
+    post_in_order = 0;
+  post_seen[who]++;
+}
+
+/* Ops completed by other threads arrive once each, in post order per
+ * thread, on the loop thread. */
+START_TEST(post_from_threads_delivers_each_once_in_order) {
+  enum { N = 20000 };
+  bio_loop loop;
+  counted_op *ops = calloc(2 * N, sizeof(*ops));
+  post_arg pa[2];
+  pthread_t t[2];
+  int i, total = 0;
+
+  loop_on(&loop, backend_names[_i]);
+  post_seen[0] = post_seen[1] = 0;
+  post_in_order = 1;
+  for (i = 0; i < 2 * N; i++) {
+    ops[i].op.cb = post_cb;
+    ops[i].res = i / N;
+  }
+  for (i = 0; i < 2; i++) {
+    pa[i].loop = &loop;
+    pa[i].ops = ops + i * N;
+    pa[i].n = N;
+    ck_assert_int_eq(pthread_create(&t[i], NULL, poster, &pa[i]), 0);
+  }
+  for (i = 0; i < 2; i++)
+    pthread_join(t[i], NULL);
+  POLL_UNTIL(&loop, post_seen[0] + post_seen[1] == 2 * N);
+  for (i = 0; i < 2 * N; i++) {
+    ck_assert_int_eq(ops[i].calls, 1);
+    total += ops[i].calls;
+  }
+  ck_assert_int_eq(total, 2 * N);
+  ck_assert_int_eq(post_in_order, 1);
+  bio__loop_close(&loop);
+  free(ops);
+}
+END_TEST
+
+
 static const char *fault_names[] = {"fault:uring", "fault:epoll"};
 
 START_TEST(fault_enomem_completes_op_with_error) {
@@ -330,6 +397,8 @@ int main(void) {
   tcase_add_loop_test(tc, wake_from_threads_coalesces, 0, 2);
   tcase_add_loop_test(tc, many_ops_beyond_cq_size_all_complete, 0, 2);
   tcase_add_loop_test(tc, fork_child_gets_own_wake, 0, 2);
+  tcase_add_loop_test(tc, post_from_threads_delivers_each_once_in_order, 0,
+                      2);
   tcase_add_loop_test(tc, fault_enomem_completes_op_with_error, 0, 2);
   tcase_add_loop_test(tc, fault_eagain_ebusy_retry_in_order, 0, 2);
   tcase_add_loop_test(tc, fault_cancel_of_queued_op, 0, 2);
