@@ -254,11 +254,16 @@ void bio__op_cancel(bio_loop *loop, bio_op *op) {
 /* Moves ops other threads completed onto the completed list, oldest
  * first (the stack holds them newest first). */
 static void take_posted(bio_loop *loop) {
-  bio_op *op = atomic_exchange_explicit(&loop->posted, NULL,
-                                        memory_order_acquire);
+  bio_op *op;
   bio_op *fifo = NULL;
-  bio_op *tail = op;
+  bio_op *tail;
 
+  /* A plain load first: the exchange is a locked instruction, and most
+   * turns of a busy loop find nothing posted. */
+  if (atomic_load_explicit(&loop->posted, memory_order_relaxed) == NULL)
+    return;
+  op = atomic_exchange_explicit(&loop->posted, NULL, memory_order_acquire);
+  tail = op;
   if (op == NULL)
     return;
   while (op != NULL) {

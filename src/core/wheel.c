@@ -215,6 +215,15 @@ static void cascade(bio_wheel *w, unsigned level, unsigned slot) {
 
 bio_timer *bio__wheel_pop(bio_wheel *w, uint64_t now_ms) {
   assert(now_ms >= w->elapsed_ms);
+  /* Fast exits, taken on almost every loop turn: nothing at all, or
+   * nothing due yet by the cached earliest due time. Leaving elapsed
+   * behind now is allowed (adds only need due >= elapsed). */
+  if (w->count == 0) {
+    w->elapsed_ms = now_ms;
+    return NULL;
+  }
+  if (w->ready.head == NULL && w->next_due_valid && w->next_due_ms > now_ms)
+    return NULL;
   for (;;) {
     bio_timer *t = w->ready.head;
     int k;
