@@ -9,7 +9,14 @@
 #include <limits.h>
 #include <math.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/fs.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -99,37 +106,47 @@ static void do_read(uv_fs_t *req) {
 
 static void do_write(uv_fs_t *req) {
   const struct iovec *iov = (const struct iovec *)req->bufs;
-  unsigned int left = req->nbufs;
+  unsigned int nbufs = req->nbufs;
+  unsigned int idx = 0;
+  size_t skip = 0; /* bytes of iov[idx] already written */
   off_t off = req->off;
   ssize_t total = 0;
   ssize_t r = 0;
 
-  /* More buffers than one call takes go in IOV_MAX slices; a slice
-   * written short ends the request, as the kernel stopped for a reason. */
-  while (left > 0) {
-    unsigned int n = left < IOV_MAX ? left : IOV_MAX;
-    size_t want = 0;
-    unsigned int i;
-
-    for (i = 0; i < n; i++)
-      want += iov[i].iov_len;
+  /* Everything is written unless the kernel fails: a short write (a
+   * signal, a full pipe, a disk quota edge) goes on from where it stopped,
+   * as libuv's does. The caller's array is never modified, so the rest of
+   * a half-written buffer goes out in a call of its own. */
+  while (idx < nbufs) {
     do {
-      if (off < 0)
-        r = writev(req->file, iov, (int)n);
-      else
-        r = pwritev(req->file, iov, (int)n, off);
+      if (skip > 0) {
+        const char *base = (const char *)iov[idx].iov_base + skip;
+        size_t len = iov[idx].iov_len - skip;
+        r = off < 0 ? write(req->file, base, len)
+                    : pwrite(req->file, base, len, off);
+      } else {
+        unsigned int n = nbufs - idx < IOV_MAX ? nbufs - idx : IOV_MAX;
+        r = off < 0 ? writev(req->file, iov + idx, (int)n)
+                    : pwritev(req->file, iov + idx, (int)n, off);
+      }
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
       r = neg_errno();
       break;
     }
+    if (r == 0)
+      break; /* nothing moved: don't spin */
     total += r;
     if (off >= 0)
       off += r;
-    if ((size_t)r < want)
-      break;
-    iov += n;
-    left -= n;
+    /* Step past what went out, and past empty buffers. */
+    while (idx < nbufs && (size_t)r >= iov[idx].iov_len - skip) {
+      r -= (ssize_t)(iov[idx].iov_len - skip);
+      skip = 0;
+      idx++;
+    }
+    skip += (size_t)r;
+    r = 0;
   }
   req->result = (r < 0 && total == 0) ? r : total;
   release_bufs(req);
@@ -275,17 +292,552 @@ static void do_utimes(uv_fs_t *req) {
 }
 
 
+static void do_fsync(uv_fs_t *req) {
+  int rc;
+
+  if (req->fs_type == UV_FS_FDATASYNC)
+    rc = fdatasync(req->file);
+  else
+    rc = fsync(req->file);
+  req->result = rc != 0 ? neg_errno() : 0;
+}
+
+
+static void do_ftruncate(uv_fs_t *req) {
+  req->result = ftruncate(req->file, req->off) != 0 ? neg_errno() : 0;
+}
+
+
+static void do_access(uv_fs_t *req) {
+  req->result = access(req->path, req->flags) != 0 ? neg_errno() : 0;
+}
+
+
+static void do_chmod(uv_fs_t *req) {
+  int rc;
+
+  if (req->fs_type == UV_FS_FCHMOD)
+    rc = fchmod(req->file, req->mode);
+  else
+    rc = chmod(req->path, req->mode);
+  req->result = rc != 0 ? neg_errno() : 0;
+}
+
+
+static void do_chown(uv_fs_t *req) {
+  int rc;
+
+  if (req->fs_type == UV_FS_FCHOWN)
+    rc = fchown(req->file, req->uid, req->gid);
+  else if (req->fs_type == UV_FS_LCHOWN)
+    rc = lchown(req->path, req->uid, req->gid);
+  else
+    rc = chown(req->path, req->uid, req->gid);
+  req->result = rc != 0 ? neg_errno() : 0;
+}
+
+
+static void do_link(uv_fs_t *req) {
+  int rc;
+
+  /* uv_fs_symlink's flags only mean something on Windows. */
+  if (req->fs_type == UV_FS_SYMLINK)
+    rc = symlink(req->path, req->new_path);
+  else
+    rc = link(req->path, req->new_path);
+  req->result = rc != 0 ? neg_errno() : 0;
+}
+
+
+static void do_readlink(uv_fs_t *req) {
+  size_t cap = 256;
+  char *buf = NULL;
+  ssize_t n;
+
+  /* The link may grow between calls; grow the buffer until the text fits
+   * with room to spare, which proves it was not cut short. */
+  for (;;) {
+    char *bigger = bio__realloc(buf, cap);
+    if (bigger == NULL) {
+      bio__free(buf);
+      req->result = UV_ENOMEM;
+      return;
+    }
+    buf = bigger;
+    n = readlink(req->path, buf, cap);
+    if (n < 0) {
+      req->result = neg_errno();
+      bio__free(buf);
+      return;
+    }
+    if ((size_t)n < cap)
+      break;
+    cap *= 2;
+  }
+  buf[n] = '\0';
+  req->ptr = buf;
+  req->result = 0;
+}
+
+
+static void do_realpath(uv_fs_t *req) {
+  char *resolved = realpath(req->path, NULL);
+  size_t len;
+  char *copy;
+
+  if (resolved == NULL) {
+    req->result = neg_errno();
+    return;
+  }
+  /* libc allocated it; uv_fs_req_cleanup frees with our allocator. */
+  len = strlen(resolved) + 1;
+  copy = bio__malloc(len);
+  if (copy != NULL)
+    memcpy(copy, resolved, len);
+  free(resolved);
+  if (copy == NULL) {
+    req->result = UV_ENOMEM;
+    return;
+  }
+  req->ptr = copy;
+  req->result = 0;
+}
+
+
+static void do_mkdtemp(uv_fs_t *req) {
+  /* path is the request's own copy: mkdtemp writes the name into it. */
+  req->result = mkdtemp((char *)req->path) == NULL ? neg_errno() : 0;
+}
+
+
+static void do_mkstemp(uv_fs_t *req) {
+  int fd = mkostemp((char *)req->path, O_CLOEXEC);
+
+  req->result = fd < 0 ? neg_errno() : fd;
+  /* libuv leaves no half-made name behind a failure. */
+  if (fd < 0)
+    ((char *)req->path)[0] = '\0';
+}
+
+
+static void do_statfs(uv_fs_t *req) {
+  struct statfs s;
+  uv_statfs_t *out;
+
+  if (statfs(req->path, &s) != 0) {
+    req->result = neg_errno();
+    return;
+  }
+  out = bio__malloc(sizeof(*out));
+  if (out == NULL) {
+    req->result = UV_ENOMEM;
+    return;
+  }
+  memset(out, 0, sizeof(*out));
+  out->f_type = (uint64_t)s.f_type;
+  out->f_bsize = (uint64_t)s.f_bsize;
+  out->f_blocks = (uint64_t)s.f_blocks;
+  out->f_bfree = (uint64_t)s.f_bfree;
+  out->f_bavail = (uint64_t)s.f_bavail;
+  out->f_files = (uint64_t)s.f_files;
+  out->f_ffree = (uint64_t)s.f_ffree;
+  req->ptr = out;
+  req->result = 0;
+}
+
+
+/* Copies with read and write, for descriptors sendfile refuses. *off is
+ * where reading starts and is advanced; returns bytes copied or -errno. */
+static ssize_t copy_by_hand(int out_fd, int in_fd, off_t *off, size_t len) {
+  char chunk[8192];
+  ssize_t total = 0;
+
+  while ((size_t)total < len) {
+    size_t want = len - (size_t)total;
+    ssize_t got;
+    ssize_t put = 0;
+
+    if (want > sizeof(chunk))
+      want = sizeof(chunk);
+    do
+      got = pread(in_fd, chunk, want, *off);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+      return total > 0 ? total : neg_errno();
+    if (got == 0)
+      break;
+    while (put < got) {
+      ssize_t w = write(out_fd, chunk + put, (size_t)(got - put));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        /* What was read but not written is not counted as copied. */
+        total += put;
+        *off += put;
+        return total > 0 ? total : neg_errno();
+      }
+      put += w;
+    }
+    total += got;
+    *off += got;
+  }
+  return total;
+}
+
+
+/* out_fd in file, in_fd in flags, the offset in off, the length in
+ * bufsml[0].len: sendfile has no fields of its own in uv_fs_t. */
+static void do_sendfile(uv_fs_t *req) {
+  int in_fd = req->flags;
+  off_t off = req->off;
+  size_t len = req->bufsml[0].len;
+  ssize_t total = 0;
+  ssize_t r;
+
+  while ((size_t)total < len) {
+    r = sendfile(req->file, in_fd, &off, len - (size_t)total);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      /* Pairs the kernel can't splice (some sockets, /proc files, old
+       * kernels for file to file) still copy the slow way. */
+      if (total == 0 && (errno == EINVAL || errno == ENOSYS ||
+                         errno == EOPNOTSUPP || errno == EXDEV ||
+                         errno == EIO || errno == ENOTSOCK)) {
+        r = copy_by_hand(req->file, in_fd, &off, len);
+        req->result = r;
+        return;
+      }
+      if (total == 0) {
+        req->result = neg_errno();
+        return;
+      }
+      break;
+    }
+    if (r == 0)
+      break;
+    total += r;
+  }
+  req->result = total;
+}
+
+
+static int copy_body(int src, int dst, off_t size) {
+  off_t off = 0;
+
+  while (off < size) {
+    size_t want = (size_t)(size - off);
+    ssize_t r;
+
+    if (want > (size_t)1 << 30)
+      want = (size_t)1 << 30;
+    r = sendfile(dst, src, &off, want);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      if (errno != EINVAL && errno != ENOSYS && errno != EXDEV &&
+          errno != EOPNOTSUPP)
+        return -errno;
+      r = copy_by_hand(dst, src, &off, want); /* -errno on failure */
+      if (r < 0)
+        return (int)r;
+    }
+    if (r == 0)
+      break; /* the source shrank meanwhile */
+  }
+  return 0;
+}
+
+
+static int copy_file(uv_fs_t *req) {
+  struct stat src_st;
+  struct stat dst_st;
+  int dst_flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  int src;
+  int dst = -1;
+  int err = 0;
+
+  src = open(req->path, O_RDONLY | O_CLOEXEC);
+  if (src < 0)
+    return -errno;
+  if (fstat(src, &src_st) != 0) {
+    err = -errno;
+    goto done;
+  }
+  if (req->flags & UV_FS_COPYFILE_EXCL)
+    dst_flags |= O_EXCL;
+  dst = open(req->new_path, dst_flags, src_st.st_mode);
+  if (dst < 0) {
+    err = -errno;
+    goto done;
+  }
+  if (!(req->flags & UV_FS_COPYFILE_EXCL)) {
+    if (fstat(dst, &dst_st) != 0) {
+      err = -errno;
+      goto done;
+    }
+    /* Copying a file onto itself must not truncate it first. */
+    if (dst_st.st_dev == src_st.st_dev && dst_st.st_ino == src_st.st_ino)
+      goto done;
+    if (ftruncate(dst, 0) != 0) {
+      err = -errno;
+      goto done;
+    }
+  }
+  /* An existing destination keeps its old mode otherwise. CIFS shares
+   * refuse every fchmod with EPERM; the copy is still worth having. */
+  if (fchmod(dst, src_st.st_mode) != 0 && errno != EPERM) {
+    err = -errno;
+    goto done;
+  }
+  if (req->flags & (UV_FS_COPYFILE_FICLONE | UV_FS_COPYFILE_FICLONE_FORCE)) {
+    /* Reflink (btrfs, xfs): shares the blocks instead of copying them. */
+    if (ioctl(dst, FICLONE, src) == 0)
+      goto done;
+    if (req->flags & UV_FS_COPYFILE_FICLONE_FORCE) {
+      err = -errno;
+      goto done;
+    }
+  }
+  err = copy_body(src, dst, src_st.st_size);
+
+done:
+  close(src);
+  if (dst >= 0) {
+    if (close(dst) != 0 && err == 0 && errno != EINTR)
+      err = -errno;
+    /* Half a copy is worse than none. */
+    if (err != 0)
+      unlink(req->new_path);
+  }
+  return err;
+}
+
+
+static void do_copyfile(uv_fs_t *req) { req->result = copy_file(req); }
+
+
+static uv_dirent_type_t dirent_type(unsigned char d_type) {
+  switch (d_type) {
+  case DT_REG:
+    return UV_DIRENT_FILE;
+  case DT_DIR:
+    return UV_DIRENT_DIR;
+  case DT_LNK:
+    return UV_DIRENT_LINK;
+  case DT_FIFO:
+    return UV_DIRENT_FIFO;
+  case DT_SOCK:
+    return UV_DIRENT_SOCKET;
+  case DT_CHR:
+    return UV_DIRENT_CHAR;
+  case DT_BLK:
+    return UV_DIRENT_BLOCK;
+  default:
+    return UV_DIRENT_UNKNOWN;
+  }
+}
+
+
+static int is_dot_or_dotdot(const char *name) {
+  return name[0] == '.' &&
+         (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+
+/* uv_fs_scandir's answer, in one allocation that req->ptr owns: the
+ * entries, then their names. uv_fs_scandir_next walks it with req->nbufs
+ * as the cursor (scandir has no buffers). */
+typedef struct scan_list {
+  size_t count;
+  uv_dirent_t ents[];
+} scan_list;
+
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(((const uv_dirent_t *)a)->name,
+                ((const uv_dirent_t *)b)->name);
+}
+
+
+static void do_scandir(uv_fs_t *req) {
+  DIR *d = opendir(req->path);
+  struct dirent *e;
+  uv_dirent_t *tmp = NULL; /* names here point into names */
+  char *names = NULL;
+  size_t count = 0, cap = 0, names_len = 0, names_cap = 0;
+  scan_list *list;
+  size_t i;
+  char *dst;
+
+  if (d == NULL) {
+    req->result = neg_errno();
+    return;
+  }
+  /* Names go in one growing buffer as offsets (realloc moves it). */
+  for (;;) {
+    size_t len;
+
+    errno = 0;
+    e = readdir(d);
+    if (e == NULL)
+      break;
+    if (is_dot_or_dotdot(e->d_name))
+      continue;
+    len = strlen(e->d_name) + 1;
+    if (count == cap) {
+      size_t ncap = cap ? cap * 2 : 16;
+      uv_dirent_t *n = bio__realloc(tmp, ncap * sizeof(*tmp));
+      if (n == NULL)
+        goto nomem;
+      tmp = n;
+      cap = ncap;
+    }
+    if (names_len + len > names_cap) {
+      size_t ncap = names_cap ? names_cap * 2 : 512;
+      char *n;
+      while (ncap < names_len + len)
+        ncap *= 2;
+      n = bio__realloc(names, ncap);
+      if (n == NULL)
+        goto nomem;
+      names = n;
+      names_cap = ncap;
+    }
+    memcpy(names + names_len, e->d_name, len);
+    tmp[count].name = (const char *)(uintptr_t)names_len;
+    tmp[count].type = dirent_type(e->d_type);
+    names_len += len;
+    count++;
+  }
+  if (errno != 0) {
+    req->result = neg_errno();
+    goto out;
+  }
+  req->result = (ssize_t)count;
+  req->nbufs = 0;
+  if (count == 0)
+    goto out; /* ptr stays NULL: scandir_next answers UV_EOF */
+  list = bio__malloc(sizeof(*list) + count * sizeof(uv_dirent_t) +
+                     names_len);
+  if (list == NULL)
+    goto nomem;
+  dst = (char *)&list->ents[count];
+  memcpy(dst, names, names_len);
+  list->count = count;
+  for (i = 0; i < count; i++) {
+    list->ents[i].name = dst + (uintptr_t)tmp[i].name;
+    list->ents[i].type = tmp[i].type;
+  }
+  qsort(list->ents, count, sizeof(uv_dirent_t), by_name);
+  req->ptr = list;
+  goto out;
+
+nomem:
+  req->result = UV_ENOMEM;
+out:
+  bio__free(tmp);
+  bio__free(names);
+  closedir(d);
+}
+
+
+static void do_opendir(uv_fs_t *req) {
+  uv_dir_t *dir = bio__malloc(sizeof(*dir));
+
+  if (dir == NULL) {
+    req->result = UV_ENOMEM;
+    return;
+  }
+  memset(dir, 0, sizeof(*dir));
+  dir->dir = opendir(req->path);
+  if (dir->dir == NULL) {
+    req->result = neg_errno();
+    bio__free(dir);
+    return;
+  }
+  req->ptr = dir;
+  req->result = 0;
+}
+
+
+/* Fills the caller's dirents; the names are ours until the next readdir
+ * on the request, uv_fs_req_cleanup, or closedir. */
+static void do_readdir(uv_fs_t *req) {
+  uv_dir_t *dir = req->ptr;
+  size_t n = 0;
+
+  while (n < dir->nentries) {
+    struct dirent *e;
+    size_t len;
+    char *name;
+
+    errno = 0;
+    e = readdir(dir->dir);
+    if (e == NULL) {
+      if (errno != 0)
+        goto fail;
+      break;
+    }
+    if (is_dot_or_dotdot(e->d_name))
+      continue;
+    len = strlen(e->d_name) + 1;
+    name = bio__malloc(len);
+    if (name == NULL) {
+      errno = ENOMEM;
+      goto fail;
+    }
+    memcpy(name, e->d_name, len);
+    dir->dirents[n].name = name;
+    dir->dirents[n].type = dirent_type(e->d_type);
+    n++;
+  }
+  req->result = (ssize_t)n;
+  return;
+
+fail:
+  req->result = neg_errno();
+  while (n > 0) {
+    n--;
+    bio__free((void *)dir->dirents[n].name);
+    dir->dirents[n].name = NULL;
+  }
+}
+
+
+static void do_closedir(uv_fs_t *req) {
+  uv_dir_t *dir = req->ptr;
+
+  if (dir->dir != NULL)
+    closedir(dir->dir);
+  bio__free(dir);
+  req->ptr = NULL;
+  req->result = 0;
+}
+
+
 typedef void (*fs_body)(uv_fs_t *req);
 
-/* Index: uv_fs_type. A NULL entry is an operation not written yet. */
+/* Index: uv_fs_type. */
 static const fs_body bodies[UV_FS_LUTIME + 1] = {
-    [UV_FS_OPEN] = do_open,     [UV_FS_CLOSE] = do_close,
-    [UV_FS_READ] = do_read,     [UV_FS_WRITE] = do_write,
-    [UV_FS_STAT] = do_stat,     [UV_FS_LSTAT] = do_lstat,
-    [UV_FS_FSTAT] = do_fstat,   [UV_FS_UTIME] = do_utimes,
-    [UV_FS_FUTIME] = do_utimes, [UV_FS_LUTIME] = do_utimes,
-    [UV_FS_UNLINK] = do_unlink, [UV_FS_RMDIR] = do_rmdir,
-    [UV_FS_MKDIR] = do_mkdir,   [UV_FS_RENAME] = do_rename,
+    [UV_FS_OPEN] = do_open,         [UV_FS_CLOSE] = do_close,
+    [UV_FS_READ] = do_read,         [UV_FS_WRITE] = do_write,
+    [UV_FS_SENDFILE] = do_sendfile, [UV_FS_STAT] = do_stat,
+    [UV_FS_LSTAT] = do_lstat,       [UV_FS_FSTAT] = do_fstat,
+    [UV_FS_FTRUNCATE] = do_ftruncate, [UV_FS_UTIME] = do_utimes,
+    [UV_FS_FUTIME] = do_utimes,     [UV_FS_ACCESS] = do_access,
+    [UV_FS_CHMOD] = do_chmod,       [UV_FS_FCHMOD] = do_chmod,
+    [UV_FS_FSYNC] = do_fsync,       [UV_FS_FDATASYNC] = do_fsync,
+    [UV_FS_UNLINK] = do_unlink,     [UV_FS_RMDIR] = do_rmdir,
+    [UV_FS_MKDIR] = do_mkdir,       [UV_FS_MKDTEMP] = do_mkdtemp,
+    [UV_FS_RENAME] = do_rename,     [UV_FS_SCANDIR] = do_scandir,
+    [UV_FS_LINK] = do_link,         [UV_FS_SYMLINK] = do_link,
+    [UV_FS_READLINK] = do_readlink, [UV_FS_CHOWN] = do_chown,
+    [UV_FS_FCHOWN] = do_chown,      [UV_FS_REALPATH] = do_realpath,
+    [UV_FS_COPYFILE] = do_copyfile, [UV_FS_LCHOWN] = do_chown,
+    [UV_FS_OPENDIR] = do_opendir,   [UV_FS_READDIR] = do_readdir,
+    [UV_FS_CLOSEDIR] = do_closedir, [UV_FS_STATFS] = do_statfs,
+    [UV_FS_MKSTEMP] = do_mkstemp,   [UV_FS_LUTIME] = do_utimes,
 };
 
 
@@ -312,6 +864,14 @@ static int req_init(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
 }
 
 
+/* mkdtemp and mkstemp write the name they chose into path, so theirs is
+ * always the request's own copy, even without a callback. */
+static int owns_path(const uv_fs_t *req) {
+  return req->cb != NULL || req->fs_type == UV_FS_MKDTEMP ||
+         req->fs_type == UV_FS_MKSTEMP;
+}
+
+
 /* A sync request borrows the caller's strings, as libuv's does; an async
  * one copies them (one allocation for both), freed by uv_fs_req_cleanup. */
 static int req_paths(uv_fs_t *req, const char *path, const char *new_path) {
@@ -321,7 +881,7 @@ static int req_paths(uv_fs_t *req, const char *path, const char *new_path) {
 
   if (path == NULL)
     return UV_EINVAL;
-  if (req->cb == NULL) {
+  if (!owns_path(req)) {
     req->path = path;
     req->new_path = new_path;
     return 0;
@@ -427,6 +987,15 @@ static int start_path(uv_fs_t *req, const char *path, const char *new_path) {
 }
 
 
+static int start_path_only(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
+                           const char *path, uv_fs_cb cb) {
+  int err = req_init(loop, req, type, cb);
+  if (err != 0)
+    return err;
+  return start_path(req, path, NULL);
+}
+
+
 static int start_file(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
                       uv_file file, uv_fs_cb cb) {
   int err = req_init(loop, req, type, cb);
@@ -442,8 +1011,8 @@ static int start_file(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
 UV_EXTERN void uv_fs_req_cleanup(uv_fs_t *req) {
   if (req == NULL)
     return;
-  /* Only async requests copied their paths (see req_paths). */
-  if (req->path != NULL && req->cb != NULL)
+  /* Only some requests copied their paths (see req_paths). */
+  if (req->path != NULL && owns_path(req))
     bio__free((void *)req->path);
   req->path = NULL;
   req->new_path = NULL;
@@ -451,8 +1020,29 @@ UV_EXTERN void uv_fs_req_cleanup(uv_fs_t *req) {
     bio__free(req->bufs);
   req->bufs = NULL;
   req->nbufs = 0;
-  /* Nothing implemented yet hands out memory through ptr: stat's points
-   * into the request itself. */
+  switch (req->fs_type) {
+  case UV_FS_READDIR:
+    /* The names readdir handed out; the uv_dir_t is closedir's to free. */
+    if (req->ptr != NULL && req->result > 0) {
+      uv_dir_t *dir = req->ptr;
+      ssize_t i;
+      for (i = 0; i < req->result && dir->dirents != NULL; i++) {
+        bio__free((void *)dir->dirents[i].name);
+        dir->dirents[i].name = NULL;
+      }
+    }
+    break;
+  case UV_FS_OPENDIR:
+    break; /* the uv_dir_t lives until uv_fs_closedir */
+  case UV_FS_SCANDIR:
+  case UV_FS_READLINK:
+  case UV_FS_REALPATH:
+  case UV_FS_STATFS:
+    bio__free(req->ptr);
+    break;
+  default:
+    break; /* stat's ptr points into the request itself */
+  }
   req->ptr = NULL;
 }
 
@@ -648,4 +1238,239 @@ UV_EXTERN const char *uv_fs_get_path(const uv_fs_t *req) {
 
 UV_EXTERN uv_stat_t *uv_fs_get_statbuf(uv_fs_t *req) {
   return req == NULL ? NULL : &req->statbuf;
+}
+
+
+UV_EXTERN int uv_fs_fsync(uv_loop_t *loop, uv_fs_t *req, uv_file file,
+                          uv_fs_cb cb) {
+  return start_file(loop, req, UV_FS_FSYNC, file, cb);
+}
+
+
+UV_EXTERN int uv_fs_fdatasync(uv_loop_t *loop, uv_fs_t *req, uv_file file,
+                              uv_fs_cb cb) {
+  return start_file(loop, req, UV_FS_FDATASYNC, file, cb);
+}
+
+
+UV_EXTERN int uv_fs_ftruncate(uv_loop_t *loop, uv_fs_t *req, uv_file file,
+                              int64_t offset, uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_FTRUNCATE, cb);
+  if (err != 0)
+    return err;
+  req->file = file;
+  req->off = (off_t)offset;
+  return req_run(req);
+}
+
+
+UV_EXTERN int uv_fs_sendfile(uv_loop_t *loop, uv_fs_t *req, uv_file out_fd,
+                             uv_file in_fd, int64_t in_offset, size_t length,
+                             uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_SENDFILE, cb);
+  if (err != 0)
+    return err;
+  if (in_offset < 0)
+    return UV_EINVAL;
+  req->file = out_fd;
+  req->flags = in_fd;
+  req->off = (off_t)in_offset;
+  req->bufsml[0].len = length;
+  return req_run(req);
+}
+
+
+UV_EXTERN int uv_fs_access(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                           int mode, uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_ACCESS, cb);
+  if (err != 0)
+    return err;
+  req->flags = mode;
+  return start_path(req, path, NULL);
+}
+
+
+UV_EXTERN int uv_fs_chmod(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                          int mode, uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_CHMOD, cb);
+  if (err != 0)
+    return err;
+  req->mode = (mode_t)mode;
+  return start_path(req, path, NULL);
+}
+
+
+UV_EXTERN int uv_fs_fchmod(uv_loop_t *loop, uv_fs_t *req, uv_file file,
+                           int mode, uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_FCHMOD, cb);
+  if (err != 0)
+    return err;
+  req->file = file;
+  req->mode = (mode_t)mode;
+  return req_run(req);
+}
+
+
+static int start_chown(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
+                       const char *path, uv_file file, uv_uid_t uid,
+                       uv_gid_t gid, uv_fs_cb cb) {
+  int err = req_init(loop, req, type, cb);
+  if (err != 0)
+    return err;
+  req->uid = uid;
+  req->gid = gid;
+  if (type == UV_FS_FCHOWN) {
+    req->file = file;
+    return req_run(req);
+  }
+  return start_path(req, path, NULL);
+}
+
+
+UV_EXTERN int uv_fs_chown(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                          uv_uid_t uid, uv_gid_t gid, uv_fs_cb cb) {
+  return start_chown(loop, req, UV_FS_CHOWN, path, -1, uid, gid, cb);
+}
+
+
+UV_EXTERN int uv_fs_fchown(uv_loop_t *loop, uv_fs_t *req, uv_file file,
+                           uv_uid_t uid, uv_gid_t gid, uv_fs_cb cb) {
+  return start_chown(loop, req, UV_FS_FCHOWN, NULL, file, uid, gid, cb);
+}
+
+
+UV_EXTERN int uv_fs_lchown(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                           uv_uid_t uid, uv_gid_t gid, uv_fs_cb cb) {
+  return start_chown(loop, req, UV_FS_LCHOWN, path, -1, uid, gid, cb);
+}
+
+
+static int start_two_paths(uv_loop_t *loop, uv_fs_t *req, uv_fs_type type,
+                           const char *path, const char *new_path, int flags,
+                           uv_fs_cb cb) {
+  int err = req_init(loop, req, type, cb);
+  if (err != 0)
+    return err;
+  if (new_path == NULL)
+    return UV_EINVAL;
+  req->flags = flags;
+  return start_path(req, path, new_path);
+}
+
+
+UV_EXTERN int uv_fs_link(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                         const char *new_path, uv_fs_cb cb) {
+  return start_two_paths(loop, req, UV_FS_LINK, path, new_path, 0, cb);
+}
+
+
+UV_EXTERN int uv_fs_symlink(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                            const char *new_path, int flags, uv_fs_cb cb) {
+  return start_two_paths(loop, req, UV_FS_SYMLINK, path, new_path, flags,
+                         cb);
+}
+
+
+UV_EXTERN int uv_fs_copyfile(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                             const char *new_path, int flags, uv_fs_cb cb) {
+  const int known = UV_FS_COPYFILE_EXCL | UV_FS_COPYFILE_FICLONE |
+                    UV_FS_COPYFILE_FICLONE_FORCE;
+  int err = req_init(loop, req, UV_FS_COPYFILE, cb);
+  if (err != 0)
+    return err;
+  if (flags & ~known)
+    return UV_EINVAL;
+  return start_two_paths(loop, req, UV_FS_COPYFILE, path, new_path, flags,
+                         cb);
+}
+
+
+UV_EXTERN int uv_fs_readlink(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                             uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_READLINK, path, cb);
+}
+
+
+UV_EXTERN int uv_fs_realpath(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                             uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_REALPATH, path, cb);
+}
+
+
+UV_EXTERN int uv_fs_statfs(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                           uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_STATFS, path, cb);
+}
+
+
+UV_EXTERN int uv_fs_mkdtemp(uv_loop_t *loop, uv_fs_t *req, const char *tpl,
+                            uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_MKDTEMP, tpl, cb);
+}
+
+
+UV_EXTERN int uv_fs_mkstemp(uv_loop_t *loop, uv_fs_t *req, const char *tpl,
+                            uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_MKSTEMP, tpl, cb);
+}
+
+
+UV_EXTERN int uv_fs_scandir(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                            int flags, uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_SCANDIR, cb);
+  if (err != 0)
+    return err;
+  req->flags = flags; /* unused, as in libuv */
+  return start_path(req, path, NULL);
+}
+
+
+UV_EXTERN int uv_fs_scandir_next(uv_fs_t *req, uv_dirent_t *ent) {
+  scan_list *list;
+
+  if (req == NULL || ent == NULL)
+    return UV_EINVAL;
+  if (req->result < 0)
+    return (int)req->result;
+  list = req->ptr;
+  if (list == NULL)
+    return UV_EOF; /* empty, cancelled, or already walked */
+  if (req->nbufs >= list->count) {
+    bio__free(list);
+    req->ptr = NULL;
+    return UV_EOF;
+  }
+  *ent = list->ents[req->nbufs++];
+  return 0;
+}
+
+
+UV_EXTERN int uv_fs_opendir(uv_loop_t *loop, uv_fs_t *req, const char *path,
+                            uv_fs_cb cb) {
+  return start_path_only(loop, req, UV_FS_OPENDIR, path, cb);
+}
+
+
+UV_EXTERN int uv_fs_readdir(uv_loop_t *loop, uv_fs_t *req, uv_dir_t *dir,
+                            uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_READDIR, cb);
+  if (err != 0)
+    return err;
+  if (dir == NULL || dir->dir == NULL ||
+      (dir->dirents == NULL && dir->nentries > 0))
+    return UV_EINVAL;
+  req->ptr = dir;
+  return req_run(req);
+}
+
+
+UV_EXTERN int uv_fs_closedir(uv_loop_t *loop, uv_fs_t *req, uv_dir_t *dir,
+                             uv_fs_cb cb) {
+  int err = req_init(loop, req, UV_FS_CLOSEDIR, cb);
+  if (err != 0)
+    return err;
+  if (dir == NULL)
+    return UV_EINVAL;
+  req->ptr = dir;
+  return req_run(req);
 }

@@ -6,6 +6,7 @@
 
 #include "fs.h"
 #include "internal.h"
+#include "stream.h"
 #include "udp.h"
 
 
@@ -42,6 +43,25 @@ UV_EXTERN void uv_close(uv_handle_t *handle, uv_close_cb close_cb) {
     break;
   case UV_FS_EVENT:
     bio__fs_event_close((uv_fs_event_t *)handle);
+    break;
+  case UV_NAMED_PIPE:
+    bio__pipe_close((uv_pipe_t *)handle); /* a pipe is a stream too */
+    /* fall through */
+  case UV_TCP:
+  case UV_TTY:
+    /* Like UDP: with ops or request callbacks still out, stream.c queues
+     * the handle for closing once they are done. */
+    if (bio__stream_close((uv_stream_t *)handle))
+      return;
+    break;
+  case UV_POLL:
+    if (bio__poll_close((uv_poll_t *)handle))
+      return;
+    break;
+  case UV_FS_POLL:
+    /* A stat or timer still winding down: fs_poll.c queues the handle. */
+    if (bio__fs_poll_close((uv_fs_poll_t *)handle))
+      return;
     break;
   default:
     /* Kinds this build does not implement can't be initialised, so can't

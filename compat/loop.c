@@ -108,6 +108,10 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
   ul = bio__uv(loop);
   bio__loop_close(&ul->core);
   bio__fs_event_loop_close(loop);
+  if (loop->emfile_fd != -1) { /* listeners' spare (stream.c) */
+    close(loop->emfile_fd);
+    loop->emfile_fd = -1;
+  }
   bio__free(ul);
   loop->internal_fields = NULL;
   loop->backend_fd = -1;

@@ -34,6 +34,7 @@ enum bio_op_state {
   BIO_OP_IDLE = 0, /* not submitted, or completed */
   BIO_OP_QUEUED,   /* submitted, not yet handed to the kernel */
   BIO_OP_INFLIGHT, /* the backend owns it */
+  BIO_OP_DONE,     /* completed, callback not yet run: still not idle */
 };
 
 /* 48 bytes, so that it fits the 48 bytes of a libuv uv__io_t that come

@@ -168,7 +168,8 @@ void bio__loop_close(bio_loop *loop) {
 
 static void complete_now(bio_loop *loop, bio_op *op, int res) {
   op->res = res;
-  op->state = BIO_OP_IDLE;
+  /* Not IDLE yet: owners read IDLE as "no callback will come". */
+  op->state = BIO_OP_DONE;
   bio__op_list_push(&loop->completed, op);
 }
 

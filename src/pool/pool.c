@@ -236,9 +236,8 @@ static bio_work *take_slow(void) {
 
 
 /* The next item for me: slow I/O when its quota allows (so it is not
- * starved by a steady stream of fast items), then my own queue, then the
- * oldest head among the others, which keeps start order close to submit
- * order across queues. */
+ * starved by a steady stream of fast items), then the oldest head among
+ * all the queues. */
 static bio_work *take(struct worker *me) {
   bio_work *w;
 
@@ -246,15 +245,11 @@ static bio_work *take(struct worker *me) {
       (w = take_slow()) != NULL)
     return w;
 
-  if (atomic_load_explicit(&me->head_ticket, memory_order_relaxed) !=
-      TICKET_NONE) {
-    pthread_mutex_lock(&me->lock);
-    w = pop_locked(me);
-    pthread_mutex_unlock(&me->lock);
-    if (w != NULL)
-      return w;
-  }
-
+  /* Always the oldest head of all queues, our own included: items start
+   * in submit order, as from libuv's single queue. Programs rely on it
+   * (a blocked batch of items must hold back everything queued after it,
+   * which is what makes those later items cancellable). */
+  (void)me;
   while (atomic_load_explicit(&pool.queued, memory_order_relaxed) > 0) {
     struct worker *victim = NULL;
     uint64_t oldest = TICKET_NONE;
@@ -271,7 +266,11 @@ static bio_work *take(struct worker *me) {
     if (victim == NULL)
       return NULL;
     pthread_mutex_lock(&victim->lock);
-    w = pop_locked(victim);
+    /* Take it only if it is still the item we chose: had another worker
+     * taken it meanwhile, the next in that queue need not be the oldest. */
+    w = victim->head != NULL && ticket_of(victim->head) == oldest
+            ? pop_locked(victim)
+            : NULL;
     pthread_mutex_unlock(&victim->lock);
     if (w != NULL)
       return w;

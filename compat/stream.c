@@ -1,0 +1,1016 @@
+/* The stream API shared by TCP, pipes and ttys, on the completion core.
+ * As in udp.c, readiness comes from BIO_OP_POLL ops and the bytes move with
+ * nonblocking syscalls: the read/accept op lives in io_watcher, the write
+ * (or connect) op and a "deferred callbacks" NOP op in bio_stream_ext. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+/* What alloc_cb is asked for per read. */
+#define READ_SUGGEST_BYTES (64 * 1024)
+/* Reads per readiness, so one busy stream can't starve the loop. */
+#define READS_PER_WAKE 32
+
+_Static_assert(offsetof(uv__io_t, fd) >= sizeof(bio_op),
+               "uv_stream_t.io_watcher: the read op must fit before the fd");
+/* Writes hand their buffer arrays to writev/sendmsg as iovecs. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec),
+               "uv_buf_t has struct iovec's layout on Linux");
+
+#define WQ(s) ((void **)(s)->write_queue)           /* not fully written */
+#define DONE_Q(s) ((void **)(s)->write_completed_queue) /* callback owed */
+
+static void read_op_done(bio_loop *core, bio_op *op);
+static void wop_done(bio_loop *core, bio_op *op);
+static void sop_done(bio_loop *core, bio_op *op);
+static void close_progress(uv_stream_t *s);
+
+
+static inline bio_op *read_op(uv_stream_t *s) {
+  return (bio_op *)(void *)((char *)s + offsetof(uv_stream_t, io_watcher));
+}
+
+
+static inline uv_write_t *wreq_of(void **q) {
+  return bio_container_of((void *)q, uv_write_t, queue);
+}
+
+
+int bio__set_nonblock(int fd, int on) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0)
+    return -errno;
+  if (on == !!(fl & O_NONBLOCK))
+    return 0;
+  if (fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK)) != 0)
+    return -errno;
+  return 0;
+}
+
+
+/* libuv refuses a descriptor another handle of the loop already uses. */
+int bio__fd_in_use(uv_loop_t *loop, int fd) {
+  void **q;
+
+  for (q = bio__q_next(loop->handle_queue); q != (void **)loop->handle_queue;
+       q = bio__q_next(q)) {
+    uv_handle_t *h = bio__q_data(q, uv_handle_t, handle_queue);
+    uv_os_fd_t other;
+    if (uv_fileno(h, &other) == 0 && other == fd)
+      return 1;
+  }
+  return 0;
+}
+
+
+/* A stream kind; closed ones have lost their ext, so callers check
+ * closing before they touch it. */
+static int stream_ok(const uv_stream_t *s) {
+  return s != NULL && (s->type == UV_TCP || s->type == UV_NAMED_PIPE ||
+                       s->type == UV_TTY);
+}
+
+
+int bio__stream_init(uv_loop_t *loop, uv_stream_t *s, uv_handle_type type) {
+  bio_stream_ext *x = bio__malloc(sizeof(*x));
+
+  if (x == NULL)
+    return UV_ENOMEM;
+  memset(x, 0, sizeof(*x));
+  x->owner = s;
+  bio__handle_init(loop, (uv_handle_t *)s, type);
+  s->write_queue_size = 0;
+  s->alloc_cb = NULL;
+  s->read_cb = NULL;
+  s->connect_req = NULL;
+  s->shutdown_req = NULL;
+  memset(&s->io_watcher, 0, sizeof(s->io_watcher));
+  s->io_watcher.fd = -1;
+  bio__q_init(WQ(s));
+  bio__q_init(DONE_Q(s));
+  s->connection_cb = NULL;
+  s->delayed_error = 0;
+  s->accepted_fd = -1;
+  s->queued_fds = x;
+  return 0;
+}
+
+
+int bio__stream_open(uv_stream_t *s, int fd, unsigned int flags) {
+  int type;
+  socklen_t len = sizeof(type);
+
+  if (s->io_watcher.fd != -1 && s->io_watcher.fd != fd)
+    return UV_EBUSY;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+    s->flags |= S_NOSOCK;
+  s->io_watcher.fd = fd;
+  s->flags |= flags & (S_READABLE | S_WRITABLE);
+  return 0;
+}
+
+
+static int ops_busy(uv_stream_t *s) {
+  return bio__sx(s)->out != 0;
+}
+
+
+/* libuv's rule: active while reading, listening, connecting, shutting
+ * down or writing. */
+static void maybe_stop(uv_stream_t *s) {
+  if (bio__handle_closing((uv_handle_t *)s))
+    return;
+  if ((s->flags & (S_READING | S_LISTENING)) || s->connect_req != NULL ||
+      s->shutdown_req != NULL || !bio__q_empty(WQ(s)) ||
+      !bio__q_empty(DONE_Q(s)))
+    return;
+  bio__handle_stop((uv_handle_t *)s);
+}
+
+
+/* Asks for a turn of the loop to run deferred callbacks (never run from
+ * inside the call that caused them). */
+static void kick(uv_stream_t *s) {
+  bio_op *op = &bio__sx(s)->sop;
+  if (bio__sx(s)->out & OUT_SOP)
+    return;
+  op->cb = sop_done;
+  op->opcode = BIO_OP_NOP;
+  op->fd = -1;
+  op->flags = 0;
+  bio__sx(s)->out |= OUT_SOP;
+  bio__op_submit(bio__core(s->loop), op);
+}
+
+
+static void arm_read(uv_stream_t *s) {
+  bio_op *op = read_op(s);
+  if (bio__sx(s)->out & OUT_READ)
+    return; /* still out; its callback re-arms */
+  op->cb = read_op_done;
+  op->opcode = BIO_OP_POLL;
+  op->fd = s->io_watcher.fd;
+  op->u.events = POLLIN;
+  op->flags = 0;
+  bio__sx(s)->out |= OUT_READ;
+  bio__op_submit(bio__core(s->loop), op);
+}
+
+
+static void arm_write(uv_stream_t *s) {
+  bio_op *op = &bio__sx(s)->wop;
+  if (bio__sx(s)->out & OUT_WOP)
+    return;
+  op->cb = wop_done;
+  op->opcode = BIO_OP_POLL;
+  op->fd = s->io_watcher.fd;
+  op->u.events = POLLOUT;
+  op->flags = 0;
+  bio__sx(s)->out |= OUT_WOP;
+  bio__op_submit(bio__core(s->loop), op);
+}
+
+
+/* ---- reading ---- */
+
+static int still_reading(const uv_stream_t *s) {
+  return !bio__handle_closing((const uv_handle_t *)s) &&
+         (s->flags & S_READING) && s->read_cb != NULL;
+}
+
+
+static void stop_reading(uv_stream_t *s) {
+  s->flags &= ~S_READING;
+  if (read_op(s)->state != BIO_OP_IDLE)
+    bio__op_cancel(bio__core(s->loop), read_op(s));
+  maybe_stop(s);
+}
+
+
+/* Keeps the descriptors an IPC message carried, for uv_accept. */
+static void take_fds(uv_stream_t *s, struct msghdr *m) {
+  bio_stream_ext *x = bio__sx(s);
+  struct cmsghdr *c;
+
+  for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+    int *fds;
+    size_t n, i;
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+      continue;
+    fds = (int *)(void *)CMSG_DATA(c);
+    n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (i = 0; i < n; i++) {
+      if (s->accepted_fd == -1)
+        s->accepted_fd = fds[i];
+      else if (x->nfds < BIO_STREAM_FDS_MAX)
+        x->fds[x->nfds++] = fds[i];
+      else
+        close(fds[i]); /* bounded: more than we queue is dropped */
+    }
+  }
+}
+
+
+static ssize_t read_some(uv_stream_t *s, uv_buf_t *buf) {
+  ssize_t r;
+
+  if (s->type == UV_NAMED_PIPE && ((uv_pipe_t *)s)->ipc) {
+    union {
+      char bytes[CMSG_SPACE(BIO_STREAM_FDS_MAX * sizeof(int))];
+      struct cmsghdr align;
+    } ctl;
+    struct msghdr m;
+    memset(&m, 0, sizeof(m));
+    m.msg_iov = (struct iovec *)(void *)buf;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.bytes;
+    m.msg_controllen = sizeof(ctl.bytes);
+    do
+      r = recvmsg(s->io_watcher.fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    while (r < 0 && errno == EINTR);
+    if (r >= 0)
+      take_fds(s, &m);
+    return r < 0 ? -errno : r;
+  }
+  do
+    r = read(s->io_watcher.fd, buf->base, buf->len);
+  while (r < 0 && errno == EINTR);
+  return r < 0 ? -errno : r;
+}
+
+
+static void read_ready(uv_stream_t *s) {
+  int budget = READS_PER_WAKE;
+
+  while (budget-- > 0 && still_reading(s)) {
+    uv_buf_t buf = uv_buf_init(NULL, 0);
+    ssize_t r;
+
+    s->alloc_cb((uv_handle_t *)s, READ_SUGGEST_BYTES, &buf);
+    if (!still_reading(s))
+      return;
+    if (buf.base == NULL || buf.len == 0) {
+      s->read_cb(s, UV_ENOBUFS, &buf);
+      return;
+    }
+    r = read_some(s, &buf);
+    if (r == -EAGAIN || r == -EWOULDBLOCK) {
+      s->read_cb(s, 0, &buf); /* libuv hands the buffer back with 0 */
+      return;
+    }
+    if (r < 0) {
+      /* A broken stream is done both ways, as libuv has it. */
+      s->flags &= ~(S_READABLE | S_WRITABLE);
+      stop_reading(s);
+      s->read_cb(s, r, &buf);
+      return;
+    }
+    if (r == 0) {
+      s->flags |= S_EOF;
+      stop_reading(s);
+      s->read_cb(s, UV_EOF, &buf);
+      return;
+    }
+    s->read_cb(s, r, &buf);
+    if ((size_t)r < buf.len)
+      return; /* drained, most likely: wait for the next readiness */
+  }
+}
+
+
+/* Out of descriptors with connections waiting: a listener would wake
+ * forever. Give up the spare descriptor, accept and drop what waits (the
+ * peers see a close, as with libuv), then take the spare back. */
+static int drop_pending(uv_stream_t *s) {
+  uv_loop_t *loop = s->loop;
+  int fd;
+  int err;
+
+  if (loop->emfile_fd == -1)
+    return UV_EMFILE;
+  close(loop->emfile_fd);
+  loop->emfile_fd = -1;
+  for (;;) {
+    fd = accept4(s->io_watcher.fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      close(fd);
+      continue;
+    }
+    if (errno != EINTR)
+      break;
+  }
+  err = errno;
+  loop->emfile_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return err == EAGAIN || err == EWOULDBLOCK ? UV_EAGAIN : -err;
+}
+
+
+/* A listening socket is readable: accept one connection per callback;
+ * while the user leaves it unaccepted, stop watching (uv_accept re-arms). */
+static void accept_ready(uv_stream_t *s) {
+  while ((s->flags & S_LISTENING) &&
+         !bio__handle_closing((uv_handle_t *)s) && s->accepted_fd == -1) {
+    int fd = accept4(s->io_watcher.fd, NULL, NULL,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int err = -errno;
+      if (err == -EINTR)
+        continue;
+      if (err == -EAGAIN || err == -EWOULDBLOCK)
+        break;
+      if ((err == -EMFILE || err == -ENFILE) && drop_pending(s) == UV_EAGAIN)
+        break;
+      if (s->connection_cb != NULL)
+        s->connection_cb(s, err);
+      if (err == -EMFILE || err == -ENFILE)
+        break;
+      continue;
+    }
+    s->accepted_fd = fd;
+    if (s->connection_cb != NULL)
+      s->connection_cb(s, 0);
+  }
+}
+
+
+static void read_op_done(bio_loop *core, bio_op *op) {
+  uv_stream_t *s = bio_container_of((void *)op, uv_stream_t, io_watcher);
+
+  (void)core;
+  bio__sx(s)->out &= ~OUT_READ;
+  if (s->flags & S_CLOSE_WAIT) {
+    close_progress(s);
+    return;
+  }
+  if (s->flags & S_LISTENING) {
+    if (op->res != -ECANCELED)
+      accept_ready(s);
+    if ((s->flags & S_LISTENING) && !bio__handle_closing((uv_handle_t *)s) &&
+        s->accepted_fd == -1)
+      arm_read(s);
+    return;
+  }
+  if (!still_reading(s))
+    return;
+  /* Reads wait for the connect (libuv's order: the connect callback
+   * first); finish_connect arms us again. */
+  if (s->connect_req != NULL)
+    return;
+  if (op->res != -ECANCELED)
+    read_ready(s);
+  if (still_reading(s))
+    arm_read(s);
+}
+
+
+UV_EXTERN int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb,
+                            uv_read_cb read_cb) {
+  if (!stream_ok(stream) || alloc_cb == NULL || read_cb == NULL)
+    return UV_EINVAL;
+  if (bio__handle_closing((uv_handle_t *)stream))
+    return UV_EINVAL;
+  if (stream->flags & S_READING)
+    return UV_EALREADY;
+  if (!(stream->flags & S_READABLE))
+    return UV_ENOTCONN;
+  stream->alloc_cb = alloc_cb;
+  stream->read_cb = read_cb;
+  stream->flags |= S_READING;
+  bio__handle_start((uv_handle_t *)stream);
+  if (stream->io_watcher.fd != -1 && stream->connect_req == NULL)
+    arm_read(stream);
+  return 0;
+}
+
+
+UV_EXTERN int uv_read_stop(uv_stream_t *stream) {
+  if (!stream_ok(stream))
+    return UV_EINVAL;
+  if (!(stream->flags & S_READING))
+    return 0;
+  stream->read_cb = NULL;
+  stream->alloc_cb = NULL;
+  stop_reading(stream);
+  return 0;
+}
+
+
+UV_EXTERN int uv_is_readable(const uv_stream_t *handle) {
+  return handle != NULL && (handle->flags & S_READABLE) != 0;
+}
+
+
+UV_EXTERN int uv_is_writable(const uv_stream_t *handle) {
+  return handle != NULL && (handle->flags & S_WRITABLE) != 0;
+}
+
+
+UV_EXTERN size_t uv_stream_get_write_queue_size(const uv_stream_t *stream) {
+  return stream == NULL ? 0 : stream->write_queue_size;
+}
+
+
+UV_EXTERN int uv_stream_set_blocking(uv_stream_t *handle, int blocking) {
+  if (!stream_ok(handle) || handle->io_watcher.fd == -1)
+    return UV_EINVAL;
+  return bio__set_nonblock(handle->io_watcher.fd, !blocking);
+}
+
+
+/* ---- listen, accept ---- */
+
+int bio__stream_listen(uv_stream_t *s, int backlog, uv_connection_cb cb) {
+  if (listen(s->io_watcher.fd, backlog) != 0)
+    return -errno;
+  /* The spare for drop_pending, taken while descriptors are there;
+   * uv_loop_close gives it back. */
+  if (s->loop->emfile_fd == -1)
+    s->loop->emfile_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  s->connection_cb = cb;
+  s->flags |= S_LISTENING;
+  bio__handle_start((uv_handle_t *)s);
+  if (s->accepted_fd == -1)
+    arm_read(s);
+  return 0;
+}
+
+
+UV_EXTERN int uv_listen(uv_stream_t *stream, int backlog,
+                        uv_connection_cb cb) {
+  if (!stream_ok(stream) || bio__handle_closing((uv_handle_t *)stream))
+    return UV_EINVAL;
+  switch (stream->type) {
+  case UV_TCP:
+    return bio__tcp_listen((uv_tcp_t *)stream, backlog, cb);
+  case UV_NAMED_PIPE:
+    return bio__pipe_listen((uv_pipe_t *)stream, backlog, cb);
+  default:
+    return UV_EINVAL;
+  }
+}
+
+
+UV_EXTERN int uv_accept(uv_stream_t *server, uv_stream_t *client) {
+  bio_stream_ext *x;
+  int fd;
+  int err;
+
+  if (!stream_ok(server) || client == NULL || server == client ||
+      bio__handle_closing((uv_handle_t *)server))
+    return UV_EINVAL;
+  if (server->accepted_fd == -1)
+    return UV_EAGAIN;
+  fd = server->accepted_fd;
+  switch (client->type) {
+  case UV_TCP:
+  case UV_NAMED_PIPE:
+    if (bio__handle_closing((uv_handle_t *)client))
+      return UV_EINVAL;
+    err = bio__stream_open(client, fd, S_READABLE | S_WRITABLE);
+    if (err == 0 && client->type == UV_TCP) {
+      int on = 1;
+      if (client->flags & S_NODELAY)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    break;
+  case UV_UDP:
+    err = uv_udp_open((uv_udp_t *)client, fd);
+    break;
+  default:
+    return UV_EINVAL;
+  }
+  if (err != 0) {
+    close(fd);
+  }
+  /* The next queued descriptor (IPC) moves up; a listener re-arms. */
+  x = bio__sx(server);
+  if (x->nfds > 0) {
+    server->accepted_fd = x->fds[0];
+    memmove(x->fds, x->fds + 1, (size_t)(x->nfds - 1) * sizeof(int));
+    x->nfds--;
+  } else {
+    server->accepted_fd = -1;
+  }
+  if ((server->flags & S_LISTENING) && server->accepted_fd == -1)
+    arm_read(server);
+  return err;
+}
+
+
+/* ---- writing ---- */
+
+static size_t bufs_bytes(const uv_buf_t *bufs, unsigned int nbufs) {
+  size_t n = 0;
+  unsigned int i;
+  for (i = 0; i < nbufs; i++)
+    n += bufs[i].len;
+  return n;
+}
+
+
+static int handle_fd(const uv_handle_t *h) {
+  uv_os_fd_t fd;
+  return uv_fileno(h, &fd) == 0 ? fd : -1;
+}
+
+
+/* One nonblocking write of bufs (with a descriptor to pass, if any).
+ * Returns bytes written, or -errno (-EAGAIN: the stream is full). */
+static ssize_t write_bufs(uv_stream_t *s, const uv_buf_t *bufs,
+                          unsigned int nbufs, int send_fd) {
+  struct msghdr m;
+  union {
+    char bytes[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctl;
+  ssize_t r;
+
+  if (nbufs > IOV_MAX)
+    nbufs = IOV_MAX;
+  if (send_fd < 0 && (s->flags & S_NOSOCK)) {
+    do
+      r = writev(s->io_watcher.fd, (const struct iovec *)(const void *)bufs,
+                 (int)nbufs);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : r;
+  }
+  memset(&m, 0, sizeof(m));
+  m.msg_iov = (struct iovec *)(void *)bufs;
+  m.msg_iovlen = nbufs;
+  if (send_fd >= 0) {
+    struct cmsghdr *c;
+    memset(&ctl, 0, sizeof(ctl));
+    m.msg_control = ctl.bytes;
+    m.msg_controllen = sizeof(ctl.bytes);
+    c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &send_fd, sizeof(int));
+  }
+  do
+    r = sendmsg(s->io_watcher.fd, &m, MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  if (r < 0 && errno == ENOTSOCK && send_fd < 0) {
+    s->flags |= S_NOSOCK;
+    return write_bufs(s, bufs, nbufs, -1);
+  }
+  return r < 0 ? -errno : r;
+}
+
+
+static size_t req_left(const uv_write_t *req) {
+  return bufs_bytes(req->bufs + req->write_index,
+                    req->nbufs - req->write_index);
+}
+
+
+/* Moves req from the write queue to the callbacks owed, with err. */
+static void finish_write(uv_stream_t *s, uv_write_t *req, int err) {
+  s->write_queue_size -= req_left(req);
+  req->error = err;
+  bio__q_remove(req->queue);
+  bio__q_insert_tail(DONE_Q(s), req->queue);
+  kick(s);
+}
+
+
+/* Writes as much of req as the stream takes. 1: all of it went, 0: the
+ * stream is full, <0: the error that ends req. */
+static int write_req(uv_stream_t *s, uv_write_t *req) {
+  while (req->write_index < req->nbufs) {
+    uv_buf_t *b = req->bufs + req->write_index;
+    int send_fd = -1;
+    ssize_t r;
+
+    /* The descriptor goes along with the request's first bytes. */
+    if (req->send_handle != NULL && b == req->bufs &&
+        bufs_bytes(req->bufs, req->nbufs) == req_left(req)) {
+      send_fd = handle_fd((uv_handle_t *)req->send_handle);
+      if (send_fd < 0)
+        return UV_EBADF;
+    }
+    r = write_bufs(s, b, req->nbufs - req->write_index, send_fd);
+    if (r == -EAGAIN || r == -EWOULDBLOCK)
+      return 0;
+    if (r < 0)
+      return (int)r;
+    s->write_queue_size -= (size_t)r;
+    while (r > 0 || (req->write_index < req->nbufs &&
+                     req->bufs[req->write_index].len == 0)) {
+      uv_buf_t *cur = req->bufs + req->write_index;
+      if ((size_t)r >= cur->len) {
+        r -= (ssize_t)cur->len;
+        cur->len = 0;
+        req->write_index++;
+      } else {
+        cur->base += r;
+        cur->len -= (size_t)r;
+        r = 0;
+      }
+    }
+    if (req->send_handle != NULL)
+      req->send_handle = NULL; /* sent with the first bytes */
+  }
+  return 1;
+}
+
+
+/* Writes queued requests in order until the stream is full. */
+static void flush_writes(uv_stream_t *s) {
+  while (!bio__q_empty(WQ(s))) {
+    uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
+    int r = write_req(s, req);
+    if (r == 0) {
+      arm_write(s);
+      return;
+    }
+    finish_write(s, req, r < 0 ? r : 0);
+  }
+}
+
+
+static void free_req_bufs(uv_write_t *req) {
+  if (req->bufs != NULL && req->bufs != req->bufsml)
+    bio__free(req->bufs);
+  req->bufs = NULL;
+}
+
+
+UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
+                        const uv_buf_t bufs[], unsigned int nbufs,
+                        uv_stream_t *send_handle, uv_write_cb cb) {
+  size_t bytes;
+
+  if (req == NULL || !stream_ok(handle) || (bufs == NULL && nbufs > 0))
+    return UV_EINVAL;
+  if (handle->io_watcher.fd == -1 ||
+      bio__handle_closing((uv_handle_t *)handle))
+    return UV_EBADF;
+  if (!(handle->flags & S_WRITABLE))
+    return UV_EPIPE;
+  if (send_handle != NULL) {
+    if (handle->type != UV_NAMED_PIPE || !((uv_pipe_t *)handle)->ipc)
+      return UV_EINVAL;
+    if (handle_fd((uv_handle_t *)send_handle) < 0)
+      return UV_EBADF;
+  }
+  bytes = bufs_bytes(bufs, nbufs);
+  req->type = UV_WRITE;
+  req->handle = handle;
+  req->cb = cb;
+  req->send_handle = send_handle;
+  req->error = 0;
+  req->write_index = 0;
+  req->nbufs = nbufs;
+  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
+    req->bufs = req->bufsml;
+  } else {
+    req->bufs = bio__malloc(nbufs * sizeof(*bufs));
+    if (req->bufs == NULL)
+      return UV_ENOMEM;
+  }
+  if (nbufs > 0)
+    memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
+  bio__req_register(handle->loop);
+  handle->write_queue_size += bytes;
+  bio__q_insert_tail(WQ(handle), req->queue);
+  bio__handle_start((uv_handle_t *)handle);
+  /* Alone in the queue and connected: try now (libuv does too); the
+   * callback always waits for the loop. */
+  if (handle->connect_req == NULL &&
+      bio__q_next(WQ(handle)) == (void *)req->queue &&
+      !(bio__sx(handle)->out & OUT_WOP))
+    flush_writes(handle);
+  return 0;
+}
+
+
+UV_EXTERN int uv_write(uv_write_t *req, uv_stream_t *handle,
+                       const uv_buf_t bufs[], unsigned int nbufs,
+                       uv_write_cb cb) {
+  return uv_write2(req, handle, bufs, nbufs, NULL, cb);
+}
+
+
+UV_EXTERN int uv_try_write2(uv_stream_t *handle, const uv_buf_t bufs[],
+                            unsigned int nbufs, uv_stream_t *send_handle) {
+  ssize_t r;
+
+  if (!stream_ok(handle) || (bufs == NULL && nbufs > 0))
+    return UV_EINVAL;
+  if (bio__handle_closing((uv_handle_t *)handle) ||
+      handle->io_watcher.fd == -1)
+    return UV_EBADF;
+  /* Never overtake queued bytes or a connect in progress. */
+  if (handle->connect_req != NULL || handle->write_queue_size != 0 ||
+      !bio__q_empty(WQ(handle)))
+    return UV_EAGAIN;
+  if (send_handle != NULL) {
+    if (handle->type != UV_NAMED_PIPE || !((uv_pipe_t *)handle)->ipc)
+      return UV_EINVAL;
+    if (handle_fd((uv_handle_t *)send_handle) < 0)
+      return UV_EBADF;
+  }
+  r = write_bufs(handle, bufs, nbufs,
+                 send_handle ? handle_fd((uv_handle_t *)send_handle) : -1);
+  if (r == -EWOULDBLOCK)
+    r = UV_EAGAIN;
+  if (r == 0 && bufs_bytes(bufs, nbufs) > 0)
+    return UV_EAGAIN;
+  return (int)r;
+}
+
+
+UV_EXTERN int uv_try_write(uv_stream_t *handle, const uv_buf_t bufs[],
+                           unsigned int nbufs) {
+  return uv_try_write2(handle, bufs, nbufs, NULL);
+}
+
+
+/* ---- connect, shutdown ---- */
+
+void bio__stream_connect(uv_stream_t *s, uv_connect_t *req, int err,
+                         uv_connect_cb cb) {
+  req->type = UV_CONNECT;
+  req->handle = s;
+  req->cb = cb;
+  bio__q_init(req->queue);
+  bio__req_register(s->loop);
+  s->connect_req = req;
+  s->delayed_error = (err == -EINPROGRESS) ? 0 : err;
+  bio__handle_start((uv_handle_t *)s);
+  if (s->delayed_error != 0)
+    kick(s);
+  else
+    arm_write(s);
+}
+
+
+/* The connect is over (err 0: connected): report it, then write what was
+ * queued meanwhile, or cancel it on failure. */
+static void finish_connect(uv_stream_t *s, int err) {
+  uv_connect_t *req = s->connect_req;
+
+  s->connect_req = NULL;
+  s->delayed_error = 0;
+  bio__req_unregister(s->loop);
+  maybe_stop(s);
+  if (req->cb != NULL)
+    req->cb(req, err);
+  if (bio__handle_closing((uv_handle_t *)s))
+    return;
+  if (err == 0) {
+    if (still_reading(s))
+      arm_read(s);
+    flush_writes(s);
+    kick(s); /* a shutdown may have waited for the connect */
+    return;
+  }
+  while (!bio__q_empty(WQ(s)))
+    finish_write(s, wreq_of(bio__q_next(WQ(s))), UV_ECANCELED);
+}
+
+
+static void wop_done(bio_loop *core, bio_op *op) {
+  uv_stream_t *s;
+  int err = 0;
+  socklen_t len = sizeof(err);
+
+  (void)core;
+  s = bio_container_of(op, bio_stream_ext, wop)->owner;
+  bio__sx(s)->out &= ~OUT_WOP;
+  if (s->flags & S_CLOSE_WAIT) {
+    close_progress(s);
+    return;
+  }
+  if (s->connect_req != NULL) {
+    if (op->res == -ECANCELED)
+      return;
+    if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+      err = errno;
+    if (err == EINPROGRESS) {
+      arm_write(s);
+      return;
+    }
+    finish_connect(s, -err);
+    return;
+  }
+  flush_writes(s);
+}
+
+
+static void do_shutdown(uv_stream_t *s) {
+  uv_shutdown_t *req = s->shutdown_req;
+  int err = 0;
+
+  s->shutdown_req = NULL;
+  if (shutdown(s->io_watcher.fd, SHUT_WR) != 0)
+    err = -errno;
+  else
+    s->flags |= S_SHUT;
+  bio__req_unregister(s->loop);
+  maybe_stop(s);
+  if (req->cb != NULL)
+    req->cb(req, err);
+}
+
+
+/* The deferred turn: a connect error, write callbacks in order, then a
+ * shutdown whose writes are all out. */
+static void run_deferred(uv_stream_t *s) {
+  size_t n = 0;
+  void **q;
+
+  if (s->connect_req != NULL && s->delayed_error != 0) {
+    finish_connect(s, s->delayed_error);
+    if (bio__handle_closing((uv_handle_t *)s))
+      return;
+  }
+  /* Only the writes done by now: a callback that writes again must wait
+   * for the next turn, or a write-per-callback program never yields. */
+  /* They stay on DONE_Q meanwhile, where a close finds them. */
+  for (q = bio__q_next(DONE_Q(s)); q != DONE_Q(s); q = bio__q_next(q))
+    n++;
+  while (n-- > 0 && !bio__q_empty(DONE_Q(s))) {
+    uv_write_t *req = wreq_of(bio__q_next(DONE_Q(s)));
+    bio__q_remove(req->queue);
+    free_req_bufs(req);
+    bio__req_unregister(s->loop);
+    if (req->cb != NULL)
+      req->cb(req, req->error);
+    if (bio__handle_closing((uv_handle_t *)s))
+      return; /* close_progress runs the rest */
+  }
+  if (!bio__q_empty(DONE_Q(s)))
+    kick(s);
+  if (s->shutdown_req != NULL && s->connect_req == NULL &&
+      bio__q_empty(WQ(s)))
+    do_shutdown(s);
+  maybe_stop(s);
+}
+
+
+static void sop_done(bio_loop *core, bio_op *op) {
+  uv_stream_t *s = bio_container_of(op, bio_stream_ext, sop)->owner;
+
+  (void)core;
+  bio__sx(s)->out &= ~OUT_SOP;
+  if (s->flags & S_CLOSE_WAIT) {
+    close_progress(s);
+    return;
+  }
+  run_deferred(s);
+}
+
+
+UV_EXTERN int uv_shutdown(uv_shutdown_t *req, uv_stream_t *handle,
+                          uv_shutdown_cb cb) {
+  if (req == NULL || !stream_ok(handle))
+    return UV_EINVAL;
+  if (bio__handle_closing((uv_handle_t *)handle) ||
+      !(handle->flags & S_WRITABLE) ||
+      (handle->flags & (S_SHUTTING | S_SHUT)) ||
+      bio__handle_closing((uv_handle_t *)handle) ||
+      handle->io_watcher.fd == -1)
+    return UV_ENOTCONN;
+  req->type = UV_SHUTDOWN;
+  req->handle = handle;
+  req->cb = cb;
+  handle->shutdown_req = req;
+  handle->flags |= S_SHUTTING;
+  handle->flags &= ~S_WRITABLE;
+  bio__req_register(handle->loop);
+  bio__handle_start((uv_handle_t *)handle);
+  kick(handle);
+  return 0;
+}
+
+
+/* ---- close ---- */
+
+static int owes_callbacks(uv_stream_t *s) {
+  return s->connect_req != NULL || s->shutdown_req != NULL ||
+         !bio__q_empty(DONE_Q(s));
+}
+
+
+/* uv_close gives the descriptors up at once, as libuv does (a program
+ * may count on the peer seeing the close, or on reusing the number): an
+ * op still out was cancelled first, which detaches it from the fd. */
+static void close_fds(uv_stream_t *s) {
+  bio_stream_ext *x = bio__sx(s);
+  int i;
+
+  if (s->accepted_fd != -1) {
+    close(s->accepted_fd);
+    s->accepted_fd = -1;
+  }
+  for (i = 0; i < x->nfds; i++)
+    close(x->fds[i]);
+  x->nfds = 0;
+  if (s->io_watcher.fd != -1) {
+    /* libuv leaves stdio open: a tty or pipe over fd 0-2 is borrowed. */
+    if (s->io_watcher.fd > STDERR_FILENO || (s->flags & S_OWN_FD))
+      close(s->io_watcher.fd);
+    s->io_watcher.fd = -1;
+  }
+}
+
+
+static void release(uv_stream_t *s) {
+  close_fds(s);
+  bio__free(bio__sx(s));
+  s->queued_fds = NULL;
+}
+
+
+/* Once our ops are back: the cancelled requests' callbacks (connect,
+ * writes, shutdown, libuv's order), then the handle joins the closing
+ * list so its close callback runs after them. */
+static void close_progress(uv_stream_t *s) {
+  uv_loop_t *loop = s->loop;
+
+  if (ops_busy(s))
+    return;
+  if (s->connect_req != NULL) {
+    uv_connect_t *req = s->connect_req;
+    s->connect_req = NULL;
+    bio__req_unregister(loop);
+    if (req->cb != NULL)
+      req->cb(req, UV_ECANCELED);
+  }
+  while (!bio__q_empty(DONE_Q(s))) {
+    uv_write_t *req = wreq_of(bio__q_next(DONE_Q(s)));
+    bio__q_remove(req->queue);
+    free_req_bufs(req);
+    bio__req_unregister(loop);
+    if (req->cb != NULL)
+      req->cb(req, req->error);
+  }
+  if (s->shutdown_req != NULL) {
+    uv_shutdown_t *req = s->shutdown_req;
+    s->shutdown_req = NULL;
+    bio__req_unregister(loop);
+    if (req->cb != NULL)
+      req->cb(req, UV_ECANCELED);
+  }
+  release(s);
+  s->flags &= ~S_CLOSE_WAIT;
+  bio__req_unregister(loop); /* the hold bio__stream_close took */
+  s->next_closing = loop->closing_handles;
+  loop->closing_handles = (uv_handle_t *)s;
+}
+
+
+int bio__stream_close(uv_stream_t *s) {
+  bio_loop *core = bio__core(s->loop);
+  bio_stream_ext *x = bio__sx(s);
+
+  if (x == NULL) {
+    bio__handle_stop((uv_handle_t *)s);
+    return 0;
+  }
+  /* io_uring keeps a polled file open until its cancel lands, a turn
+   * later; a listener must refuse connections from now on, as libuv's
+   * does, and shutdown stops a Linux listening socket at once. */
+  if ((s->flags & S_LISTENING) && s->io_watcher.fd != -1)
+    shutdown(s->io_watcher.fd, SHUT_RDWR);
+  s->flags &= ~(S_READING | S_LISTENING | S_READABLE | S_WRITABLE);
+  s->alloc_cb = NULL;
+  s->read_cb = NULL;
+  if (read_op(s)->state != BIO_OP_IDLE)
+    bio__op_cancel(core, read_op(s));
+  if (x->wop.state != BIO_OP_IDLE)
+    bio__op_cancel(core, &x->wop);
+  while (!bio__q_empty(WQ(s))) {
+    uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
+    s->write_queue_size -= req_left(req);
+    req->error = UV_ECANCELED;
+    bio__q_remove(req->queue);
+    bio__q_insert_tail(DONE_Q(s), req->queue);
+  }
+  bio__handle_stop((uv_handle_t *)s);
+  close_fds(s);
+  if (!ops_busy(s) && !owes_callbacks(s)) {
+    release(s);
+    return 0;
+  }
+  s->flags |= S_CLOSE_WAIT;
+  bio__req_register(s->loop);
+  if (!ops_busy(s))
+    kick(s); /* nothing will come back on its own: take a loop turn */
+  return 1;
+}

@@ -1,0 +1,76 @@
+/* What the stream kinds (tcp.c, pipe.c, tty.c) share with stream.c: the
+ * stream flags, the per-stream state we keep beside the handle, and the
+ * open/close hooks. uv_close reaches streams through bio__stream_close. */
+#ifndef BIO_COMPAT_STREAM_H
+#define BIO_COMPAT_STREAM_H
+
+#include "internal.h"
+
+/* Our bits in uv_handle_t.flags, above internal.h's. The ones libuv has
+ * take libuv's values: a few programs (and libuv's tests) peek at them. */
+enum {
+  S_LISTENING = 0x40u,
+  S_SHUTTING = 0x100u, /* uv_shutdown called */
+  S_SHUT = 0x200u,     /* shutdown(2) done */
+  S_EOF = 0x800u,
+  S_READING = 0x1000u,
+  S_BOUND = 0x2000u,
+  S_READABLE = 0x4000u,
+  S_WRITABLE = 0x8000u,
+  S_BLOCKING_WRITES = 0x100000u, /* a tty we could not make nonblocking */
+  S_NODELAY = 0x1000000u, /* TCP options to apply once a socket exists */
+  S_KEEPALIVE = 0x2000000u,
+  S_CLOSE_WAIT = 0x20000000u, /* closed; waiting for our ops to return */
+  S_NOSOCK = 0x40000000u,     /* not a socket: writev, not sendmsg */
+  S_OWN_FD = 0x80000000u,     /* tty: a descriptor we opened ourselves */
+};
+
+/* The most descriptors one IPC read may queue for uv_accept. */
+#define BIO_STREAM_FDS_MAX 64
+
+/* State that does not fit the handle: a second op for write readiness
+ * (and connect), a third for a turn of the loop (deferred callbacks), the
+ * descriptors received over an IPC pipe. Allocated at init, freed before
+ * the close callback; uv_stream_t.queued_fds points here. */
+typedef struct bio_stream_ext {
+  bio_op wop; /* POLLOUT: connect completion, then write readiness */
+  bio_op sop; /* NOP: runs write/connect/shutdown callbacks later */
+  uv_stream_t *owner;
+  /* OUT_* bits: ops submitted whose callbacks have not run. An op
+   * cancelled before the backend took it reads IDLE while its callback
+   * is still to come, so its state can't tell. */
+  unsigned int out;
+  unsigned int keepalive_delay_s;
+  int nfds;
+  int fds[BIO_STREAM_FDS_MAX];
+} bio_stream_ext;
+
+enum { OUT_READ = 1, OUT_WOP = 2, OUT_SOP = 4 };
+
+static inline bio_stream_ext *bio__sx(const uv_stream_t *s) {
+  return (bio_stream_ext *)s->queued_fds;
+}
+
+/* Initialises the stream part of a TCP, pipe or tty handle. */
+int bio__stream_init(uv_loop_t *loop, uv_stream_t *s, uv_handle_type type);
+/* Adopts fd (nonblocking already) with S_READABLE / S_WRITABLE flags. */
+int bio__stream_open(uv_stream_t *s, int fd, unsigned int flags);
+/* Same contract as bio__udp_close: 1 when stream.c queues the handle for
+ * closing itself later. */
+int bio__stream_close(uv_stream_t *s);
+/* Starts a connect on a socket whose connect(2) returned err (0 or
+ * -EINPROGRESS: wait; another error: reported from the loop). */
+void bio__stream_connect(uv_stream_t *s, uv_connect_t *req, int err,
+                         uv_connect_cb cb);
+int bio__stream_listen(uv_stream_t *s, int backlog, uv_connection_cb cb);
+int bio__fd_in_use(uv_loop_t *loop, int fd);
+/* Per-kind pieces: listen checks (tcp.c, pipe.c), teardown hooks. */
+int bio__tcp_listen(uv_tcp_t *h, int backlog, uv_connection_cb cb);
+int bio__pipe_listen(uv_pipe_t *h, int backlog, uv_connection_cb cb);
+void bio__pipe_close(uv_pipe_t *h); /* unlinks a bound name */
+/* uv_poll_t (poll.c): 1 when its op is out and poll.c queues the handle
+ * for closing itself once it is back. */
+int bio__poll_close(uv_poll_t *h);
+int bio__set_nonblock(int fd, int on);
+
+#endif

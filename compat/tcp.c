@@ -1,0 +1,300 @@
+/* uv_tcp_t: sockets, addresses and TCP options over the stream code in
+ * stream.c. A socket is made lazily (bind, connect or listen pick the
+ * family) unless uv_tcp_init_ex names one, as in libuv. */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+
+static int tcp_ok(const uv_tcp_t *h) {
+  return h != NULL && h->type == UV_TCP;
+}
+
+
+/* Applies the options set before the socket existed. */
+static int apply_opts(uv_tcp_t *h, int fd) {
+  int on = 1;
+  if ((h->flags & S_NODELAY) &&
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
+    return -errno;
+  if (h->flags & S_KEEPALIVE) {
+    int delay = (int)bio__sx((uv_stream_t *)h)->keepalive_delay_s;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
+      return -errno;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) !=
+        0)
+      return -errno;
+  }
+  return 0;
+}
+
+
+/* Makes the socket if there is none yet; flags: what the caller's use
+ * makes it (a connecting socket is readable and writable, a bound or
+ * listening one neither). */
+static int new_socket(uv_tcp_t *h, int domain, unsigned int flags) {
+  int fd;
+  int err;
+
+  if (h->io_watcher.fd != -1) {
+    h->flags |= flags;
+    return 0;
+  }
+  fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -errno;
+  err = apply_opts(h, fd);
+  if (err == 0)
+    err = bio__stream_open((uv_stream_t *)h, fd, flags);
+  if (err != 0)
+    close(fd);
+  return err;
+}
+
+
+UV_EXTERN int uv_tcp_init_ex(uv_loop_t *loop, uv_tcp_t *handle,
+                             unsigned int flags) {
+  int domain = (int)(flags & 0xFF);
+  int err;
+
+  if (loop == NULL || handle == NULL)
+    return UV_EINVAL;
+  if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNSPEC)
+    return UV_EINVAL;
+  if (flags & ~0xFFu)
+    return UV_EINVAL;
+  err = bio__stream_init(loop, (uv_stream_t *)handle, UV_TCP);
+  if (err != 0)
+    return err;
+  if (domain != AF_UNSPEC) {
+    err = new_socket(handle, domain, 0);
+    if (err != 0) {
+      /* Undo the init: the handle was never the caller's to close. */
+      bio__q_remove(handle->handle_queue);
+      bio__free(handle->queued_fds);
+      handle->queued_fds = NULL;
+      return err;
+    }
+  }
+  return 0;
+}
+
+
+UV_EXTERN int uv_tcp_init(uv_loop_t *loop, uv_tcp_t *handle) {
+  return uv_tcp_init_ex(loop, handle, AF_UNSPEC);
+}
+
+
+UV_EXTERN int uv_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
+  int err;
+
+  if (!tcp_ok(handle) || bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  if (sock < 0)
+    return UV_EBADF;
+  if (bio__fd_in_use(handle->loop, sock))
+    return UV_EEXIST;
+  err = bio__set_nonblock(sock, 1);
+  if (err != 0)
+    return err;
+  return bio__stream_open((uv_stream_t *)handle, sock,
+                          S_READABLE | S_WRITABLE);
+}
+
+
+static socklen_t addr_len(const struct sockaddr *addr) {
+  if (addr->sa_family == AF_INET6)
+    return sizeof(struct sockaddr_in6);
+  return sizeof(struct sockaddr_in);
+}
+
+
+UV_EXTERN int uv_tcp_bind(uv_tcp_t *handle, const struct sockaddr *addr,
+                          unsigned int flags) {
+  int on = 1;
+  int err;
+
+  if (!tcp_ok(handle) || addr == NULL ||
+      bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
+    return UV_EINVAL;
+  if (flags & ~(unsigned int)UV_TCP_IPV6ONLY)
+    return UV_EINVAL;
+  if ((flags & UV_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
+    return UV_EINVAL;
+  err = new_socket(handle, addr->sa_family, 0);
+  if (err != 0)
+    return err;
+  if (setsockopt(handle->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on,
+                 sizeof(on)) != 0)
+    return -errno;
+  if (addr->sa_family == AF_INET6) {
+    int only = (flags & UV_TCP_IPV6ONLY) != 0;
+    if (setsockopt(handle->io_watcher.fd, IPPROTO_IPV6, IPV6_V6ONLY, &only,
+                   sizeof(only)) != 0)
+      return -errno;
+  }
+  errno = 0;
+  if (bind(handle->io_watcher.fd, addr, addr_len(addr)) != 0) {
+    /* libuv reports a taken address at listen or connect time. */
+    if (errno == EADDRINUSE)
+      handle->delayed_error = UV_EADDRINUSE;
+    else
+      return errno == EAFNOSUPPORT ? UV_EINVAL : -errno;
+  }
+  handle->flags |= S_BOUND;
+  return 0;
+}
+
+
+int bio__tcp_listen(uv_tcp_t *h, int backlog, uv_connection_cb cb) {
+  int err;
+
+  if (h->delayed_error != 0)
+    return h->delayed_error;
+  err = new_socket(h, AF_INET, 0);
+  if (err != 0)
+    return err;
+  return bio__stream_listen((uv_stream_t *)h, backlog, cb);
+}
+
+
+UV_EXTERN int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle,
+                             const struct sockaddr *addr,
+                             uv_connect_cb cb) {
+  int err;
+  int r;
+
+  if (req == NULL || !tcp_ok(handle) || addr == NULL ||
+      bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
+    return UV_EINVAL;
+  if (handle->connect_req != NULL)
+    return UV_EALREADY;
+  if (handle->delayed_error != 0) {
+    /* A bind that found the address taken: the callback says so. */
+    bio__stream_connect((uv_stream_t *)handle, req, handle->delayed_error,
+                        cb);
+    return 0;
+  }
+  err = new_socket(handle, addr->sa_family, S_READABLE | S_WRITABLE);
+  if (err != 0)
+    return err;
+  do
+    r = connect(handle->io_watcher.fd, addr, addr_len(addr));
+  while (r != 0 && errno == EINTR);
+  err = r == 0 ? 0 : -errno;
+  /* A refused connect is still reported through the callback. */
+  if (err != 0 && err != -EINPROGRESS && err != -ECONNREFUSED)
+    return err;
+  bio__stream_connect((uv_stream_t *)handle, req, err, cb);
+  return 0;
+}
+
+
+typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+
+static int get_name(const uv_tcp_t *h, name_fn fn, struct sockaddr *name,
+                    int *namelen) {
+  socklen_t len;
+  uv_os_fd_t fd;
+  int err;
+
+  if (!tcp_ok(h) || name == NULL || namelen == NULL || *namelen < 0)
+    return UV_EINVAL;
+  if (h->delayed_error != 0)
+    return h->delayed_error;
+  err = uv_fileno((const uv_handle_t *)h, &fd);
+  if (err != 0)
+    return err;
+  len = (socklen_t)*namelen;
+  if (fn(fd, name, &len) != 0)
+    return -errno;
+  *namelen = (int)len;
+  return 0;
+}
+
+
+UV_EXTERN int uv_tcp_getsockname(const uv_tcp_t *handle,
+                                 struct sockaddr *name, int *namelen) {
+  return get_name(handle, getsockname, name, namelen);
+}
+
+
+UV_EXTERN int uv_tcp_getpeername(const uv_tcp_t *handle,
+                                 struct sockaddr *name, int *namelen) {
+  return get_name(handle, getpeername, name, namelen);
+}
+
+
+UV_EXTERN int uv_tcp_nodelay(uv_tcp_t *handle, int enable) {
+  if (!tcp_ok(handle))
+    return UV_EINVAL;
+  if (handle->io_watcher.fd != -1 &&
+      setsockopt(handle->io_watcher.fd, IPPROTO_TCP, TCP_NODELAY, &enable,
+                 sizeof(enable)) != 0)
+    return -errno;
+  if (enable)
+    handle->flags |= S_NODELAY;
+  else
+    handle->flags &= ~S_NODELAY;
+  return 0;
+}
+
+
+UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
+                               unsigned int delay) {
+  int fd;
+  int on = enable != 0;
+
+  if (!tcp_ok(handle) || bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  fd = handle->io_watcher.fd;
+  if (fd != -1) {
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
+      return -errno;
+    if (on && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay,
+                         sizeof(delay)) != 0)
+      return -errno;
+  }
+  if (on) {
+    handle->flags |= S_KEEPALIVE;
+    bio__sx((uv_stream_t *)handle)->keepalive_delay_s = delay;
+  } else {
+    handle->flags &= ~S_KEEPALIVE;
+  }
+  return 0;
+}
+
+
+UV_EXTERN int uv_tcp_simultaneous_accepts(uv_tcp_t *handle, int enable) {
+  (void)enable;
+  /* Meaningful on Windows only; libuv accepts and ignores it here. */
+  return tcp_ok(handle) ? 0 : UV_EINVAL;
+}
+
+
+UV_EXTERN int uv_tcp_close_reset(uv_tcp_t *handle, uv_close_cb close_cb) {
+  struct linger l = {1, 0};
+
+  if (!tcp_ok(handle) || bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  /* A reset after a shutdown makes no sense (libuv refuses it too). */
+  if (handle->flags & S_SHUTTING)
+    return UV_EINVAL;
+  if (handle->io_watcher.fd != -1 &&
+      setsockopt(handle->io_watcher.fd, SOL_SOCKET, SO_LINGER, &l,
+                 sizeof(l)) != 0)
+    return -errno;
+  uv_close((uv_handle_t *)handle, close_cb);
+  return 0;
+}
