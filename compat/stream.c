@@ -983,11 +983,11 @@ int bio__stream_close(uv_stream_t *s) {
     bio__handle_stop((uv_handle_t *)s);
     return 0;
   }
-  /* io_uring keeps a polled file open until its cancel lands, a turn
-   * later; a listener must refuse connections from now on, as libuv's
-   * does, and shutdown stops a Linux listening socket at once. */
-  if ((s->flags & S_LISTENING) && s->io_watcher.fd != -1)
-    shutdown(s->io_watcher.fd, SHUT_RDWR);
+  /* No shutdown() of a listener here: the socket may be shared (passed
+   * over IPC to other threads or processes, as Node's cluster and libuv's
+   * multi-accept benchmark do), and shutdown would stop it for all of them.
+   * On io_uring the poll keeps the socket open until its cancel lands, one
+   * turn later; connections that arrive in that window are reset. */
   s->flags &= ~(S_READING | S_LISTENING | S_READABLE | S_WRITABLE);
   s->alloc_cb = NULL;
   s->read_cb = NULL;
