@@ -151,7 +151,7 @@ static void kick(uv_stream_t *s) {
   op->fd = -1;
   op->flags = 0;
   bio__sx(s)->out |= OUT_SOP;
-  bio__op_submit(bio__core(s->loop), op);
+  bio__op_defer(bio__core(s->loop), op);
 }
 
 

@@ -610,7 +610,7 @@ UV_EXTERN int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle,
       handle->send_queue_count++;
       bio__q_insert_tail(FINISHED(handle), p->link);
       bio__handle_start((uv_handle_t *)handle);
-      bio__op_submit(bio__core(handle->loop), &p->op);
+      bio__op_defer(bio__core(handle->loop), &p->op);
       return 0;
     }
   }
@@ -904,7 +904,7 @@ int bio__udp_close(uv_udp_t *h) {
     op->opcode = BIO_OP_NOP;
     op->fd = -1;
     op->flags = 0;
-    bio__op_submit(core, op);
+    bio__op_defer(core, op);
   }
   return 1;
 }

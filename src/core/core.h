@@ -165,6 +165,11 @@ void bio__loop_close(bio_loop *loop);
  * error, one it cannot take now waits in loop->pending. */
 void bio__op_submit(bio_loop *loop, bio_op *op);
 void bio__op_cancel(bio_loop *loop, bio_op *op);
+/* Completes op with res 0 at the next poll without the backend: a
+ * "call me back next turn" that costs no SQE, CQE or syscall (deferred
+ * write and send callbacks). A deferred op can't be cancelled; it is DONE
+ * at once and its callback runs at the next dispatch, never the current. */
+void bio__op_defer(bio_loop *loop, bio_op *op);
 /* One turn: flush, wait up to timeout_ms (-1 forever), reap, then run the
  * callbacks of every completed op (callbacks may submit, cancel, wake).
  * Returns the number of callbacks run, or -errno from the backend. */

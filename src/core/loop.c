@@ -225,6 +225,12 @@ void bio__op_submit(bio_loop *loop, bio_op *op) {
 }
 
 
+void bio__op_defer(bio_loop *loop, bio_op *op) {
+  assert(op->state == BIO_OP_IDLE);
+  complete_now(loop, op, 0);
+}
+
+
 void bio__op_cancel(bio_loop *loop, bio_op *op) {
   bio_op **pp;
 
@@ -336,7 +342,14 @@ int bio__loop_dispatch(bio_loop *loop) {
 
   /* Everything was reaped before the first callback: a callback may
    * submit, cancel, close or re-enter without finding the CQ half-read. */
-  while ((op = bio__op_list_shift(&loop->completed)) != NULL) {
+  /* Only what this turn reaped: an op completed during a callback (an
+   * error, a cancel of a queued op, a deferral) runs at the next turn, so
+   * a callback that defers itself again can't keep the loop from polling. */
+  bio_op_list batch = loop->completed;
+  if (batch.head == NULL)
+    return 0;
+  bio__op_list_init(&loop->completed);
+  while ((op = bio__op_list_shift(&batch)) != NULL) {
     if (op->state == BIO_OP_INFLIGHT && !(op->flags & BIO_OPF_INTERNAL))
       loop->inflight--;
     op->state = BIO_OP_IDLE;

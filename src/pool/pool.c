@@ -214,11 +214,15 @@ static bio_work *pop_locked(struct worker *q) {
 }
 
 
-static bio_work *take_slow(void) {
+/* The head of the slow queue, if its quota allows and it is older than
+ * ticket `before` (the oldest other item): slow items keep their place in
+ * submit order, as behind libuv's single queue, and only the quota holds
+ * them back. */
+static bio_work *take_slow(uint64_t before) {
   bio_work *w = NULL;
 
   pthread_mutex_lock(&pool.slow_lock);
-  if (pool.slow_head != NULL &&
+  if (pool.slow_head != NULL && ticket_of(pool.slow_head) < before &&
       atomic_load_explicit(&pool.slow_running, memory_order_relaxed) <
           pool.slow_max) {
     w = pool.slow_head;
@@ -235,34 +239,32 @@ static bio_work *take_slow(void) {
 }
 
 
-/* The next item for me: slow I/O when its quota allows (so it is not
- * starved by a steady stream of fast items), then the oldest head among
- * all the queues. */
+/* The next item for me: the oldest head among all the queues, our own
+ * included, so items start in submit order as from libuv's single queue.
+ * Programs rely on it: a blocked batch of items must hold back everything
+ * queued after it (slow I/O too), which is what makes those later items
+ * cancellable. Slow I/O beyond its quota waits and lets others pass. */
 static bio_work *take(struct worker *me) {
-  bio_work *w;
-
-  if (atomic_load_explicit(&pool.slow_queued, memory_order_relaxed) > 0 &&
-      (w = take_slow()) != NULL)
-    return w;
-
-  /* Always the oldest head of all queues, our own included: items start
-   * in submit order, as from libuv's single queue. Programs rely on it
-   * (a blocked batch of items must hold back everything queued after it,
-   * which is what makes those later items cancellable). */
   (void)me;
-  while (atomic_load_explicit(&pool.queued, memory_order_relaxed) > 0) {
+  for (;;) {
     struct worker *victim = NULL;
     uint64_t oldest = TICKET_NONE;
+    bio_work *w;
     unsigned i;
 
-    for (i = 0; i < pool.nthreads; i++) {
-      uint64_t t = atomic_load_explicit(&pool.workers[i].head_ticket,
-                                        memory_order_relaxed);
-      if (t < oldest) {
-        oldest = t;
-        victim = &pool.workers[i];
+    if (atomic_load_explicit(&pool.queued, memory_order_relaxed) > 0) {
+      for (i = 0; i < pool.nthreads; i++) {
+        uint64_t t = atomic_load_explicit(&pool.workers[i].head_ticket,
+                                          memory_order_relaxed);
+        if (t < oldest) {
+          oldest = t;
+          victim = &pool.workers[i];
+        }
       }
     }
+    if (atomic_load_explicit(&pool.slow_queued, memory_order_relaxed) > 0 &&
+        (w = take_slow(oldest)) != NULL)
+      return w;
     if (victim == NULL)
       return NULL;
     pthread_mutex_lock(&victim->lock);
@@ -276,7 +278,6 @@ static bio_work *take(struct worker *me) {
       return w;
     /* Someone took it first: look again. */
   }
-  return NULL;
 }
 
 
@@ -588,6 +589,8 @@ int bio__pool_submit(bio_work *w) {
 
   w->next = NULL;
   atomic_store_explicit(&w->state, BIO_WORK_QUEUED, memory_order_relaxed);
+  ticket = atomic_fetch_add_explicit(&pool.tickets, 1, memory_order_relaxed);
+  w->done->off = (int64_t)ticket;
 
   if (w->kind == BIO_WORK_SLOW_IO) {
     pthread_mutex_lock(&pool.slow_lock);
@@ -602,8 +605,6 @@ int bio__pool_submit(bio_work *w) {
     return 0;
   }
 
-  ticket = atomic_fetch_add_explicit(&pool.tickets, 1, memory_order_relaxed);
-  w->done->off = (int64_t)ticket;
   /* A worker submitting from its run callback keeps the item: it will be
    * free for it soon, and its cache is warm. */
   q = self;
