@@ -999,11 +999,12 @@ int bio__stream_close(uv_stream_t *s) {
     bio__handle_stop((uv_handle_t *)s);
     return 0;
   }
-  /* io_uring keeps a polled file open until its cancel lands, a turn
-   * later; a listener must refuse connections from now on, as libuv's
-   * does, and shutdown stops a Linux listening socket at once. */
-  if ((s->flags & S_LISTENING) && s->io_watcher.fd != -1)
-    shutdown(s->io_watcher.fd, SHUT_RDWR);
+  /* No shutdown(2) of a listener, only close: the socket may be shared
+   * with another process (passed over IPC, inherited by a fork) that
+   * still listens on it; shutdown would stop it there too
+   * (ipc_listen_before_write). On io_uring the cancelled poll holds the
+   * file until the cancel lands, a turn later; connections that arrive
+   * in that turn are reset when it goes. */
   s->flags &= ~(S_READING | S_LISTENING | S_READABLE | S_WRITABLE);
   s->alloc_cb = NULL;
   s->read_cb = NULL;
