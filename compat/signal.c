@@ -134,11 +134,7 @@ static sig_slot *loop_slot(uv_loop_t *loop) {
 
 
 static void **loop_list(uv_loop_t *loop) {
-  bio_uv_loop *ul = bio__uv(loop);
-  /* calloc'ed with the loop: an all-zero head has not been set up yet. */
-  if (ul->signal_handles[0] == NULL)
-    bio__q_init(ul->signal_handles);
-  return ul->signal_handles;
+  return bio__uv(loop)->signal_handles; /* set up by uv_loop_init */
 }
 
 
