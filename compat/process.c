@@ -24,8 +24,8 @@ extern char **environ;
 #define PAIRS_ON_STACK 8
 
 #define KNOWN_FLAGS                                                            \
-  (UV_PROCESS_SETUID | UV_PROCESS_SETGID | UV_PROCESS_DETACHED |              \
-   UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS | UV_PROCESS_WINDOWS_HIDE |          \
+  (UV_PROCESS_SETUID | UV_PROCESS_SETGID | UV_PROCESS_DETACHED |               \
+   UV_PROCESS_WINDOWS_VERBATIM_ARGUMENTS | UV_PROCESS_WINDOWS_HIDE |           \
    UV_PROCESS_WINDOWS_HIDE_CONSOLE | UV_PROCESS_WINDOWS_HIDE_GUI)
 
 #define STDIO_KIND                                                             \
@@ -36,7 +36,9 @@ extern char **environ;
 typedef int fd_pair[2];
 
 
-static void **proc_link(uv_process_t *h) { return (void **)h->queue; }
+static void **proc_link(uv_process_t *h) {
+  return (void **)h->queue;
+}
 
 
 /* ---- exits ---- */

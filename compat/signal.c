@@ -54,7 +54,9 @@ static int users[SIG_LAST + 1];
 #define LINK(h) ((void **)(void *)&(h)->tree_entry)
 
 
-static inline uint64_t bit(int signum) { return (uint64_t)1 << (signum - 1); }
+static inline uint64_t bit(int signum) {
+  return (uint64_t)1 << (signum - 1);
+}
 
 
 static void on_signal(int signum) {
