@@ -38,66 +38,8 @@ UV_EXTERN int uv_tty_get_vterm_state(uv_tty_vtermstate_t* state) {
 /* (DNS: compat/dns.c; uv_random: compat/random.c) */
 
 
-/* ---- Processes, signals and working directory. Later issue. */
-
-
-UV_EXTERN int uv_spawn(uv_loop_t* loop, uv_process_t* handle,
-    const uv_process_options_t* options) {
-  (void)loop;
-  (void)handle;
-  (void)options;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_process_kill(uv_process_t* process, int signum) {
-  (void)process;
-  (void)signum;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN uv_pid_t uv_process_get_pid(const uv_process_t* process) {
-  return process == NULL ? 0 : process->pid;
-}
-
-
-UV_EXTERN int uv_kill(int pid, int signum) {
-  (void)pid;
-  (void)signum;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_signal_init(uv_loop_t* loop, uv_signal_t* handle) {
-  (void)loop;
-  (void)handle;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_signal_start(uv_signal_t* handle, uv_signal_cb signal_cb,
-    int signum) {
-  (void)handle;
-  (void)signal_cb;
-  (void)signum;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_signal_start_oneshot(uv_signal_t* handle,
-    uv_signal_cb signal_cb, int signum) {
-  (void)handle;
-  (void)signal_cb;
-  (void)signum;
-  return UV_ENOSYS;
-}
-
-
-UV_EXTERN int uv_signal_stop(uv_signal_t* handle) {
-  (void)handle;
-  return UV_ENOSYS;
-}
+/* (uv_spawn, uv_process_kill, uv_kill, uv_process_get_pid:
+ * compat/process.c; uv_signal_*: compat/signal.c) */
 
 
 /* (uv_exepath, uv_cwd, uv_chdir: compat/process_misc.c) */

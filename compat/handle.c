@@ -54,6 +54,12 @@ UV_EXTERN void uv_close(uv_handle_t *handle, uv_close_cb close_cb) {
     if (bio__stream_close((uv_stream_t *)handle))
       return;
     break;
+  case UV_SIGNAL:
+    bio__signal_close((uv_signal_t *)handle);
+    break;
+  case UV_PROCESS:
+    bio__process_close((uv_process_t *)handle);
+    break;
   case UV_POLL:
     if (bio__poll_close((uv_poll_t *)handle))
       return;

@@ -83,6 +83,10 @@ typedef struct bio_uv_loop {
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;
   int async_purge; /* closed handles may sit on the ready list */
+  /* signal.c: this loop's started uv_signal_t handles, and its slot in the
+   * process-wide signal table (index + 1; 0: none taken yet). */
+  bio_qlink signal_handles;
+  int signal_slot;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {
@@ -143,5 +147,13 @@ void bio__async_wake(bio_loop *core, void *arg); /* the loop's wake cb */
 void bio__async_close(uv_async_t *h);
 void bio__async_purge(uv_loop_t *loop); /* before close callbacks run */
 uint64_t bio__loop_clock_ms(void); /* libuv's "fast" clock, in ms */
+/* signal.c: delivers caught signals (from the loop's wake callback);
+ * gives the loop's slot back (uv_loop_close). */
+void bio__signal_dispatch(uv_loop_t *loop);
+void bio__signal_loop_close(uv_loop_t *loop);
+void bio__signal_close(uv_signal_t *h);
+/* process.c: unlinks a process handle; stops SIGCHLD watching when it was
+ * the loop's last. */
+void bio__process_close(uv_process_t *h);
 
 #endif

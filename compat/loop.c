@@ -41,6 +41,14 @@ uint64_t bio__loop_clock_ms(void) {
 }
 
 
+/* The core's wake: caught signals first (signal.c counts them and wakes
+ * us), then the async handles that were sent. */
+static void loop_woken(bio_loop *core, void *arg) {
+  bio__signal_dispatch(arg);
+  bio__async_wake(core, arg);
+}
+
+
 UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   bio_uv_loop *ul;
   void *saved_data;
@@ -81,7 +89,8 @@ UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
     return err;
   }
   atomic_init(&ul->async_stack, NULL);
-  bio__loop_set_wake_cb(&ul->core, bio__async_wake, loop);
+  bio__q_init(ul->signal_handles);
+  bio__loop_set_wake_cb(&ul->core, loop_woken, loop);
   return 0;
 }
 
@@ -106,6 +115,8 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
     return UV_EBUSY;
 
   ul = bio__uv(loop);
+  /* Before the core goes: a signal handler may be about to wake it. */
+  bio__signal_loop_close(loop);
   bio__loop_close(&ul->core);
   bio__fs_event_loop_close(loop);
   if (loop->emfile_fd != -1) { /* listeners' spare (stream.c) */

@@ -60,7 +60,23 @@ int bio__set_nonblock(int fd, int on) {
 }
 
 
-/* libuv refuses a descriptor another handle of the loop already uses. */
+/* libuv refuses a descriptor another handle of the loop is watching
+ * (its epoll registration): one that is only open somewhere, say stdout
+ * wrapped twice with nothing queued, is not in use. stdio_over_pipes
+ * opens fds 0 and 1 in two handles each. */
+static int watching(const uv_handle_t *h) {
+  switch (h->type) {
+  case UV_TCP:
+  case UV_NAMED_PIPE:
+  case UV_TTY:
+    return bio__sx((const uv_stream_t *)h) != NULL &&
+           (bio__sx((const uv_stream_t *)h)->out & (OUT_READ | OUT_WOP)) != 0;
+  default:
+    return (h->flags & BIO_H_ACTIVE) != 0;
+  }
+}
+
+
 int bio__fd_in_use(uv_loop_t *loop, int fd) {
   void **q;
 
@@ -68,7 +84,7 @@ int bio__fd_in_use(uv_loop_t *loop, int fd) {
        q = bio__q_next(q)) {
     uv_handle_t *h = bio__q_data(q, uv_handle_t, handle_queue);
     uv_os_fd_t other;
-    if (uv_fileno(h, &other) == 0 && other == fd)
+    if (uv_fileno(h, &other) == 0 && other == fd && watching(h))
       return 1;
   }
   return 0;

@@ -254,6 +254,7 @@ static void dispatch_fd(epoll_state *st, int fd, uint32_t revents) {
 
 static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   epoll_state *st = loop->backend_data;
+  int interrupted = 0;
   int n;
   int i;
 
@@ -262,8 +263,12 @@ static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   sigset_t mask;
   n = epoll_pwait(st->epfd, st->events, MAX_EVENTS, timeout_ms,
                   bio__wait_sigmask(loop, &mask));
-  if (n < 0 && errno != EINTR)
-    return -errno;
+  if (n < 0) {
+    if (errno != EINTR)
+      return -errno;
+    n = 0;
+    interrupted = 1; /* reported: the core waits again if nothing is done */
+  }
   for (i = 0; i < n; i++) {
     int fd = st->events[i].data.fd;
     if (fd >= 0 && fd < st->nfds)
@@ -274,7 +279,7 @@ static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
     done->tailp = st->ready.tailp;
     bio__op_list_init(&st->ready);
   }
-  return 0;
+  return interrupted ? -EINTR : 0;
 }
 
 

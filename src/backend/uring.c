@@ -311,7 +311,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
       st->unsubmitted = 0;
   }
   reap(st, done);
-  if (err == -ETIME || err == -EINTR || err == -EAGAIN || err == -EBUSY)
+  /* -EINTR goes up: the core waits again when a signal cut it short. */
+  if (err == -ETIME || err == -EAGAIN || err == -EBUSY)
     err = 0;
   return err < 0 ? err : 0;
 }

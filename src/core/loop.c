@@ -303,8 +303,28 @@ void bio__loop_post(bio_loop *loop, bio_op *op) {
 }
 
 
+/* Waits again after an early empty return at most this often per turn. */
+#define WAIT_RETRIES_MAX 16
+
+
+static int wait_once(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+  int err;
+
+  if (loop->track_idle && timeout_ms != 0) {
+    uint64_t t0 = bio__clock_ns();
+    err = loop->backend->wait(loop, timeout_ms, done);
+    loop->idle_ns += bio__clock_ns() - t0;
+  } else {
+    err = loop->backend->wait(loop, timeout_ms, done);
+  }
+  return err;
+}
+
+
 int bio__loop_reap(bio_loop *loop, int timeout_ms) {
   bio_op_list done;
+  uint64_t start_ns;
+  int tries = 0;
   int err;
 
   flush_pending(loop);
@@ -313,12 +333,24 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
     timeout_ms = 0;
 
   bio__op_list_init(&done);
-  if (loop->track_idle && timeout_ms != 0) {
-    uint64_t t0 = bio__clock_ns();
-    err = loop->backend->wait(loop, timeout_ms, &done);
-    loop->idle_ns += bio__clock_ns() - t0;
-  } else {
-    err = loop->backend->wait(loop, timeout_ms, &done);
+  /* A wait that may block and comes back with nothing done was cut short:
+   * a signal (-EINTR; or io_uring_enter reporting the SQEs it submitted
+   * before the signal came). The handler of a signal we watch (signal.c)
+   * has woken us, so wait again for what is left of the timeout, as
+   * libuv's poll does: UV_RUN_ONCE must not return from an empty turn.
+   * Bounded, so a backend that keeps returning early can't trap us. */
+  start_ns = timeout_ms > 0 ? bio__clock_ns() : 0;
+  err = wait_once(loop, timeout_ms, &done);
+  while (done.head == NULL && (err == 0 || err == -EINTR) &&
+         timeout_ms != 0 && tries++ < WAIT_RETRIES_MAX) {
+    int left_ms = -1;
+    if (timeout_ms > 0) {
+      uint64_t spent_ms = (bio__clock_ns() - start_ns) / 1000000u;
+      if (spent_ms >= (uint64_t)timeout_ms)
+        break; /* the timeout was reached: a normal empty turn */
+      left_ms = timeout_ms - (int)spent_ms;
+    }
+    err = wait_once(loop, left_ms, &done);
   }
   if (err == -EINTR)
     err = 0;
