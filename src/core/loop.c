@@ -97,10 +97,27 @@ static int open_wake_fd(bio_loop *loop) {
 }
 
 
-static int start_backend(bio_loop *loop, const bio_backend *b) {
-  loop->backend = b;
-  loop->backend_data = NULL;
-  return b->init(loop);
+static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
+  struct timespec pause = {0, 1000000}; /* 1 ms, doubling */
+  int tries = 0;
+  int err;
+
+  for (;;) {
+    loop->backend = b;
+    loop->backend_data = NULL;
+    err = b->init(loop);
+    /* The kernel frees a closed ring's memory (charged to the user's
+     * RLIMIT_MEMLOCK, 8 MiB by default) asynchronously, within ~20 ms
+     * here: a program that creates and closes loops quickly (libuv's
+     * signal_multiple_loops, 300 loops in a row) gets ENOMEM until the
+     * old rings are gone. Chosen automatically, we fall back to epoll at
+     * once; forced (BIO_BACKEND=uring), we wait for them (at most ~63 ms)
+     * before giving up. */
+    if (err != -ENOMEM || !forced || tries++ == 6)
+      return err;
+    nanosleep(&pause, NULL);
+    pause.tv_nsec *= 2;
+  }
 }
 
 
@@ -135,13 +152,13 @@ int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
     return err;
 
   if (want != NULL) {
-    err = start_backend(loop, want);
+    err = start_backend(loop, want, 1);
   } else {
-    err = start_backend(loop, &bio__backend_uring);
+    err = start_backend(loop, &bio__backend_uring, 0);
     /* Containers often forbid io_uring (EPERM from seccomp), old kernels
      * lack it (ENOSYS), and locked-memory limits can refuse it (ENOMEM). */
     if (err != 0)
-      err = start_backend(loop, &bio__backend_epoll);
+      err = start_backend(loop, &bio__backend_epoll, 0);
   }
   if (err != 0) {
     close(loop->wake_fd);
