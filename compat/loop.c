@@ -344,9 +344,23 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
     poll_io(loop, timeout);
 
     /* Callbacks queued by the poll phase get a few more chances before
-     * the check phase, as in libuv 1.44. */
-    for (i = 0; i < 8 && !bio__q_empty(loop->pending_queue); i++)
-      run_pending(loop);
+     * the check phase, as in libuv 1.44: its pending queue, and our ops
+     * deferred or completed during the poll's callbacks (write and send
+     * callbacks, errors). A ping-pong then takes one wait per round
+     * trip, not two. */
+    for (i = 0; i < 8; i++) {
+      int ran = 0;
+      if (!bio__q_empty(loop->pending_queue)) {
+        run_pending(loop);
+        ran = 1;
+      }
+      if (bio__core(loop)->completed.head != NULL) {
+        bio__loop_dispatch(bio__core(loop));
+        ran = 1;
+      }
+      if (!ran)
+        break;
+    }
 
     bio__run_check(loop);
     run_closing(loop);

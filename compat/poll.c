@@ -164,6 +164,9 @@ UV_EXTERN int uv_poll_stop(uv_poll_t *handle) {
   bio__handle_stop((uv_handle_t *)handle);
   if (op_of(handle)->state != BIO_OP_IDLE)
     bio__op_cancel(bio__core(handle->loop), op_of(handle));
+  else
+    /* The fd is the user's, who may close it as soon as we return. */
+    bio__loop_forget_fd(bio__core(handle->loop), handle->io_watcher.fd);
   return 0;
 }
 

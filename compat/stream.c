@@ -938,6 +938,7 @@ static void close_fds(uv_stream_t *s) {
     close(x->fds[i]);
   x->nfds = 0;
   if (s->io_watcher.fd != -1) {
+    bio__loop_forget_fd(bio__core(s->loop), s->io_watcher.fd);
     /* libuv leaves stdio open: a tty or pipe over fd 0-2 is borrowed. */
     if (s->io_watcher.fd > STDERR_FILENO || (s->flags & S_OWN_FD))
       close(s->io_watcher.fd);

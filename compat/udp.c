@@ -266,6 +266,7 @@ static void maybe_stop(uv_udp_t *h) {
 
 static void close_fd(uv_udp_t *h) {
   if (h->io_watcher.fd != -1) {
+    bio__loop_forget_fd(bio__core(h->loop), h->io_watcher.fd);
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
   }

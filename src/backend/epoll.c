@@ -20,12 +20,20 @@
 typedef struct fd_entry {
   bio_op *waiters;     /* ops waiting for this fd, singly linked */
   uint32_t registered; /* the interest set epoll has for the fd */
+  int dirty;           /* on the dirty list: interest may be stale */
+  int dirty_next;      /* the next dirty fd, -1 at the end */
 } fd_entry;
 
 typedef struct epoll_state {
   int epfd;
   fd_entry *fds;
   int nfds;
+  /* Fds whose waiters fired: their interest is brought in line just
+   * before the next epoll_wait, not at once. The owner almost always
+   * re-arms the same op in its callback, and then the registration is
+   * still right: no epoll_ctl at all, as with libuv's persistent
+   * registrations (a DEL then an ADD per readiness otherwise). */
+  int dirty_head;
   bio_op_list ready; /* completed without waiting; reported by wait */
   struct epoll_event events[MAX_EVENTS];
 } epoll_state;
@@ -42,6 +50,7 @@ static int epoll_init(bio_loop *loop) {
     return err;
   }
   bio__op_list_init(&st->ready);
+  st->dirty_head = -1;
   loop->backend_data = st;
   return 0;
 }
@@ -227,6 +236,47 @@ static void epoll_cancel(bio_loop *loop, bio_op *op) {
 }
 
 
+static void mark_dirty(epoll_state *st, int fd) {
+  fd_entry *e = &st->fds[fd];
+  if (e->dirty)
+    return;
+  e->dirty = 1;
+  e->dirty_next = st->dirty_head;
+  st->dirty_head = fd;
+}
+
+
+static void flush_dirty(epoll_state *st) {
+  while (st->dirty_head != -1) {
+    int fd = st->dirty_head;
+    fd_entry *e = &st->fds[fd];
+    st->dirty_head = e->dirty_next;
+    if (!e->dirty)
+      continue; /* synced meanwhile (forget) */
+    e->dirty = 0;
+    sync_interest(st, fd, e);
+  }
+}
+
+
+/* The owner is about to close fd: drop epoll's interest while the fd
+ * still names the file. After close(2) a DEL can't reach a registration
+ * whose file lives on elsewhere (a dup, a fork's child, a descriptor sent
+ * over a socket), and that registration would go on reporting events. */
+static void epoll_forget(bio_loop *loop, int fd) {
+  epoll_state *st = loop->backend_data;
+  fd_entry *e;
+
+  if (fd < 0 || fd >= st->nfds)
+    return;
+  e = &st->fds[fd];
+  if (!e->dirty)
+    return;
+  e->dirty = 0;
+  sync_interest(st, fd, e);
+}
+
+
 static void dispatch_fd(epoll_state *st, int fd, uint32_t revents) {
   fd_entry *e = &st->fds[fd];
   bio_op **pp = &e->waiters;
@@ -248,7 +298,7 @@ static void dispatch_fd(epoll_state *st, int fd, uint32_t revents) {
     op->res = res;
     bio__op_list_push(&st->ready, op);
   }
-  sync_interest(st, fd, e);
+  mark_dirty(st, fd);
 }
 
 
@@ -260,6 +310,7 @@ static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 
   if (st->ready.head != NULL)
     timeout_ms = 0;
+  flush_dirty(st);
   sigset_t mask;
   n = epoll_pwait(st->epfd, st->events, MAX_EVENTS, timeout_ms,
                   bio__wait_sigmask(loop, &mask));
@@ -318,6 +369,7 @@ const bio_backend bio__backend_epoll = {
     .name = "epoll",
     .init = epoll_init,
     .close = epoll_close,
+    .forget = epoll_forget,
     .submit = epoll_submit,
     .cancel = epoll_cancel,
     .wait = epoll_wait_ops,

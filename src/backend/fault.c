@@ -113,6 +113,12 @@ static int fault_fork(bio_loop *loop) {
 }
 
 
+static void fault_forget(bio_loop *loop, int fd) {
+  if (loop->inner->forget != NULL)
+    CALL_INNER(loop, loop->inner->forget(loop, fd));
+}
+
+
 int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
                       unsigned fail_n) {
   fault_state *st;
@@ -142,4 +148,5 @@ const bio_backend bio__backend_fault = {
     .fd = fault_fd,
     .busy = fault_busy,
     .fork = fault_fork,
+    .forget = fault_forget,
 };

@@ -112,6 +112,9 @@ struct bio_backend {
   /* After fork(), in the child: rebuild kernel state. Returns 1 when ops
    * that were in flight are gone (the core re-arms its own), 0 when kept. */
   int (*fork)(bio_loop *loop);
+  /* Optional: fd is about to be closed by its owner, with no op of ours
+   * waiting on it; drop any kernel interest that would outlive close. */
+  void (*forget)(bio_loop *loop, int fd);
 };
 
 extern const bio_backend bio__backend_uring;
@@ -190,6 +193,8 @@ int bio__loop_backend_fd(bio_loop *loop);
 /* 0 when a wait could return at once without blocking, else -1. */
 int bio__loop_busy(bio_loop *loop);
 int bio__loop_fork(bio_loop *loop);
+/* Call before closing an fd that ops of this loop waited on. */
+void bio__loop_forget_fd(bio_loop *loop, int fd);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
 /* The signal mask a backend waits with: NULL (leave the mask alone), or
  * the thread's mask plus SIGPROF when loop->block_sigprof is set. */

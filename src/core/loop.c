@@ -479,3 +479,9 @@ int bio__loop_fork(bio_loop *loop) {
   rearm_if_lost(loop);
   return 0;
 }
+
+
+void bio__loop_forget_fd(bio_loop *loop, int fd) {
+  if (loop->backend != NULL && loop->backend->forget != NULL)
+    loop->backend->forget(loop, fd);
+}
