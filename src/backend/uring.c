@@ -17,6 +17,10 @@
 #include "core/core.h"
 
 #define SQ_ENTRIES 256
+/* CQ slots (IORING_SETUP_CQSIZE, 5.5): room for a busy turn's completions
+ * without overflow; ring memory counts against RLIMIT_MEMLOCK. */
+#define CQ_ENTRIES 2048
+#define URING_INFLIGHT_MAX (1u << 20)
 
 /* user_data of SQEs whose CQEs carry nothing for us (cancel requests). */
 #define IGNORED_CQE ((uint64_t)0)
@@ -71,7 +75,8 @@ static int create_ring(uring_state *st) {
 
   for (i = 0; i < n; i++) {
     memset(&p, 0, sizeof(p));
-    p.flags = try_flags[i];
+    p.flags = try_flags[i] | IORING_SETUP_CQSIZE;
+    p.cq_entries = CQ_ENTRIES;
     err = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
     if (err == 0) {
       st->setup_flags = p.flags;
@@ -165,8 +170,15 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
   uring_state *st = loop->backend_data;
   struct io_uring_sqe *sqe;
 
-  /* Each op yields one CQE; one spare slot for a cancel's own CQE. */
-  if (st->inflight + 2 > st->cq_entries)
+  /* In flight is not bounded by the CQ: an idle connection's read poll
+   * stays out for as long as it is idle, and 10,000 of them must not
+   * hold back everyone else's ops (they did, behind a CQ-sized cap). A
+   * burst of more completions than the CQ holds goes to the kernel's
+   * overflow list (IORING_FEAT_NODROP, checked at setup), which the next
+   * enter flushes into the CQ (wait checks IORING_SQ_CQ_OVERFLOW), so
+   * nothing is lost (libuv #4598 lost them). The cap left bounds the
+   * kernel memory that overflow could take. */
+  if (st->inflight + 2 > URING_INFLIGHT_MAX)
     return -EAGAIN;
   sqe = get_sqe(st);
   if (sqe == NULL)

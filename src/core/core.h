@@ -142,6 +142,14 @@ struct bio_loop {
   /* Threads inside bio__loop_post: the loop may see a posted op before its
    * poster has finished the wake, so close waits for them to leave. */
   atomic_int posters;
+  /* Posts owed to us: pool jobs submitted for this loop and not yet
+   * posted back (signed: bio__loop_post from elsewhere may drive it
+   * below zero, which only means "do not spin"). */
+  atomic_int posts_expected;
+  /* Set while the loop spins for a post instead of sleeping: posters
+   * then skip the eventfd write (and the wake-up it costs both sides). */
+  atomic_int spinning;
+  unsigned spin_ns; /* how long to spin; 0: never (BIO_LOOP_SPIN_US) */
   int ops_lost; /* the backend restarted without its in-flight ops */
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
    * signals must not cut waits short, so waits block SIGPROF. */
@@ -193,6 +201,11 @@ int bio__loop_backend_fd(bio_loop *loop);
 /* 0 when a wait could return at once without blocking, else -1. */
 int bio__loop_busy(bio_loop *loop);
 int bio__loop_fork(bio_loop *loop);
+/* The pool calls this (any thread) before a job for loop becomes visible
+ * to workers: the loop may then spin briefly for its post. */
+static inline void bio__loop_expect_post(bio_loop *loop) {
+  atomic_fetch_add_explicit(&loop->posts_expected, 1, memory_order_relaxed);
+}
 /* Call before closing an fd that ops of this loop waited on. */
 void bio__loop_forget_fd(bio_loop *loop, int fd);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
