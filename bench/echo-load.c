@@ -149,6 +149,8 @@ static struct io_uring_sqe* get_sqe(worker_t* w) {
 
 
 static void start_round_trip(worker_t* w, conn_t* c, uint64_t t_ns) {
+  /* The tag is the index within this worker's slice, not c->idx. */
+  uint64_t local = (uint64_t) (c - w->conns);
   struct io_uring_sqe* sqe;
 
   stamp(c);
@@ -159,10 +161,10 @@ static void start_round_trip(worker_t* w, conn_t* c, uint64_t t_ns) {
   io_uring_prep_send(sqe, c->fd, c->send_buf, msg_bytes,
                      MSG_WAITALL | MSG_NOSIGNAL);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  sqe->user_data = (uint64_t) OP_SEND << 32 | c->idx;
+  sqe->user_data = (uint64_t) OP_SEND << 32 | local;
   sqe = get_sqe(w);
   io_uring_prep_recv(sqe, c->fd, c->recv_buf, msg_bytes, MSG_WAITALL);
-  sqe->user_data = (uint64_t) OP_RECV << 32 | c->idx;
+  sqe->user_data = (uint64_t) OP_RECV << 32 | local;
   c->sent_ns = t_ns;
 }
 
