@@ -39,34 +39,37 @@ enum { PHASE_WARMUP, PHASE_MEASURE, PHASE_STOP };
 enum { OP_SEND = 1, OP_RECV = 2 };
 /* Latency histogram: 32 sub-buckets per power of two, ~3% resolution,
  * fixed size whatever the run length. */
-enum { SUB_BITS = 5, SUB = 1 << SUB_BITS, NBUCKETS = SUB + (64 - SUB_BITS) * SUB };
-#define STALL_NS 5000000000ull  /* no echo for this long: the server hung */
+enum {
+  SUB_BITS = 5,
+  SUB = 1 << SUB_BITS,
+  NBUCKETS = SUB + (64 - SUB_BITS) * SUB
+};
+#define STALL_NS 5000000000ull /* no echo for this long: the server hung */
 
 typedef struct {
   int fd;
   uint32_t idx;
   uint64_t seq;
   uint64_t sent_ns;
-  unsigned char* send_buf;
-  unsigned char* recv_buf;
+  unsigned char *send_buf;
+  unsigned char *recv_buf;
 } conn_t;
 
 typedef struct {
   pthread_t thread;
-  conn_t* conns;
+  conn_t *conns;
   unsigned nconns;
   struct io_uring ring;
   uint64_t hist[NBUCKETS];
   uint64_t measured_rts;
-  uint64_t done_once;  /* -m: connections that finished their round trip */
+  uint64_t done_once; /* -m: connections that finished their round trip */
 } worker_t;
 
 static size_t msg_bytes = 64;
 static int idle_mode;
 static _Atomic int phase;
 
-
-static void die(const char* what, int err) {
+static void die(const char *what, int err) {
   fprintf(stderr, "echo-load: %s: %s\n", what, strerror(err));
   exit(1);
 }
@@ -77,7 +80,7 @@ static uint64_t now_ns(void) {
 
   if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
     die("clock_gettime", errno);
-  return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 
@@ -85,10 +88,10 @@ static unsigned bucket_of(uint64_t v) {
   unsigned msb;
 
   if (v < SUB)
-    return (unsigned) v;
-  msb = 63u - (unsigned) __builtin_clzll(v);
+    return (unsigned)v;
+  msb = 63u - (unsigned)__builtin_clzll(v);
   return SUB + (msb - SUB_BITS) * SUB +
-         (unsigned) ((v >> (msb - SUB_BITS)) & (SUB - 1));
+         (unsigned)((v >> (msb - SUB_BITS)) & (SUB - 1));
 }
 
 
@@ -101,14 +104,14 @@ static double bucket_value(unsigned b) {
   if (b < SUB)
     return b;
   msb = (b - SUB) / SUB + SUB_BITS;
-  width = (uint64_t) 1 << (msb - SUB_BITS);
-  lo = ((uint64_t) 1 << msb) + ((b - SUB) % SUB) * width;
-  return (double) lo + (double) width / 2;
+  width = (uint64_t)1 << (msb - SUB_BITS);
+  lo = ((uint64_t)1 << msb) + ((b - SUB) % SUB) * width;
+  return (double)lo + (double)width / 2;
 }
 
 
-static double percentile_us(const uint64_t* hist, uint64_t total, double q) {
-  uint64_t want = (uint64_t) (q * (double) total);
+static double percentile_us(const uint64_t *hist, uint64_t total, double q) {
+  uint64_t want = (uint64_t)(q * (double)total);
   uint64_t seen = 0;
   unsigned b;
 
@@ -127,7 +130,7 @@ static double percentile_us(const uint64_t* hist, uint64_t total, double q) {
 
 /* The message changes with every round trip (sequence number at both
  * ends) and differs per connection, so a stale or misrouted echo fails. */
-static void stamp(conn_t* c) {
+static void stamp(conn_t *c) {
   size_t n = msg_bytes < 8 ? msg_bytes : 8;
 
   memcpy(c->send_buf, &c->seq, n);
@@ -135,8 +138,8 @@ static void stamp(conn_t* c) {
 }
 
 
-static struct io_uring_sqe* get_sqe(worker_t* w) {
-  struct io_uring_sqe* sqe;
+static struct io_uring_sqe *get_sqe(worker_t *w) {
+  struct io_uring_sqe *sqe;
   int ret;
 
   while ((sqe = io_uring_get_sqe(&w->ring)) == NULL) {
@@ -148,10 +151,10 @@ static struct io_uring_sqe* get_sqe(worker_t* w) {
 }
 
 
-static void start_round_trip(worker_t* w, conn_t* c, uint64_t t_ns) {
+static void start_round_trip(worker_t *w, conn_t *c, uint64_t t_ns) {
   /* The tag is the index within this worker's slice, not c->idx. */
-  uint64_t local = (uint64_t) (c - w->conns);
-  struct io_uring_sqe* sqe;
+  uint64_t local = (uint64_t)(c - w->conns);
+  struct io_uring_sqe *sqe;
 
   stamp(c);
   /* MSG_WAITALL on both (5.18): the kernel loops over short transfers, so
@@ -161,15 +164,15 @@ static void start_round_trip(worker_t* w, conn_t* c, uint64_t t_ns) {
   io_uring_prep_send(sqe, c->fd, c->send_buf, msg_bytes,
                      MSG_WAITALL | MSG_NOSIGNAL);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-  sqe->user_data = (uint64_t) OP_SEND << 32 | local;
+  sqe->user_data = (uint64_t)OP_SEND << 32 | local;
   sqe = get_sqe(w);
   io_uring_prep_recv(sqe, c->fd, c->recv_buf, msg_bytes, MSG_WAITALL);
-  sqe->user_data = (uint64_t) OP_RECV << 32 | local;
+  sqe->user_data = (uint64_t)OP_RECV << 32 | local;
   c->sent_ns = t_ns;
 }
 
 
-static void check_echo(const conn_t* c, int res) {
+static void check_echo(const conn_t *c, int res) {
   size_t i;
 
   if (res < 0) {
@@ -177,28 +180,32 @@ static void check_echo(const conn_t* c, int res) {
             strerror(-res));
     exit(1);
   }
-  if ((size_t) res != msg_bytes) {
-    fprintf(stderr, "echo-load: FAIL: connection %u: echo of %zu bytes "
-            "came back as %d (server closed?)\n", c->idx, msg_bytes, res);
+  if ((size_t)res != msg_bytes) {
+    fprintf(stderr,
+            "echo-load: FAIL: connection %u: echo of %zu bytes "
+            "came back as %d (server closed?)\n",
+            c->idx, msg_bytes, res);
     exit(1);
   }
   if (memcmp(c->recv_buf, c->send_buf, msg_bytes) == 0)
     return;
   for (i = 0; i < msg_bytes && c->recv_buf[i] == c->send_buf[i]; i++)
     ;
-  fprintf(stderr, "echo-load: FAIL: connection %u round trip %llu: byte %zu "
-          "is 0x%02x, sent 0x%02x\n", c->idx, (unsigned long long) c->seq, i,
-          c->recv_buf[i], c->send_buf[i]);
+  fprintf(stderr,
+          "echo-load: FAIL: connection %u round trip %llu: byte %zu "
+          "is 0x%02x, sent 0x%02x\n",
+          c->idx, (unsigned long long)c->seq, i, c->recv_buf[i],
+          c->send_buf[i]);
   exit(1);
 }
 
 
 /* SINGLE_ISSUER + DEFER_TASKRUN (6.1) where the kernel has them: the ring
  * belongs to this thread, and completions run only when it waits. */
-static void worker_ring(worker_t* w) {
-  static const unsigned tries[] = {
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-    IORING_SETUP_COOP_TASKRUN, 0 };
+static void worker_ring(worker_t *w) {
+  static const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER |
+                                       IORING_SETUP_DEFER_TASKRUN,
+                                   IORING_SETUP_COOP_TASKRUN, 0};
   struct io_uring_params p;
   unsigned entries = 4096;
   unsigned i;
@@ -218,16 +225,16 @@ static void worker_ring(worker_t* w) {
 }
 
 
-static void* worker_main(void* arg) {
-  struct __kernel_timespec wait_ts = { 0, 100000000 };
-  struct io_uring_cqe* cqe;
-  worker_t* w = arg;
+static void *worker_main(void *arg) {
+  struct __kernel_timespec wait_ts = {0, 100000000};
+  struct io_uring_cqe *cqe;
+  worker_t *w = arg;
   uint64_t last_progress_ns;
   uint64_t t_ns;
   unsigned head;
   unsigned seen;
   unsigned i;
-  conn_t* c;
+  conn_t *c;
   int ph;
   int ret;
 
@@ -251,7 +258,7 @@ static void* worker_main(void* arg) {
     seen = 0;
     io_uring_for_each_cqe(&w->ring, head, cqe) {
       seen++;
-      c = &w->conns[(uint32_t) cqe->user_data];
+      c = &w->conns[(uint32_t)cqe->user_data];
       if ((cqe->user_data >> 32) == OP_SEND) {
         fprintf(stderr, "echo-load: FAIL: connection %u: send: %s\n", c->idx,
                 cqe->res < 0 ? strerror(-cqe->res) : "short");
@@ -287,13 +294,13 @@ static double cpu_s_of(pid_t pid) {
   char buf[1024];
   unsigned long utime;
   unsigned long stime;
-  FILE* f;
-  char* p;
+  FILE *f;
+  char *p;
   size_t n;
 
   if (ticks == 0 && (ticks = sysconf(_SC_CLK_TCK)) <= 0)
     die("sysconf _SC_CLK_TCK", EINVAL);
-  snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
   f = fopen(path, "re");
   if (f == NULL)
     die(path, errno);
@@ -305,10 +312,12 @@ static double cpu_s_of(pid_t pid) {
   /* The command name may hold spaces and parentheses: skip past the last
    * ')'; utime and stime are fields 14 and 15, the 12th and 13th after. */
   p = strrchr(buf, ')');
-  if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                          "%*u %lu %lu", &utime, &stime) != 2)
+  if (p == NULL || sscanf(p + 1,
+                          " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                          "%*u %lu %lu",
+                          &utime, &stime) != 2)
     die("cannot parse /proc/PID/stat", EPROTO);
-  return (double) (utime + stime) / (double) ticks;
+  return (double)(utime + stime) / (double)ticks;
 }
 
 
@@ -316,9 +325,9 @@ static long rss_kb_of(pid_t pid) {
   char path[64];
   char line[256];
   long kb = -1;
-  FILE* f;
+  FILE *f;
 
-  snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+  snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
   f = fopen(path, "re");
   if (f == NULL)
     die(path, errno);
@@ -337,16 +346,16 @@ static double cpu_self_s(void) {
 
   if (getrusage(RUSAGE_SELF, &ru) != 0)
     die("getrusage", errno);
-  return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
-         (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 
 static void sleep_s(double s) {
   struct timespec ts;
 
-  ts.tv_sec = (time_t) s;
-  ts.tv_nsec = (long) ((s - (double) ts.tv_sec) * 1e9);
+  ts.tv_sec = (time_t)s;
+  ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
   while (nanosleep(&ts, &ts) != 0)
     if (errno != EINTR)
       die("nanosleep", errno);
@@ -356,7 +365,7 @@ static void sleep_s(double s) {
 static int new_socket(void) {
   /* A blocking connect to a server that stopped accepting would sit in
    * SYN retries for two minutes; SO_SNDTIMEO bounds it (EINPROGRESS). */
-  struct timeval tv = { 5, 0 };
+  struct timeval tv = {5, 0};
   int fd;
 
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -368,18 +377,21 @@ static int new_socket(void) {
 }
 
 
-static int connect_one(const struct sockaddr_in* addr, unsigned done) {
+static int connect_one(const struct sockaddr_in *addr, unsigned done) {
   int one = 1;
   int fd;
   int tries;
 
   fd = new_socket();
   /* The server may still be starting: retry a refused connect briefly. */
-  for (tries = 0; connect(fd, (const struct sockaddr*) addr,
-                          sizeof(*addr)) != 0; tries++) {
+  for (tries = 0;
+       connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0;
+       tries++) {
     if (errno == EINPROGRESS || errno == EAGAIN) {
-      fprintf(stderr, "echo-load: FAIL: connect timed out after %u "
-              "connections: the server stopped accepting\n", done);
+      fprintf(stderr,
+              "echo-load: FAIL: connect timed out after %u "
+              "connections: the server stopped accepting\n",
+              done);
       exit(1);
     }
     if ((errno != ECONNREFUSED && errno != EINTR) || tries == 50)
@@ -398,7 +410,7 @@ static int connect_one(const struct sockaddr_in* addr, unsigned done) {
 /* RST instead of FIN: 10,000 connections per run, many runs, would fill
  * the port range with TIME_WAIT sockets otherwise. */
 static void close_hard(int fd) {
-  struct linger lg = { 1, 0 };
+  struct linger lg = {1, 0};
 
   if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) != 0)
     die("setsockopt SO_LINGER", errno);
@@ -408,19 +420,20 @@ static void close_hard(int fd) {
 
 
 static void usage(void) {
-  fprintf(stderr, "usage: echo-load -p PORT [-c CONNS] [-s BYTES] "
+  fprintf(stderr,
+          "usage: echo-load -p PORT [-c CONNS] [-s BYTES] "
           "[-d SECONDS] [-w SECONDS] [-t THREADS] [-P SERVER_PID] [-m]\n");
   exit(2);
 }
 
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   struct sockaddr_in addr;
   struct rlimit rl;
-  worker_t* workers;
-  conn_t* conns;
-  unsigned char* bufs;
-  uint64_t* hist;
+  worker_t *workers;
+  conn_t *conns;
+  unsigned char *bufs;
+  uint64_t *hist;
   uint64_t total = 0;
   double duration_s = 3;
   double warmup_s = 1;
@@ -444,15 +457,32 @@ int main(int argc, char** argv) {
 
   while ((opt = getopt(argc, argv, "p:c:s:d:w:t:P:m")) != -1) {
     switch (opt) {
-    case 'p': port = atoi(optarg); break;
-    case 'c': nconns = (unsigned) strtoul(optarg, NULL, 10); break;
-    case 's': msg_bytes = strtoul(optarg, NULL, 10); break;
-    case 'd': duration_s = atof(optarg); break;
-    case 'w': warmup_s = atof(optarg); break;
-    case 't': nthreads = (unsigned) strtoul(optarg, NULL, 10); break;
-    case 'P': server = (pid_t) atoi(optarg); break;
-    case 'm': idle_mode = 1; break;
-    default: usage();
+    case 'p':
+      port = atoi(optarg);
+      break;
+    case 'c':
+      nconns = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 's':
+      msg_bytes = strtoul(optarg, NULL, 10);
+      break;
+    case 'd':
+      duration_s = atof(optarg);
+      break;
+    case 'w':
+      warmup_s = atof(optarg);
+      break;
+    case 't':
+      nthreads = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'P':
+      server = (pid_t)atoi(optarg);
+      break;
+    case 'm':
+      idle_mode = 1;
+      break;
+    default:
+      usage();
     }
   }
   if (port <= 0 || port > 65535 || nconns == 0 || msg_bytes == 0 ||
@@ -465,19 +495,21 @@ int main(int argc, char** argv) {
   /* One fd per connection plus a ring per thread and stdio. */
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
     die("getrlimit", errno);
-  if (rl.rlim_cur < (rlim_t) nconns + 64) {
+  if (rl.rlim_cur < (rlim_t)nconns + 64) {
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
       die("setrlimit RLIMIT_NOFILE", errno);
-    if (rl.rlim_cur < (rlim_t) nconns + 64) {
-      fprintf(stderr, "echo-load: RLIMIT_NOFILE hard limit %llu is too low "
-              "for %u connections\n", (unsigned long long) rl.rlim_max, nconns);
+    if (rl.rlim_cur < (rlim_t)nconns + 64) {
+      fprintf(stderr,
+              "echo-load: RLIMIT_NOFILE hard limit %llu is too low "
+              "for %u connections\n",
+              (unsigned long long)rl.rlim_max, nconns);
       return 1;
     }
   }
 
   conns = calloc(nconns, sizeof(*conns));
-  bufs = malloc((size_t) nconns * msg_bytes * 2);
+  bufs = malloc((size_t)nconns * msg_bytes * 2);
   workers = calloc(nthreads, sizeof(*workers));
   hist = calloc(NBUCKETS, sizeof(*hist));
   if (conns == NULL || bufs == NULL || workers == NULL || hist == NULL)
@@ -485,7 +517,7 @@ int main(int argc, char** argv) {
 
   memset(&addr, 0, sizeof(addr));
   addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t) port);
+  addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (idle_mode)
     rss0 = rss_kb_of(server);
@@ -494,15 +526,15 @@ int main(int argc, char** argv) {
 
     conns[i].idx = i;
     conns[i].fd = connect_one(&addr, i);
-    conns[i].send_buf = bufs + (size_t) i * msg_bytes * 2;
+    conns[i].send_buf = bufs + (size_t)i * msg_bytes * 2;
     conns[i].recv_buf = conns[i].send_buf + msg_bytes;
     for (j = 0; j < msg_bytes; j++)
-      conns[i].send_buf[j] = (unsigned char) (j * 131 + i * 7 + 1);
+      conns[i].send_buf[j] = (unsigned char)(j * 131 + i * 7 + 1);
   }
 
   per = nconns / nthreads;
   for (i = 0; i < nthreads; i++) {
-    workers[i].conns = conns + (size_t) i * per;
+    workers[i].conns = conns + (size_t)i * per;
     workers[i].nconns = i + 1 == nthreads ? nconns - i * per : per;
     err = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
     if (err != 0)
@@ -519,8 +551,8 @@ int main(int argc, char** argv) {
     sleep_s(0.5);
     rss1 = rss_kb_of(server);
     printf("idle_conns=%u rss_before_kb=%ld rss_after_kb=%ld "
-           "bytes_per_conn=%.0f\n", nconns, rss0, rss1,
-           (double) (rss1 - rss0) * 1024.0 / nconns);
+           "bytes_per_conn=%.0f\n",
+           nconns, rss0, rss1, (double)(rss1 - rss0) * 1024.0 / nconns);
     for (i = 0; i < nconns; i++)
       close_hard(conns[i].fd);
     return 0;
@@ -550,8 +582,7 @@ int main(int argc, char** argv) {
    * pass on the others' behalf. */
   for (i = 0; i < nconns; i++) {
     if (conns[i].seq == 0) {
-      fprintf(stderr, "echo-load: FAIL: connection %u never got its echo\n",
-              i);
+      fprintf(stderr, "echo-load: FAIL: connection %u never got its echo\n", i);
       return 1;
     }
     close_hard(conns[i].fd);
@@ -562,10 +593,11 @@ int main(int argc, char** argv) {
   }
   printf("rt_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
          "server_cpu_us_per_rt=%.3f client_cpu_us_per_rt=%.3f conns=%u "
-         "size=%zu\n", (double) total * 1e9 / (double) (t1 - t0),
+         "size=%zu\n",
+         (double)total * 1e9 / (double)(t1 - t0),
          percentile_us(hist, total, 0.50), percentile_us(hist, total, 0.99),
          percentile_us(hist, total, 0.999),
-         server != 0 ? (cpu1 - cpu0) * 1e6 / (double) total : 0.0,
-         (self1 - self0) * 1e6 / (double) total, nconns, msg_bytes);
+         server != 0 ? (cpu1 - cpu0) * 1e6 / (double)total : 0.0,
+         (self1 - self0) * 1e6 / (double)total, nconns, msg_bytes);
   return 0;
 }

@@ -34,44 +34,43 @@ enum { CQ_ENTRIES = 65536 };
 typedef struct {
   int32_t head_bid;
   int32_t tail_bid;
-  uint32_t sent_bytes;  /* of the head buffer, after a short send */
+  uint32_t sent_bytes; /* of the head buffer, after a short send */
   uint8_t open;
   uint8_t sending;
   uint8_t recv_armed;
   uint8_t eof;
-  uint8_t starved;  /* on the starved list, waiting for buffers */
+  uint8_t starved; /* on the starved list, waiting for buffers */
 } conn_t;
 
 static struct io_uring ring;
-static struct io_uring_buf_ring* buf_ring;
-static char* buf_base;
-static uint32_t* buf_len;
-static int32_t* buf_next;
+static struct io_uring_buf_ring *buf_ring;
+static char *buf_base;
+static uint32_t *buf_len;
+static int32_t *buf_next;
 static unsigned nbufs;
 static unsigned buf_mask;
 static unsigned bufs_to_advance;
-static conn_t* conns;
+static conn_t *conns;
 static unsigned nconns;
-static int32_t* starved;  /* conn indices whose recv ended in ENOBUFS */
+static int32_t *starved; /* conn indices whose recv ended in ENOBUFS */
 static unsigned nstarved;
 static int listen_fd;
 static int fixed_files;
 static volatile sig_atomic_t stopping;
 
-
-static void die(const char* what, int err) {
+static void die(const char *what, int err) {
   fprintf(stderr, "echo-uring: %s: %s\n", what, strerror(err));
   exit(1);
 }
 
 
 static uint64_t tag(unsigned op, unsigned bid, unsigned idx) {
-  return (uint64_t) op << 56 | (uint64_t) bid << 32 | idx;
+  return (uint64_t)op << 56 | (uint64_t)bid << 32 | idx;
 }
 
 
-static struct io_uring_sqe* get_sqe(void) {
-  struct io_uring_sqe* sqe;
+static struct io_uring_sqe *get_sqe(void) {
+  struct io_uring_sqe *sqe;
   int ret;
 
   /* A full SQ is flushed, not dropped: back-pressure, never lost ops. */
@@ -84,14 +83,14 @@ static struct io_uring_sqe* get_sqe(void) {
 }
 
 
-static void set_file(struct io_uring_sqe* sqe) {
+static void set_file(struct io_uring_sqe *sqe) {
   if (fixed_files)
     sqe->flags |= IOSQE_FIXED_FILE;
 }
 
 
 static void arm_accept(void) {
-  struct io_uring_sqe* sqe = get_sqe();
+  struct io_uring_sqe *sqe = get_sqe();
 
   /* Multishot accept: Linux 5.19; straight into a free fixed-file slot:
    * 5.19 too, which saves an fget/fput on every later recv and send. */
@@ -104,11 +103,11 @@ static void arm_accept(void) {
 
 
 static void arm_recv(unsigned idx) {
-  struct io_uring_sqe* sqe = get_sqe();
+  struct io_uring_sqe *sqe = get_sqe();
 
   /* Multishot recv (6.0) picking from the buffer ring (5.19): one SQE
    * serves the connection's whole life unless the ring runs dry. */
-  io_uring_prep_recv_multishot(sqe, (int) idx, NULL, 0, 0);
+  io_uring_prep_recv_multishot(sqe, (int)idx, NULL, 0, 0);
   set_file(sqe);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = BUF_GROUP;
@@ -118,14 +117,14 @@ static void arm_recv(unsigned idx) {
 
 
 static void start_send(unsigned idx) {
-  conn_t* c = &conns[idx];
-  unsigned bid = (unsigned) c->head_bid;
-  struct io_uring_sqe* sqe = get_sqe();
+  conn_t *c = &conns[idx];
+  unsigned bid = (unsigned)c->head_bid;
+  struct io_uring_sqe *sqe = get_sqe();
 
   /* MSG_WAITALL: the kernel retries a short send itself (5.18). */
-  io_uring_prep_send(sqe, (int) idx, buf_base + (size_t) bid * BUF_BYTES +
-                     c->sent_bytes, buf_len[bid] - c->sent_bytes,
-                     MSG_WAITALL | MSG_NOSIGNAL);
+  io_uring_prep_send(sqe, (int)idx,
+                     buf_base + (size_t)bid * BUF_BYTES + c->sent_bytes,
+                     buf_len[bid] - c->sent_bytes, MSG_WAITALL | MSG_NOSIGNAL);
   set_file(sqe);
   sqe->user_data = tag(OP_SEND, bid, idx);
   c->sending = 1;
@@ -133,9 +132,8 @@ static void start_send(unsigned idx) {
 
 
 static void return_buf(unsigned bid) {
-  io_uring_buf_ring_add(buf_ring, buf_base + (size_t) bid * BUF_BYTES,
-                        BUF_BYTES, (unsigned short) bid, buf_mask,
-                        (int) bufs_to_advance);
+  io_uring_buf_ring_add(buf_ring, buf_base + (size_t)bid * BUF_BYTES, BUF_BYTES,
+                        (unsigned short)bid, buf_mask, (int)bufs_to_advance);
   /* Published once per CQE batch: one store-release instead of many. */
   bufs_to_advance++;
 }
@@ -144,13 +142,13 @@ static void return_buf(unsigned bid) {
 /* Closes once nothing of ours is in flight on the slot: a CQE arriving
  * after the slot was reused would land on the wrong connection. */
 static void maybe_close(unsigned idx) {
-  conn_t* c = &conns[idx];
-  struct io_uring_sqe* sqe;
+  conn_t *c = &conns[idx];
+  struct io_uring_sqe *sqe;
 
   if (!c->open || c->sending || c->recv_armed || c->starved)
     return;
   while (c->head_bid >= 0) {
-    return_buf((unsigned) c->head_bid);
+    return_buf((unsigned)c->head_bid);
     c->head_bid = buf_next[c->head_bid];
   }
   c->open = 0;
@@ -158,14 +156,14 @@ static void maybe_close(unsigned idx) {
   if (fixed_files)
     io_uring_prep_close_direct(sqe, idx);
   else
-    io_uring_prep_close(sqe, (int) idx);
+    io_uring_prep_close(sqe, (int)idx);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
   sqe->user_data = tag(OP_CLOSE, 0, idx);
 }
 
 
-static void on_accept(const struct io_uring_cqe* cqe) {
-  conn_t* c;
+static void on_accept(const struct io_uring_cqe *cqe) {
+  conn_t *c;
   int one = 1;
 
   if (!(cqe->flags & IORING_CQE_F_MORE) && !stopping)
@@ -175,7 +173,7 @@ static void on_accept(const struct io_uring_cqe* cqe) {
     fprintf(stderr, "echo-uring: accept: %s\n", strerror(-cqe->res));
     return;
   }
-  if ((unsigned) cqe->res >= nconns)
+  if ((unsigned)cqe->res >= nconns)
     die("accept: slot beyond the table", ERANGE);
   if (!fixed_files &&
       setsockopt(cqe->res, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
@@ -185,12 +183,12 @@ static void on_accept(const struct io_uring_cqe* cqe) {
   c->head_bid = -1;
   c->tail_bid = -1;
   c->open = 1;
-  arm_recv((unsigned) cqe->res);
+  arm_recv((unsigned)cqe->res);
 }
 
 
-static void on_recv(const struct io_uring_cqe* cqe, unsigned idx) {
-  conn_t* c = &conns[idx];
+static void on_recv(const struct io_uring_cqe *cqe, unsigned idx) {
+  conn_t *c = &conns[idx];
   unsigned bid;
 
   if (!(cqe->flags & IORING_CQE_F_MORE))
@@ -199,13 +197,13 @@ static void on_recv(const struct io_uring_cqe* cqe, unsigned idx) {
     if (!(cqe->flags & IORING_CQE_F_BUFFER))
       die("recv: no buffer", EPROTO);
     bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    buf_len[bid] = (uint32_t) cqe->res;
+    buf_len[bid] = (uint32_t)cqe->res;
     buf_next[bid] = -1;
     if (c->tail_bid >= 0)
-      buf_next[c->tail_bid] = (int32_t) bid;
+      buf_next[c->tail_bid] = (int32_t)bid;
     else
-      c->head_bid = (int32_t) bid;
-    c->tail_bid = (int32_t) bid;
+      c->head_bid = (int32_t)bid;
+    c->tail_bid = (int32_t)bid;
     if (!c->sending)
       start_send(idx);
     if (!c->recv_armed && !c->eof)
@@ -215,7 +213,7 @@ static void on_recv(const struct io_uring_cqe* cqe, unsigned idx) {
   if (cqe->res == -ENOBUFS && !c->eof) {
     /* The ring ran dry: rearm once buffers come back (end of batch). */
     c->starved = 1;
-    starved[nstarved++] = (int32_t) idx;
+    starved[nstarved++] = (int32_t)idx;
     return;
   }
   /* 0 is EOF; anything else is an error (ECONNRESET): close either way. */
@@ -226,9 +224,9 @@ static void on_recv(const struct io_uring_cqe* cqe, unsigned idx) {
 }
 
 
-static void on_send(const struct io_uring_cqe* cqe, unsigned idx,
+static void on_send(const struct io_uring_cqe *cqe, unsigned idx,
                     unsigned bid) {
-  conn_t* c = &conns[idx];
+  conn_t *c = &conns[idx];
 
   c->sending = 0;
   if (cqe->res < 0) {
@@ -236,7 +234,7 @@ static void on_send(const struct io_uring_cqe* cqe, unsigned idx,
     maybe_close(idx);
     return;
   }
-  c->sent_bytes += (uint32_t) cqe->res;
+  c->sent_bytes += (uint32_t)cqe->res;
   if (c->sent_bytes < buf_len[bid] && cqe->res > 0) {
     start_send(idx);
     return;
@@ -258,7 +256,7 @@ static void rearm_starved(void) {
   unsigned idx;
 
   for (i = 0; i < nstarved; i++) {
-    idx = (unsigned) starved[i];
+    idx = (unsigned)starved[i];
     conns[idx].starved = 0;
     if (conns[idx].eof)
       maybe_close(idx);
@@ -292,11 +290,11 @@ static int kernel_at_least(int major, int minor) {
  * of interrupting us. Older kernels reject them: fall back step by step. */
 static void setup_ring(void) {
   static const unsigned tries[] = {
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-    IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
-    IORING_SETUP_COOP_TASKRUN, 0 };
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
+      IORING_SETUP_COOP_TASKRUN, 0};
   struct io_uring_params p;
-  const char* env = getenv("BIO_URING_FLAGS");
+  const char *env = getenv("BIO_URING_FLAGS");
   unsigned i;
   int ret = -EINVAL;
 
@@ -323,7 +321,7 @@ static void setup_ring(void) {
 
 static void setup_buffers(void) {
   struct io_uring_buf_reg reg;
-  size_t ring_bytes = (size_t) nbufs * sizeof(struct io_uring_buf);
+  size_t ring_bytes = (size_t)nbufs * sizeof(struct io_uring_buf);
   unsigned i;
   int ret;
 
@@ -335,7 +333,7 @@ static void setup_buffers(void) {
   /* The pool is prefaulted: it is a fixed cost paid at start, so the idle
    * memory measurement (RSS growth per connection) does not count pages
    * that the FIFO ring happens to touch first while connections come up. */
-  buf_base = mmap(NULL, (size_t) nbufs * BUF_BYTES, PROT_READ | PROT_WRITE,
+  buf_base = mmap(NULL, (size_t)nbufs * BUF_BYTES, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (buf_base == MAP_FAILED)
     die("mmap buffers", errno);
@@ -345,16 +343,16 @@ static void setup_buffers(void) {
     die("calloc", ENOMEM);
   io_uring_buf_ring_init(buf_ring);
   memset(&reg, 0, sizeof(reg));
-  reg.ring_addr = (unsigned long) buf_ring;
+  reg.ring_addr = (unsigned long)buf_ring;
   reg.ring_entries = nbufs;
   reg.bgid = BUF_GROUP;
   ret = io_uring_register_buf_ring(&ring, &reg, 0);
   if (ret != 0)
     die("io_uring_register_buf_ring (needs Linux 5.19)", -ret);
-  buf_mask = (unsigned) io_uring_buf_ring_mask(nbufs);
+  buf_mask = (unsigned)io_uring_buf_ring_mask(nbufs);
   for (i = 0; i < nbufs; i++)
     return_buf(i);
-  io_uring_buf_ring_advance(buf_ring, (int) bufs_to_advance);
+  io_uring_buf_ring_advance(buf_ring, (int)bufs_to_advance);
   bufs_to_advance = 0;
 }
 
@@ -375,44 +373,51 @@ static void setup_listener(long port) {
     die("setsockopt TCP_NODELAY", errno);
   memset(&addr, 0, sizeof(addr));
   addr.sin_family = AF_INET;
-  addr.sin_port = htons((uint16_t) port);
+  addr.sin_port = htons((uint16_t)port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(listen_fd, (struct sockaddr*) &addr, sizeof(addr)) != 0)
+  if (bind(listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
     die("bind", errno);
   if (listen(listen_fd, 65535) != 0)
     die("listen", errno);
-  if (getsockname(listen_fd, (struct sockaddr*) &addr, &len) != 0)
+  if (getsockname(listen_fd, (struct sockaddr *)&addr, &len) != 0)
     die("getsockname", errno);
   printf("listening on %d\n", ntohs(addr.sin_port));
   fflush(stdout);
 }
 
 
-static void dispatch(const struct io_uring_cqe* cqe) {
-  unsigned op = (unsigned) (cqe->user_data >> 56);
-  unsigned bid = (unsigned) (cqe->user_data >> 32) & 0xffffff;
-  unsigned idx = (unsigned) cqe->user_data;
+static void dispatch(const struct io_uring_cqe *cqe) {
+  unsigned op = (unsigned)(cqe->user_data >> 56);
+  unsigned bid = (unsigned)(cqe->user_data >> 32) & 0xffffff;
+  unsigned idx = (unsigned)cqe->user_data;
 
   switch (op) {
-  case OP_ACCEPT: on_accept(cqe); break;
-  case OP_RECV: on_recv(cqe, idx); break;
-  case OP_SEND: on_send(cqe, idx, bid); break;
+  case OP_ACCEPT:
+    on_accept(cqe);
+    break;
+  case OP_RECV:
+    on_recv(cqe, idx);
+    break;
+  case OP_SEND:
+    on_send(cqe, idx, bid);
+    break;
   case OP_CLOSE:
     /* Only failures post (CQE_SKIP_SUCCESS); the slot is gone anyway. */
     fprintf(stderr, "echo-uring: close: %s\n", strerror(-cqe->res));
     break;
-  default: die("unknown completion", EPROTO);
+  default:
+    die("unknown completion", EPROTO);
   }
 }
 
 
-int main(int argc, char** argv) {
-  struct io_uring_cqe* cqe;
+int main(int argc, char **argv) {
+  struct io_uring_cqe *cqe;
   struct sigaction sa;
   struct rlimit rl;
   unsigned head;
   unsigned seen;
-  char* end;
+  char *end;
   long port;
   int ret;
   int opt;
@@ -423,7 +428,7 @@ int main(int argc, char** argv) {
       fprintf(stderr, "usage: echo-uring [-b BUFFERS] PORT\n");
       return 2;
     }
-    nbufs = (unsigned) strtoul(optarg, NULL, 10);
+    nbufs = (unsigned)strtoul(optarg, NULL, 10);
     /* The buffer ring wants a power of two, at most 32768 entries. */
     if (nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) != 0) {
       fprintf(stderr, "echo-uring: -b wants a power of two <= 32768\n");
@@ -450,7 +455,7 @@ int main(int argc, char** argv) {
   rl.rlim_cur = rl.rlim_max;
   if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
     die("setrlimit", errno);
-  nconns = rl.rlim_cur > 1048576 ? 1048576 : (unsigned) rl.rlim_cur;
+  nconns = rl.rlim_cur > 1048576 ? 1048576 : (unsigned)rl.rlim_cur;
   conns = calloc(nconns, sizeof(*conns));
   starved = calloc(nconns, sizeof(*starved));
   if (conns == NULL || starved == NULL)
@@ -486,7 +491,7 @@ int main(int argc, char** argv) {
     }
     io_uring_cq_advance(&ring, seen);
     if (bufs_to_advance > 0) {
-      io_uring_buf_ring_advance(buf_ring, (int) bufs_to_advance);
+      io_uring_buf_ring_advance(buf_ring, (int)bufs_to_advance);
       bufs_to_advance = 0;
     }
     if (nstarved > 0)

@@ -14,37 +14,36 @@
 
 typedef struct {
   uv_write_t req;
-  char* base;
+  char *base;
 } write_req_t;
 
-static uv_loop_t* loop;
+static uv_loop_t *loop;
 static uv_tcp_t server;
 static uv_signal_t sig_term;
 static uv_signal_t sig_int;
 static uv_async_t stop_async;
 
-
-static void die(const char* what, int err) {
+static void die(const char *what, int err) {
   fprintf(stderr, "echo-uv: %s: %s\n", what, uv_strerror(err));
   exit(1);
 }
 
 
-static void free_handle_cb(uv_handle_t* handle) {
+static void free_handle_cb(uv_handle_t *handle) {
   free(handle);
 }
 
 
-static void alloc_cb(uv_handle_t* handle, size_t suggested_size,
-                     uv_buf_t* buf) {
+static void alloc_cb(uv_handle_t *handle, size_t suggested_size,
+                     uv_buf_t *buf) {
   buf->base = malloc(suggested_size);
   /* A NULL base with len 0 makes libuv report UV_ENOBUFS to read_cb. */
   buf->len = buf->base == NULL ? 0 : suggested_size;
 }
 
 
-static void write_cb(uv_write_t* req, int status) {
-  write_req_t* wr = (write_req_t*) req;
+static void write_cb(uv_write_t *req, int status) {
+  write_req_t *wr = (write_req_t *)req;
 
   /* A failed write means the peer went away; read_cb sees it and closes. */
   free(wr->base);
@@ -52,8 +51,8 @@ static void write_cb(uv_write_t* req, int status) {
 }
 
 
-static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  write_req_t* wr;
+static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  write_req_t *wr;
   uv_buf_t out;
   int err;
 
@@ -61,28 +60,28 @@ static void read_cb(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     wr = malloc(sizeof(*wr));
     if (wr == NULL) {
       free(buf->base);
-      uv_close((uv_handle_t*) stream, free_handle_cb);
+      uv_close((uv_handle_t *)stream, free_handle_cb);
       return;
     }
     wr->base = buf->base;
-    out = uv_buf_init(buf->base, (unsigned int) nread);
+    out = uv_buf_init(buf->base, (unsigned int)nread);
     err = uv_write(&wr->req, stream, &out, 1, write_cb);
     if (err != 0) {
       free(wr->base);
       free(wr);
-      uv_close((uv_handle_t*) stream, free_handle_cb);
+      uv_close((uv_handle_t *)stream, free_handle_cb);
     }
     return;
   }
   free(buf->base);
   /* nread == 0 is EAGAIN: nothing to do. Below 0 is EOF or an error. */
-  if (nread < 0 && !uv_is_closing((uv_handle_t*) stream))
-    uv_close((uv_handle_t*) stream, free_handle_cb);
+  if (nread < 0 && !uv_is_closing((uv_handle_t *)stream))
+    uv_close((uv_handle_t *)stream, free_handle_cb);
 }
 
 
-static void connection_cb(uv_stream_t* listener, int status) {
-  uv_tcp_t* client;
+static void connection_cb(uv_stream_t *listener, int status) {
+  uv_tcp_t *client;
   int err;
 
   if (status != 0) {
@@ -98,9 +97,9 @@ static void connection_cb(uv_stream_t* listener, int status) {
     free(client);
     return;
   }
-  if (uv_accept(listener, (uv_stream_t*) client) != 0 ||
-      uv_read_start((uv_stream_t*) client, alloc_cb, read_cb) != 0) {
-    uv_close((uv_handle_t*) client, free_handle_cb);
+  if (uv_accept(listener, (uv_stream_t *)client) != 0 ||
+      uv_read_start((uv_stream_t *)client, alloc_cb, read_cb) != 0) {
+    uv_close((uv_handle_t *)client, free_handle_cb);
     return;
   }
   /* One small message per round trip: never let Nagle hold a reply back
@@ -109,11 +108,11 @@ static void connection_cb(uv_stream_t* listener, int status) {
 }
 
 
-static void close_walk_cb(uv_handle_t* handle, void* arg) {
+static void close_walk_cb(uv_handle_t *handle, void *arg) {
   if (uv_is_closing(handle))
     return;
   /* The clients were malloc'd; the listener and signal handles are static. */
-  if (handle->type == UV_TCP && handle != (uv_handle_t*) &server)
+  if (handle->type == UV_TCP && handle != (uv_handle_t *)&server)
     uv_close(handle, free_handle_cb);
   else
     uv_close(handle, NULL);
@@ -125,12 +124,12 @@ static void stop(void) {
 }
 
 
-static void signal_cb(uv_signal_t* handle, int signum) {
+static void signal_cb(uv_signal_t *handle, int signum) {
   stop();
 }
 
 
-static void async_stop_cb(uv_async_t* handle) {
+static void async_stop_cb(uv_async_t *handle) {
   stop();
 }
 
@@ -175,10 +174,10 @@ static void setup_signals(void) {
 }
 
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   struct sockaddr_storage name;
   struct sockaddr_in addr;
-  char* end;
+  char *end;
   long port;
   int namelen;
   int err;
@@ -197,26 +196,25 @@ int main(int argc, char** argv) {
 
   loop = uv_default_loop();
   setup_signals();
-  err = uv_ip4_addr("127.0.0.1", (int) port, &addr);
+  err = uv_ip4_addr("127.0.0.1", (int)port, &addr);
   if (err != 0)
     die("uv_ip4_addr", err);
   err = uv_tcp_init(loop, &server);
   if (err != 0)
     die("uv_tcp_init", err);
-  err = uv_tcp_bind(&server, (const struct sockaddr*) &addr, 0);
+  err = uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0);
   if (err != 0)
     die("uv_tcp_bind", err);
   /* The kernel clamps this to net.core.somaxconn; 10,000 clients connect
    * in a burst, so ask for as much as it allows. */
-  err = uv_listen((uv_stream_t*) &server, 65535, connection_cb);
+  err = uv_listen((uv_stream_t *)&server, 65535, connection_cb);
   if (err != 0)
     die("uv_listen", err);
   namelen = sizeof(name);
-  err = uv_tcp_getsockname(&server, (struct sockaddr*) &name, &namelen);
+  err = uv_tcp_getsockname(&server, (struct sockaddr *)&name, &namelen);
   if (err != 0)
     die("uv_tcp_getsockname", err);
-  printf("listening on %d\n",
-         ntohs(((struct sockaddr_in*) &name)->sin_port));
+  printf("listening on %d\n", ntohs(((struct sockaddr_in *)&name)->sin_port));
   fflush(stdout);
 
   err = uv_run(loop, UV_RUN_DEFAULT);

@@ -105,7 +105,8 @@ start_server() {
   done
   server_port=$(awk '/^listening on/ { print $3 }' "$out")
   if [ -z "$server_port" ]; then
-    echo "echo.sh: ${label[$kind]} server did not start; see $workdir/server-$kind.err" >&2
+    echo "echo.sh: ${label[$kind]} server did not start;" \
+         "see $workdir/server-$kind.err" >&2
     stop_server
     return 1
   fi
@@ -230,7 +231,8 @@ if [ "$idle_conns" -gt 0 ] 2>/dev/null; then
       [ -n "$line" ] && idle_vals[$k]+="$(field "$line" bytes_per_conn) "
     done
   done
-  idle="Idle memory, $idle_conns connections after one round trip each (server VmRSS growth per connection):"
+  idle="Idle memory, $idle_conns connections after one round trip each"
+  idle+=" (server VmRSS growth per connection):"
   for k in $servers; do
     v=$(tr ' ' '\n' <<< "${idle_vals[$k]:-}" | grep . | median)
     [ "$v" = - ] && v=failed || v="$(printf "%.0f" "$v") B"
