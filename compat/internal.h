@@ -87,6 +87,13 @@ typedef struct bio_uv_loop {
    * process-wide signal table (index + 1; 0: none taken yet). */
   bio_qlink signal_handles;
   int signal_slot;
+  /* stream.c: streams owed deferred callbacks at the next turn, in kick
+   * order, run by one op for all of them (a stream has no op of its own
+   * for it: see bio_stream_hot). */
+  uv_stream_t *deferred_head;
+  uv_stream_t **deferred_tailp;
+  bio_op deferred_op;
+  int deferred_out;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

@@ -214,7 +214,9 @@ UV_EXTERN int uv_pipe_pending_count(uv_pipe_t *handle) {
     return 0;
   if (handle->accepted_fd == -1)
     return 0;
-  return 1 + bio__sx((uv_stream_t *)handle)->nfds;
+  return 1 + (bio__sx((uv_stream_t *)handle) != NULL
+                  ? bio__sx((uv_stream_t *)handle)->nfds
+                  : 0);
 }
 
 

@@ -1,7 +1,8 @@
 /* The stream API shared by TCP, pipes and ttys, on the completion core.
  * As in udp.c, readiness comes from BIO_OP_POLL ops and the bytes move with
  * nonblocking syscalls: the read/accept op lives in io_watcher, the write
- * (or connect) op and a "deferred callbacks" NOP op in bio_stream_ext. */
+ * (or connect) op in bio_stream_ext (allocated when first needed), and
+ * deferred callbacks run from one per-loop list (bio_uv_loop). */
 #include "config.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ _Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec),
 
 static void read_op_done(bio_loop *core, bio_op *op);
 static void wop_done(bio_loop *core, bio_op *op);
-static void sop_done(bio_loop *core, bio_op *op);
+static void deferred_done(bio_loop *core, bio_op *op);
 static void close_progress(uv_stream_t *s);
 
 
@@ -69,8 +70,7 @@ static int watching(const uv_handle_t *h) {
   case UV_TCP:
   case UV_NAMED_PIPE:
   case UV_TTY:
-    return bio__sx((const uv_stream_t *)h) != NULL &&
-           (bio__sx((const uv_stream_t *)h)->out & (OUT_READ | OUT_WOP)) != 0;
+    return (bio__sh((const uv_stream_t *)h)->out & (OUT_READ | OUT_WOP)) != 0;
   default:
     return (h->flags & BIO_H_ACTIVE) != 0;
   }
@@ -100,13 +100,8 @@ static int stream_ok(const uv_stream_t *s) {
 
 
 int bio__stream_init(uv_loop_t *loop, uv_stream_t *s, uv_handle_type type) {
-  bio_stream_ext *x = bio__malloc(sizeof(*x));
-
-  if (x == NULL)
-    return UV_ENOMEM;
-  memset(x, 0, sizeof(*x));
-  x->owner = s;
   bio__handle_init(loop, (uv_handle_t *)s, type);
+  memset(&s->u, 0, sizeof(s->u));
   s->write_queue_size = 0;
   s->alloc_cb = NULL;
   s->read_cb = NULL;
@@ -119,8 +114,25 @@ int bio__stream_init(uv_loop_t *loop, uv_stream_t *s, uv_handle_type type) {
   s->connection_cb = NULL;
   s->delayed_error = 0;
   s->accepted_fd = -1;
-  s->queued_fds = x;
+  s->queued_fds = NULL;
   return 0;
+}
+
+
+bio_stream_ext *bio__sx_need(uv_stream_t *s) {
+  bio_stream_ext *x = bio__sx(s);
+
+  if (x != NULL)
+    return x;
+  if (bio__handle_closing((uv_handle_t *)s))
+    return NULL;
+  x = bio__malloc(sizeof(*x));
+  if (x == NULL)
+    return NULL;
+  memset(x, 0, sizeof(*x));
+  x->owner = s;
+  s->queued_fds = x;
+  return x;
 }
 
 
@@ -139,7 +151,7 @@ int bio__stream_open(uv_stream_t *s, int fd, unsigned int flags) {
 
 
 static int ops_busy(uv_stream_t *s) {
-  return bio__sx(s)->out != 0;
+  return bio__sh(s)->out != 0;
 }
 
 
@@ -159,43 +171,62 @@ static void maybe_stop(uv_stream_t *s) {
 /* Asks for a turn of the loop to run deferred callbacks (never run from
  * inside the call that caused them). */
 static void kick(uv_stream_t *s) {
-  bio_op *op = &bio__sx(s)->sop;
-  if (bio__sx(s)->out & OUT_SOP)
+  bio_uv_loop *ul = bio__uv(s->loop);
+  bio_stream_hot *h = bio__sh(s);
+
+  if (h->out & OUT_SOP)
     return;
-  op->cb = sop_done;
-  op->opcode = BIO_OP_NOP;
-  op->fd = -1;
-  op->flags = 0;
-  bio__sx(s)->out |= OUT_SOP;
-  bio__op_defer(bio__core(s->loop), op);
+  h->out |= OUT_SOP;
+  h->deferred_next = NULL;
+  if (ul->deferred_tailp == NULL)
+    ul->deferred_tailp = &ul->deferred_head;
+  *ul->deferred_tailp = s;
+  ul->deferred_tailp = &h->deferred_next;
+  if (!ul->deferred_out) {
+    bio_op *op = &ul->deferred_op;
+    memset(op, 0, sizeof(*op));
+    op->cb = deferred_done;
+    op->opcode = BIO_OP_NOP;
+    op->fd = -1;
+    ul->deferred_out = 1;
+    bio__op_defer(bio__core(s->loop), op);
+  }
 }
 
 
 static void arm_read(uv_stream_t *s) {
   bio_op *op = read_op(s);
-  if (bio__sx(s)->out & OUT_READ)
+  if (bio__sh(s)->out & OUT_READ)
     return; /* still out; its callback re-arms */
   op->cb = read_op_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
   op->u.events = POLLIN;
   op->flags = 0;
-  bio__sx(s)->out |= OUT_READ;
+  bio__sh(s)->out |= OUT_READ;
   bio__op_submit(bio__core(s->loop), op);
 }
 
 
-static void arm_write(uv_stream_t *s) {
-  bio_op *op = &bio__sx(s)->wop;
-  if (bio__sx(s)->out & OUT_WOP)
-    return;
+/* 0, or UV_ENOMEM when there is no ext to hold the op. */
+static int arm_write(uv_stream_t *s) {
+  bio_stream_ext *x;
+  bio_op *op;
+
+  if (bio__sh(s)->out & OUT_WOP)
+    return 0;
+  x = bio__sx_need(s);
+  if (x == NULL)
+    return UV_ENOMEM;
+  op = &x->wop;
   op->cb = wop_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
   op->u.events = POLLOUT;
   op->flags = 0;
-  bio__sx(s)->out |= OUT_WOP;
+  bio__sh(s)->out |= OUT_WOP;
   bio__op_submit(bio__core(s->loop), op);
+  return 0;
 }
 
 
@@ -217,7 +248,7 @@ static void stop_reading(uv_stream_t *s) {
 
 /* Keeps the descriptors an IPC message carried, for uv_accept. */
 static void take_fds(uv_stream_t *s, struct msghdr *m) {
-  bio_stream_ext *x = bio__sx(s);
+  bio_stream_ext *x = NULL;
   struct cmsghdr *c;
 
   for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
@@ -228,12 +259,16 @@ static void take_fds(uv_stream_t *s, struct msghdr *m) {
     fds = (int *)(void *)CMSG_DATA(c);
     n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
     for (i = 0; i < n; i++) {
-      if (s->accepted_fd == -1)
+      if (s->accepted_fd == -1) {
         s->accepted_fd = fds[i];
-      else if (x->nfds < BIO_STREAM_FDS_MAX)
+        continue;
+      }
+      if (x == NULL && (x = bio__sx_need(s)) != NULL && x->fds == NULL)
+        x->fds = bio__malloc(BIO_STREAM_FDS_MAX * sizeof(int));
+      if (x != NULL && x->fds != NULL && x->nfds < BIO_STREAM_FDS_MAX)
         x->fds[x->nfds++] = fds[i];
       else
-        close(fds[i]); /* bounded: more than we queue is dropped */
+        close(fds[i]); /* bounded (or out of memory): dropped */
     }
   }
 }
@@ -365,7 +400,7 @@ static void read_op_done(bio_loop *core, bio_op *op) {
   uv_stream_t *s = bio_container_of((void *)op, uv_stream_t, io_watcher);
 
   (void)core;
-  bio__sx(s)->out &= ~OUT_READ;
+  bio__sh(s)->out &= ~OUT_READ;
   if (s->flags & S_CLOSE_WAIT) {
     close_progress(s);
     return;
@@ -512,7 +547,7 @@ UV_EXTERN int uv_accept(uv_stream_t *server, uv_stream_t *client) {
   }
   /* The next queued descriptor (IPC) moves up; a listener re-arms. */
   x = bio__sx(server);
-  if (x->nfds > 0) {
+  if (x != NULL && x->nfds > 0) {
     server->accepted_fd = x->fds[0];
     memmove(x->fds, x->fds + 1, (size_t)(x->nfds - 1) * sizeof(int));
     x->nfds--;
@@ -650,8 +685,9 @@ static void flush_writes(uv_stream_t *s) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
     int r = write_req(s, req);
     if (r == 0) {
-      arm_write(s);
-      return;
+      if (arm_write(s) == 0)
+        return;
+      r = UV_ENOMEM; /* nothing would tell us when to go on */
     }
     finish_write(s, req, r < 0 ? r : 0);
   }
@@ -708,7 +744,7 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
    * callback always waits for the loop. */
   if (handle->connect_req == NULL &&
       bio__q_next(WQ(handle)) == (void *)req->queue &&
-      !(bio__sx(handle)->out & OUT_WOP))
+      !(bio__sh(handle)->out & OUT_WOP))
     flush_writes(handle);
   return 0;
 }
@@ -768,10 +804,10 @@ void bio__stream_connect(uv_stream_t *s, uv_connect_t *req, int err,
   s->connect_req = req;
   s->delayed_error = (err == -EINPROGRESS) ? 0 : err;
   bio__handle_start((uv_handle_t *)s);
+  if (s->delayed_error == 0 && arm_write(s) != 0)
+    s->delayed_error = UV_ENOMEM;
   if (s->delayed_error != 0)
     kick(s);
-  else
-    arm_write(s);
 }
 
 
@@ -807,7 +843,7 @@ static void wop_done(bio_loop *core, bio_op *op) {
 
   (void)core;
   s = bio_container_of(op, bio_stream_ext, wop)->owner;
-  bio__sx(s)->out &= ~OUT_WOP;
+  bio__sh(s)->out &= ~OUT_WOP;
   if (s->flags & S_CLOSE_WAIT) {
     close_progress(s);
     return;
@@ -817,10 +853,10 @@ static void wop_done(bio_loop *core, bio_op *op) {
       return;
     if (getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
       err = errno;
-    if (err == EINPROGRESS) {
-      arm_write(s);
+    if (err == EINPROGRESS && arm_write(s) == 0)
       return;
-    }
+    if (err == EINPROGRESS)
+      err = ENOMEM;
     finish_connect(s, -err);
     return;
   }
@@ -879,16 +915,27 @@ static void run_deferred(uv_stream_t *s) {
 }
 
 
-static void sop_done(bio_loop *core, bio_op *op) {
-  uv_stream_t *s = bio_container_of(op, bio_stream_ext, sop)->owner;
+/* The loop's deferred turn: every stream kicked since the last one, in
+ * kick order. Streams kicked meanwhile wait for the next turn. A stream
+ * on the list has OUT_SOP set, so a close waits for us (close_progress)
+ * and its memory stays valid until we have dealt with it. */
+static void deferred_done(bio_loop *core, bio_op *op) {
+  bio_uv_loop *ul = bio_container_of(op, bio_uv_loop, deferred_op);
+  uv_stream_t *s = ul->deferred_head;
 
   (void)core;
-  bio__sx(s)->out &= ~OUT_SOP;
-  if (s->flags & S_CLOSE_WAIT) {
-    close_progress(s);
-    return;
+  ul->deferred_out = 0;
+  ul->deferred_head = NULL;
+  ul->deferred_tailp = &ul->deferred_head;
+  while (s != NULL) {
+    uv_stream_t *next = bio__sh(s)->deferred_next;
+    bio__sh(s)->out &= ~OUT_SOP;
+    if (s->flags & S_CLOSE_WAIT)
+      close_progress(s);
+    else
+      run_deferred(s);
+    s = next;
   }
-  run_deferred(s);
 }
 
 
@@ -934,9 +981,10 @@ static void close_fds(uv_stream_t *s) {
     close(s->accepted_fd);
     s->accepted_fd = -1;
   }
-  for (i = 0; i < x->nfds; i++)
+  for (i = 0; x != NULL && i < x->nfds; i++)
     close(x->fds[i]);
-  x->nfds = 0;
+  if (x != NULL)
+    x->nfds = 0;
   if (s->io_watcher.fd != -1) {
     bio__loop_forget_fd(bio__core(s->loop), s->io_watcher.fd);
     /* libuv leaves stdio open: a tty or pipe over fd 0-2 is borrowed. */
@@ -948,8 +996,13 @@ static void close_fds(uv_stream_t *s) {
 
 
 static void release(uv_stream_t *s) {
+  bio_stream_ext *x = bio__sx(s);
+
   close_fds(s);
-  bio__free(bio__sx(s));
+  if (x != NULL) {
+    bio__free(x->fds);
+    bio__free(x);
+  }
   s->queued_fds = NULL;
 }
 
@@ -996,10 +1049,6 @@ int bio__stream_close(uv_stream_t *s) {
   bio_loop *core = bio__core(s->loop);
   bio_stream_ext *x = bio__sx(s);
 
-  if (x == NULL) {
-    bio__handle_stop((uv_handle_t *)s);
-    return 0;
-  }
   /* No shutdown() of a listener here: the socket may be shared (passed
    * over IPC to other threads or processes, as Node's cluster and libuv's
    * multi-accept benchmark do), and shutdown would stop it for all of them.
@@ -1010,7 +1059,7 @@ int bio__stream_close(uv_stream_t *s) {
   s->read_cb = NULL;
   if (read_op(s)->state != BIO_OP_IDLE)
     bio__op_cancel(core, read_op(s));
-  if (x->wop.state != BIO_OP_IDLE)
+  if (x != NULL && x->wop.state != BIO_OP_IDLE)
     bio__op_cancel(core, &x->wop);
   while (!bio__q_empty(WQ(s))) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));

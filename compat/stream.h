@@ -28,28 +28,45 @@ enum {
 /* The most descriptors one IPC read may queue for uv_accept. */
 #define BIO_STREAM_FDS_MAX 64
 
-/* State that does not fit the handle: a second op for write readiness
- * (and connect), a third for a turn of the loop (deferred callbacks), the
- * descriptors received over an IPC pipe. Allocated at init, freed before
- * the close callback; uv_stream_t.queued_fds points here. */
+/* State that does not fit the handle, allocated only when a stream needs
+ * it (so an idle accepted connection costs no more than its uv_tcp_t): a
+ * second op for write readiness and connect, the descriptors received
+ * over an IPC pipe, TCP keepalive's delay. uv_stream_t.queued_fds points
+ * here (NULL until needed); freed before the close callback. */
 typedef struct bio_stream_ext {
   bio_op wop; /* POLLOUT: connect completion, then write readiness */
-  bio_op sop; /* NOP: runs write/connect/shutdown callbacks later */
   uv_stream_t *owner;
-  /* OUT_* bits: ops submitted whose callbacks have not run. An op
-   * cancelled before the backend took it reads IDLE while its callback
-   * is still to come, so its state can't tell. */
-  unsigned int out;
   unsigned int keepalive_delay_s;
   int nfds;
-  int fds[BIO_STREAM_FDS_MAX];
+  int *fds; /* BIO_STREAM_FDS_MAX slots, allocated at the first one */
 } bio_stream_ext;
 
+/* What every stream keeps in its handle, in uv_handle_t.u (32 bytes
+ * libuv reserves and leaves unused on Unix). */
+typedef struct bio_stream_hot {
+  /* OUT_* bits: ops submitted whose callbacks have not run. An op
+   * cancelled before the backend took it reads IDLE while its callback
+   * is still to come, so its state can't tell. OUT_SOP: the stream is on
+   * its loop's deferred list (callbacks owed at the next turn). */
+  unsigned int out;
+  uv_stream_t *deferred_next;
+} bio_stream_hot;
+
+_Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),
+               "uv_handle_t.u holds a stream's hot state");
+
 enum { OUT_READ = 1, OUT_WOP = 2, OUT_SOP = 4 };
+
+static inline bio_stream_hot *bio__sh(const uv_stream_t *s) {
+  return (bio_stream_hot *)(void *)&((uv_stream_t *)s)->u;
+}
 
 static inline bio_stream_ext *bio__sx(const uv_stream_t *s) {
   return (bio_stream_ext *)s->queued_fds;
 }
+
+/* The ext, allocated on first use; NULL on ENOMEM or once closing. */
+bio_stream_ext *bio__sx_need(uv_stream_t *s);
 
 /* Initialises the stream part of a TCP, pipe or tty handle. */
 int bio__stream_init(uv_loop_t *loop, uv_stream_t *s, uv_handle_type type);

@@ -25,7 +25,8 @@ static int apply_opts(uv_tcp_t *h, int fd) {
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
     return -errno;
   if (h->flags & S_KEEPALIVE) {
-    int delay = (int)bio__sx((uv_stream_t *)h)->keepalive_delay_s;
+    bio_stream_ext *x = bio__sx((uv_stream_t *)h);
+    int delay = x != NULL ? (int)x->keepalive_delay_s : 0;
     if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
       return -errno;
     if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) !=
@@ -267,8 +268,11 @@ UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
       return -errno;
   }
   if (on) {
+    bio_stream_ext *x = bio__sx_need((uv_stream_t *)handle);
+    if (x == NULL)
+      return UV_ENOMEM;
     handle->flags |= S_KEEPALIVE;
-    bio__sx((uv_stream_t *)handle)->keepalive_delay_s = delay;
+    x->keepalive_delay_s = delay;
   } else {
     handle->flags &= ~S_KEEPALIVE;
   }
