@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -34,6 +35,16 @@ _Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec),
 #define DONE_Q(s) ((void **)(s)->write_completed_queue) /* callback owed */
 
 static void read_op_done(bio_loop *core, bio_op *op);
+
+
+static int multi_ok(void) {
+  static int on = -1;
+  if (on == -1) {
+    const char *v = getenv("BIO_STREAM_MULTI");
+    on = v == NULL || strcmp(v, "0") != 0;
+  }
+  return on;
+}
 static void wop_done(bio_loop *core, bio_op *op);
 static void deferred_done(bio_loop *core, bio_op *op);
 static void close_progress(uv_stream_t *s);
@@ -197,12 +208,23 @@ static void kick(uv_stream_t *s) {
 static void arm_read(uv_stream_t *s) {
   bio_op *op = read_op(s);
   if (bio__sh(s)->out & OUT_READ)
-    return; /* still out; its callback re-arms */
+    return; /* still out (or armed); its callback re-arms if need be */
   op->cb = read_op_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
-  op->u.events = POLLIN;
-  op->flags = 0;
+  /* A reading stream stays armed (multishot on io_uring): no re-arm per
+   * readiness. Not listeners (they stop watching while a connection waits
+   * for uv_accept) nor IPC pipes (a recvmsg stops short at each message's
+   * descriptors, so a short read there says nothing). POLLRDHUP: see
+   * read_ready. BIO_STREAM_MULTI=0 turns it off. */
+  if ((s->flags & S_LISTENING) || !multi_ok() ||
+      (s->type == UV_NAMED_PIPE && ((uv_pipe_t *)s)->ipc)) {
+    op->u.events = POLLIN;
+    op->flags = 0;
+  } else {
+    op->u.events = POLLIN | POLLRDHUP;
+    op->flags = BIO_OPF_MULTI;
+  }
   bio__sh(s)->out |= OUT_READ;
   bio__op_submit(bio__core(s->loop), op);
 }
@@ -302,10 +324,20 @@ static ssize_t read_some(uv_stream_t *s, uv_buf_t *buf) {
 }
 
 
-static void read_ready(uv_stream_t *s) {
+static void read_ready(uv_stream_t *s, int revents) {
   int budget = READS_PER_WAKE;
 
-  while (budget-- > 0 && still_reading(s)) {
+  bio__sh(s)->read_more = 0;
+  if (budget == 0)
+    return;
+  while (still_reading(s)) {
+    if (budget-- == 0) {
+      /* Out of budget with bytes maybe left: an armed op fires again
+       * only when more arrive, so come back next turn ourselves. */
+      bio__sh(s)->read_more = 1;
+      kick(s);
+      return;
+    }
     uv_buf_t buf = uv_buf_init(NULL, 0);
     ssize_t r;
 
@@ -314,6 +346,12 @@ static void read_ready(uv_stream_t *s) {
       return;
     if (buf.base == NULL || buf.len == 0) {
       s->read_cb(s, UV_ENOBUFS, &buf);
+      /* libuv asks again at the next turn while the bytes wait (its
+       * watcher is level-triggered); an armed op would not fire again. */
+      if (still_reading(s)) {
+        bio__sh(s)->read_more = 1;
+        kick(s);
+      }
       return;
     }
     r = read_some(s, &buf);
@@ -335,8 +373,12 @@ static void read_ready(uv_stream_t *s) {
       return;
     }
     s->read_cb(s, r, &buf);
-    if ((size_t)r < buf.len)
-      return; /* drained, most likely: wait for the next readiness */
+    /* A short read drained the socket, most likely: the next bytes wake
+     * us again, even an armed op (each arrival fires it). Not so a FIN or
+     * hang-up that came with these bytes: it fired already, so read on
+     * until the EOF. */
+    if ((size_t)r < buf.len && !(revents & (POLLRDHUP | POLLHUP | POLLERR)))
+      return;
   }
 }
 
@@ -398,11 +440,15 @@ static void accept_ready(uv_stream_t *s) {
 
 static void read_op_done(bio_loop *core, bio_op *op) {
   uv_stream_t *s = bio_container_of((void *)op, uv_stream_t, io_watcher);
+  /* A MULTI op that fired and stays armed is still in flight. */
+  int armed = op->state != BIO_OP_IDLE;
 
   (void)core;
-  bio__sh(s)->out &= ~OUT_READ;
+  if (!armed)
+    bio__sh(s)->out &= ~OUT_READ;
   if (s->flags & S_CLOSE_WAIT) {
-    close_progress(s);
+    if (!armed)
+      close_progress(s); /* else the cancel's completion comes next */
     return;
   }
   if (s->flags & S_LISTENING) {
@@ -413,15 +459,18 @@ static void read_op_done(bio_loop *core, bio_op *op) {
       arm_read(s);
     return;
   }
-  if (!still_reading(s))
+  if (!still_reading(s)) {
+    if (armed)
+      bio__op_cancel(core, op); /* stopped meanwhile */
     return;
+  }
   /* Reads wait for the connect (libuv's order: the connect callback
    * first); finish_connect arms us again. */
   if (s->connect_req != NULL)
     return;
   if (op->res != -ECANCELED)
-    read_ready(s);
-  if (still_reading(s))
+    read_ready(s, op->res > 0 ? op->res : 0);
+  if (still_reading(s) && !armed)
     arm_read(s);
 }
 
@@ -885,6 +934,12 @@ static void do_shutdown(uv_stream_t *s) {
 static void run_deferred(uv_stream_t *s) {
   size_t n = 0;
   void **q;
+
+  if (bio__sh(s)->read_more && s->connect_req == NULL) {
+    read_ready(s, 0);
+    if (bio__handle_closing((uv_handle_t *)s))
+      return;
+  }
 
   if (s->connect_req != NULL && s->delayed_error != 0) {
     finish_connect(s, s->delayed_error);

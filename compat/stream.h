@@ -49,6 +49,8 @@ typedef struct bio_stream_hot {
    * is still to come, so its state can't tell. OUT_SOP: the stream is on
    * its loop's deferred list (callbacks owed at the next turn). */
   unsigned int out;
+  /* read_ready ran out of budget: the deferred turn reads on. */
+  unsigned int read_more;
   uv_stream_t *deferred_next;
 } bio_stream_hot;
 

@@ -177,6 +177,9 @@ static int perform(bio_op *op, uint32_t revents) {
 }
 
 
+/* BIO_OPF_MULTI is a hint here: every op completes once (MORE is never
+ * set), and an owner re-arming it in its callback costs no syscall, as
+ * the interest stays registered until the next wait (flush_dirty). */
 static int epoll_submit(bio_loop *loop, bio_op *op) {
   epoll_state *st = loop->backend_data;
   fd_entry *e;

@@ -113,6 +113,12 @@ static int fault_fork(bio_loop *loop) {
 }
 
 
+static void fault_flush(bio_loop *loop, bio_op_list *done) {
+  if (loop->inner->flush != NULL)
+    CALL_INNER(loop, loop->inner->flush(loop, done));
+}
+
+
 static void fault_forget(bio_loop *loop, int fd) {
   if (loop->inner->forget != NULL)
     CALL_INNER(loop, loop->inner->forget(loop, fd));
@@ -149,4 +155,5 @@ const bio_backend bio__backend_fault = {
     .busy = fault_busy,
     .fork = fault_fork,
     .forget = fault_forget,
+    .flush = fault_flush,
 };

@@ -195,7 +195,10 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     io_uring_prep_write(sqe, op->fd, op->buf, op->u.len, (uint64_t)op->off);
     break;
   case BIO_OP_POLL:
-    io_uring_prep_poll_add(sqe, op->fd, op->u.events);
+    if (op->flags & BIO_OPF_MULTI)
+      io_uring_prep_poll_multishot(sqe, op->fd, op->u.events); /* 5.13 */
+    else
+      io_uring_prep_poll_add(sqe, op->fd, op->u.events);
     break;
   case BIO_OP_RECVMSG:
     io_uring_prep_recvmsg(sqe, op->fd, op->buf, op->u.msg_flags);
@@ -231,22 +234,47 @@ static void uring_cancel(bio_loop *loop, bio_op *op) {
 }
 
 
+static unsigned reap(uring_state *st, bio_op_list *done);
+
+
+/* Cancels take effect at submit; with DEFER_TASKRUN the cancelled op's
+ * completion is task work that GETEVENTS runs: one enter posts both. */
+static void uring_flush(bio_loop *loop, bio_op_list *done) {
+  uring_state *st = loop->backend_data;
+
+  if (!st->enabled)
+    return;
+  if (io_uring_submit_and_get_events(&st->ring) >= 0)
+    st->unsubmitted = 0;
+  reap(st, done);
+}
+
+
 static unsigned reap(uring_state *st, bio_op_list *done) {
   struct io_uring_cqe *cqe;
   unsigned head;
   unsigned n = 0;
+
+  unsigned armed = 0; /* CQEs of multishot ops that stay in flight */
 
   io_uring_for_each_cqe(&st->ring, head, cqe) {
     bio_op *op = io_uring_cqe_get_data(cqe);
     n++;
     if (op == NULL)
       continue;
+    if (op->flags & BIO_OPF_MULTI) {
+      int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+      armed += more;
+      if (bio__op_fire_multi(op, cqe->res, more))
+        bio__op_list_push(done, op);
+      continue;
+    }
     op->res = cqe->res;
     bio__op_list_push(done, op);
   }
   io_uring_cq_advance(&st->ring, n);
-  assert(st->inflight >= n);
-  st->inflight -= n;
+  assert(st->inflight >= n - armed);
+  st->inflight -= n - armed;
   return n;
 }
 
@@ -373,6 +401,7 @@ const bio_backend bio__backend_uring = {
     .close = uring_close,
     .submit = uring_submit,
     .cancel = uring_cancel,
+    .flush = uring_flush,
     .wait = uring_wait,
     .fd = uring_fd,
     .busy = uring_busy,

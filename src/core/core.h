@@ -59,6 +59,33 @@ struct bio_op {
 
 _Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
 
+/* bio_op.flags. MULTI (owner, POLL only): the op stays armed after it
+ * fires, as a multishot poll (IORING_POLL_ADD_MULTI, 5.13) or a standing
+ * epoll interest; each callback then finds the op still INFLIGHT, until a
+ * final completion (a cancel, an error) leaves it IDLE. The owner must
+ * not resubmit an op that is still armed. Firings the owner has not seen
+ * yet are merged into one callback (their events or'ed). MORE and LISTED
+ * belong to the backends and the core. */
+enum {
+  BIO_OPF_MULTI = 1u << 0,
+  BIO_OPF_MORE = 1u << 1,   /* this completion leaves the op armed */
+  BIO_OPF_LISTED = 1u << 2, /* on a completion list, callback not run */
+};
+
+/* For backends: records one firing of an armed MULTI op (more: it stays
+ * armed). Returns 1 if the op must be appended to the completion list, 0
+ * if it is on one already (the firing was merged into it). */
+static inline int bio__op_fire_multi(bio_op *op, int32_t res, int more) {
+  int listed = (op->flags & BIO_OPF_LISTED) != 0;
+  if (!listed || res < 0 || op->res < 0)
+    op->res = listed && op->res < 0 ? op->res : res;
+  else
+    op->res |= res;
+  op->flags = (uint16_t)((op->flags & ~BIO_OPF_MORE) | BIO_OPF_LISTED |
+                         (more ? BIO_OPF_MORE : 0));
+  return !listed;
+}
+
 /* An intrusive FIFO of ops. */
 typedef struct bio_op_list {
   bio_op *head;
@@ -115,6 +142,11 @@ struct bio_backend {
   /* Optional: fd is about to be closed by its owner, with no op of ours
    * waiting on it; drop any kernel interest that would outlive close. */
   void (*forget)(bio_loop *loop, int fd);
+  /* Optional: submits what is queued and appends what has completed to
+   * done, without waiting. The core calls it after cancelling an armed
+   * MULTI op, so that the op's final completion comes in the same turn
+   * (a stream closed in its read callback closes in that turn). */
+  void (*flush)(bio_loop *loop, bio_op_list *done);
 };
 
 extern const bio_backend bio__backend_uring;

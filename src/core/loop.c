@@ -284,6 +284,15 @@ void bio__op_cancel(bio_loop *loop, bio_op *op) {
     return;
   case BIO_OP_INFLIGHT:
     loop->backend->cancel(loop, op);
+    if ((op->flags & BIO_OPF_MULTI) && loop->backend->flush != NULL) {
+      bio_op_list done;
+      bio__op_list_init(&done);
+      loop->backend->flush(loop, &done);
+      if (done.head != NULL) {
+        *loop->completed.tailp = done.head;
+        loop->completed.tailp = done.tailp;
+      }
+    }
     return;
   default:
     return; /* completed already, or never submitted */
@@ -458,6 +467,15 @@ int bio__loop_dispatch(bio_loop *loop) {
     return 0;
   bio__op_list_init(&loop->completed);
   while ((op = bio__op_list_shift(&batch)) != NULL) {
+    if (op->flags & BIO_OPF_MORE) {
+      /* A MULTI op that fired and stays armed: still the backend's. */
+      op->flags &= (uint16_t)~(BIO_OPF_MORE | BIO_OPF_LISTED);
+      op->state = BIO_OP_INFLIGHT;
+      op->cb(loop, op);
+      n++;
+      continue;
+    }
+    op->flags &= (uint16_t)~BIO_OPF_LISTED;
     if (op->state == BIO_OP_INFLIGHT && !(op->flags & BIO_OPF_INTERNAL))
       loop->inflight--;
     op->state = BIO_OP_IDLE;
