@@ -80,8 +80,10 @@ static int fault_submit(bio_loop *loop, bio_op *op) {
 }
 
 
-static void fault_cancel(bio_loop *loop, bio_op *op) {
-  CALL_INNER(loop, loop->inner->cancel(loop, op));
+static int fault_cancel(bio_loop *loop, bio_op *op) {
+  int err;
+  CALL_INNER(loop, err = loop->inner->cancel(loop, op));
+  return err;
 }
 
 
@@ -110,6 +112,13 @@ static int fault_fork(bio_loop *loop) {
   int err;
   CALL_INNER(loop, err = loop->inner->fork(loop));
   return err;
+}
+
+
+static int fault_supports(bio_loop *loop, unsigned opcode) {
+  int yes;
+  CALL_INNER(loop, yes = loop->inner->supports(loop, opcode));
+  return yes;
 }
 
 
@@ -142,4 +151,5 @@ const bio_backend bio__backend_fault = {
     .fd = fault_fd,
     .busy = fault_busy,
     .fork = fault_fork,
+    .supports = fault_supports,
 };
