@@ -83,6 +83,10 @@ typedef struct bio_uv_loop {
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;
   int async_purge; /* closed handles may sit on the ready list */
+  /* compat/fs.c: the uv_fs_type values (one bit each) that run as io_uring
+   * ops on this loop, decided at the first async request (fs_probed). */
+  uint64_t fs_native;
+  int fs_probed;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {
