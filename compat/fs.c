@@ -1046,7 +1046,6 @@ static void fs_probe(bio_uv_loop *ul) {
 
 static int use_native(uv_fs_t *req) {
   bio_uv_loop *ul = bio__uv(req->loop);
-  bio_creds now;
 
   if (!ul->fs_probed)
     fs_probe(ul);
@@ -1056,18 +1055,7 @@ static int use_native(uv_fs_t *req) {
    * When every thread is busy, libuv 1.44 would queue it, and a queued
    * request is one uv_cancel can still cancel (and one that starts after
    * the work queued before it): keep that, queue it too. */
-  if (bio__pool_saturated())
-    return 0;
-  /* CVE-2024-22017: a ring may act with the credentials it was created
-   * with. Once the process is someone else (setuid, setgid, setgroups
-   * since the ring was made), every fs request of this loop goes to the
-   * pool, whose threads do carry the new credentials. */
-  if (bio__creds_get(&now) != 0 ||
-      !bio__creds_equal(&now, &bio__core(req->loop)->ring_creds)) {
-    ul->fs_native = 0;
-    return 0;
-  }
-  return 1;
+  return !bio__pool_saturated();
 }
 
 
@@ -1143,6 +1131,9 @@ static void native_submit(uv_fs_t *req) {
 
   memset(op, 0, sizeof(*op));
   op->cb = native_done;
+  /* CVE-2024-22017: the backend holds the op back if the process is no
+   * longer who created the ring (native_done then uses the pool). */
+  op->flags = BIO_OPF_USER_CREDS;
   op->opcode = (uint8_t)native_opcode(req->fs_type);
   op->fd = AT_FDCWD;
   op->buf = (void *)req->path;
@@ -1237,11 +1228,25 @@ static void native_done(bio_loop *core, bio_op *op) {
 #endif
   (void)core;
 
-  /* The probe said yes, but this file or filesystem may still refuse the
-   * opcode: try the syscall on the pool (nothing happened yet, unless a
-   * write got partway). */
-  if ((res == -EINVAL || res == -EOPNOTSUPP) &&
-      !(req->fs_type == UV_FS_WRITE && req->result > 0)) {
+  if (op->flags & BIO_OPF_CREDS_STALE) {
+    /* Not performed: the process changed its uid, gid or groups since the
+     * ring was made (CVE-2024-22017). The pool's threads carry the new
+     * ones; this loop's fs requests go there from now on. A write that
+     * got partway reports what it wrote. */
+    bio__uv(req->loop)->fs_native = 0;
+    if (!(req->fs_type == UV_FS_WRITE && req->result > 0)) {
+      int err = pool_start(req, 0);
+      if (err == 0)
+        return;
+      res = err;
+    } else {
+      res = req->result;
+    }
+  } else if ((res == -EINVAL || res == -EOPNOTSUPP) &&
+             !(req->fs_type == UV_FS_WRITE && req->result > 0)) {
+    /* The probe said yes, but this file or filesystem may still refuse
+     * the opcode: try the syscall on the pool (nothing happened yet,
+     * unless a write got partway). */
     int err = pool_start(req, (int)-res);
     if (err == 0)
       return;

@@ -36,6 +36,7 @@ typedef struct uring_state {
   int embedded;      /* the fd is polled by someone else: plain ring */
   pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
   unsigned features; /* IORING_FEAT_* of the current ring */
+  int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
   struct io_uring_probe *probe;
 } uring_state;
 
@@ -160,10 +161,39 @@ static int ensure_enabled(uring_state *st) {
 }
 
 
-static struct io_uring_sqe *get_sqe(uring_state *st) {
+/* Called before SQEs are flushed to the kernel. Ops that must act as the
+ * process is now (BIO_OPF_USER_CREDS) do not go if the process is no
+ * longer who created the ring (CVE-2024-22017: an SQPOLL thread or a
+ * worker may keep the creator's credentials). One check per flush that
+ * carries such ops, not one per op: three cheap syscalls. */
+static void gate_creds(bio_loop *loop, uring_state *st) {
+  struct io_uring_sq *sq = &st->ring.sq;
+  bio_creds now;
+  unsigned i;
+
+  if (!st->creds_sqes)
+    return;
+  st->creds_sqes = 0;
+  if (bio__creds_get(&now) == 0 && bio__creds_equal(&now, &loop->ring_creds))
+    return;
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
+    bio_op *op = (bio_op *)(uintptr_t)sqe->user_data;
+    if (op == NULL || !(op->flags & BIO_OPF_USER_CREDS) ||
+        sqe->opcode == IORING_OP_NOP)
+      continue;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, op);
+    op->flags |= BIO_OPF_CREDS_STALE;
+  }
+}
+
+
+static struct io_uring_sqe *get_sqe(bio_loop *loop, uring_state *st) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
   if (sqe == NULL && st->enabled) {
     /* SQ full: hand the batch to the kernel, which frees the slots. */
+    gate_creds(loop, st);
     if (io_uring_submit(&st->ring) >= 0)
       st->unsubmitted = 0;
     sqe = io_uring_get_sqe(&st->ring);
@@ -179,7 +209,7 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
   /* Each op yields one CQE; one spare slot for a cancel's own CQE. */
   if (st->inflight + 2 > st->cq_entries)
     return -EAGAIN;
-  sqe = get_sqe(st);
+  sqe = get_sqe(loop, st);
   if (sqe == NULL)
     return -EAGAIN;
 
@@ -258,6 +288,8 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     return -EINVAL;
   }
   io_uring_sqe_set_data(sqe, op);
+  if (op->flags & BIO_OPF_USER_CREDS)
+    st->creds_sqes = 1;
   st->inflight++;
   st->unsubmitted++;
   return 0;
@@ -322,7 +354,7 @@ static int uring_cancel(bio_loop *loop, bio_op *op) {
     op->flags |= BIO_OPF_CANCELLED;
     return 0;
   }
-  sqe = get_sqe(st);
+  sqe = get_sqe(loop, st);
   if (sqe == NULL)
     return -EBUSY; /* the op will complete on its own; cancel is advisory */
   io_uring_prep_cancel(sqe, op, 0);
@@ -345,8 +377,10 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
       continue;
     op->res = cqe->res;
     if (op->flags & BIO_OPF_CANCELLED) {
-      op->flags &= (uint16_t)~BIO_OPF_CANCELLED;
+      op->flags &= (uint16_t)~(BIO_OPF_CANCELLED | BIO_OPF_CREDS_STALE);
       op->res = -ECANCELED;
+    } else if (op->flags & BIO_OPF_CREDS_STALE) {
+      op->res = -EPERM; /* the owner reads the flag, and clears it */
     }
     bio__op_list_push(done, op);
   }
@@ -363,6 +397,7 @@ static int rebuild(bio_loop *loop, uring_state *st) {
   io_uring_queue_exit(&st->ring);
   st->inflight = 0;
   st->unsubmitted = 0;
+  st->creds_sqes = 0;
   if (create_ring(loop, st) != 0)
     return -ENOMEM;
   st->probe = io_uring_get_probe_ring(&st->ring);
@@ -389,6 +424,7 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   if (err != 0)
     return err;
 
+  gate_creds(loop, st);
   if (reap(st, done) != 0 || timeout_ms == 0) {
     /* No waiting. Enter the kernel only when it has something for us:
      * SQEs to submit, completion work it deferred to us (TASKRUN_FLAG,

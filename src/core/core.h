@@ -88,10 +88,17 @@ struct bio_op {
   uint16_t flags; /* the owner's, but for the BIO_OPF_CORE_MASK bits */
 };
 
+/* Set by the owner: the op must act with the credentials the process has
+ * when it reaches the kernel. io_uring checks them against the ring
+ * creator's (CVE-2024-22017) and, when they differ, completes the op
+ * unperformed with -EPERM and BIO_OPF_CREDS_STALE set: the owner then
+ * does the work some other way (the fs layer: on the pool). */
+#define BIO_OPF_USER_CREDS 0x0001
 /* Flag bits the core and backends keep for themselves. */
-#define BIO_OPF_CANCELLED 0x4000 /* backend: report -ECANCELED */
-#define BIO_OPF_INTERNAL 0x8000  /* core: does not keep the loop alive */
-#define BIO_OPF_CORE_MASK 0xc000
+#define BIO_OPF_CREDS_STALE 0x2000 /* backend: not performed, see above */
+#define BIO_OPF_CANCELLED 0x4000   /* backend: report -ECANCELED */
+#define BIO_OPF_INTERNAL 0x8000    /* core: does not keep the loop alive */
+#define BIO_OPF_CORE_MASK 0xe000
 
 _Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
 
