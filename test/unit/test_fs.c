@@ -1,7 +1,8 @@
 /* Unit tests of async uv_fs_t requests on both backends, which on io_uring
  * run as kernel ops: libuv's results (req->result, statbuf and ptr,
  * path kept until cleanup), writes and reads at the file position
- * (offset -1), short-write continuation, the path ops, BIO_NO_URING_FS,
+ * (offset -1), short-write continuation, the path ops, uv_cancel before
+ * the kernel sees a request, BIO_NO_URING_FS,
  * and the ETXTBSY regression of libuv #4059 (exec right after an async
  * close). */
 #include "config.h"
@@ -281,6 +282,35 @@ START_TEST(path_ops) {
 }
 END_TEST
 
+/* ---- uv_cancel of an io_uring request whose SQE has not reached the
+ * kernel yet: certain, and the callback says UV_ECANCELED ---- */
+
+START_TEST(cancel_before_the_kernel_sees_it) {
+  uv_loop_t loop;
+  uv_fs_t req, other;
+
+  use_backend(0);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_fs_stat(&loop, &other, "/", record_cb), 0);
+  ck_assert_int_eq(uv_fs_stat(&loop, &req, "/", record_cb), 0);
+  ck_assert(bio__uv(&loop)->fs_native & (1u << UV_FS_STAT));
+  ck_assert_int_eq(uv_cancel((uv_req_t *)&req), 0);
+  ncb = 0;
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(ncb, 2);
+  ck_assert_int_eq(req.result, UV_ECANCELED);
+  ck_assert_ptr_null(req.ptr);
+  ck_assert_int_eq(other.result, 0);
+  ck_assert(S_ISDIR(other.statbuf.st_mode));
+  /* Finished: nothing left to cancel. */
+  ck_assert_int_eq(uv_cancel((uv_req_t *)&other), UV_EBUSY);
+  uv_fs_req_cleanup(&req);
+  uv_fs_req_cleanup(&other);
+  ck_assert_int_eq(rmdir(dir), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* ---- BIO_NO_URING_FS keeps every request on the pool ---- */
 
 START_TEST(env_turns_native_off) {
@@ -386,6 +416,7 @@ int main(void) {
   tcase_add_loop_test(tc, short_write_continues, 0, 2);
   tcase_add_loop_test(tc, path_ops, 0, 2);
   tcase_add_loop_test(tc, env_turns_native_off, 0, 1);
+  tcase_add_test(tc, cancel_before_the_kernel_sees_it);
   tcase_add_loop_test(tc, exec_after_async_close_is_not_busy, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
