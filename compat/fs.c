@@ -1051,6 +1051,13 @@ static int use_native(uv_fs_t *req) {
     fs_probe(ul);
   if (!(ul->fs_native & type_bit(req->fs_type)))
     return 0;
+  /* io_uring ignores the offset of a pipe, socket or other stream (it
+   * reads or writes at no position), where pread and pwrite fail with
+   * ESPIPE. Only a file that can seek gets a positioned op; the rest go
+   * to the pool, which gives libuv's answer (ESPIPE, or EBADF). */
+  if ((req->fs_type == UV_FS_READ || req->fs_type == UV_FS_WRITE) &&
+      req->off >= 0 && lseek(req->file, 0, SEEK_CUR) < 0)
+    return 0;
   /* io_uring stands in for a pool thread that takes the request at once.
    * When every thread is busy, libuv 1.44 would queue it, and a queued
    * request is one uv_cancel can still cancel (and one that starts after

@@ -1,7 +1,8 @@
 /* Unit tests of async uv_fs_t requests on both backends, which on io_uring
  * run as kernel ops: libuv's results (req->result, statbuf and ptr,
  * path kept until cleanup), writes and reads at the file position
- * (offset -1), short-write continuation, the path ops, uv_cancel before
+ * (offset -1), short-write continuation, ESPIPE for positioned pipe I/O,
+ * the path ops, uv_cancel before
  * the kernel sees a request, BIO_NO_URING_FS,
  * and the ETXTBSY regression of libuv #4059 (exec right after an async
  * close). */
@@ -201,6 +202,41 @@ START_TEST(short_write_continues) {
   ck_assert_int_eq(uv_thread_join(&t), 0);
   ck_assert_uint_eq(drained, sizeof(big));
   close(p[0]);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- a positioned read or write on a pipe is ESPIPE, as pread/pwrite
+ * answer (io_uring alone would ignore the offset and read) ---- */
+
+START_TEST(positioned_rw_on_pipe_is_espipe) {
+  uv_loop_t loop;
+  uv_fs_t req;
+  uv_buf_t b;
+  char buf[8];
+  int p[2];
+
+  use_backend(_i);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(pipe(p), 0);
+  ck_assert_int_eq(write(p[1], "abc", 3), 3);
+  b = uv_buf_init(buf, sizeof(buf));
+  ck_assert_int_eq(
+      finish(&loop, &req, uv_fs_read(&loop, &req, p[0], &b, 1, 1, record_cb)),
+      UV_ESPIPE);
+  uv_fs_req_cleanup(&req);
+  ck_assert_int_eq(
+      finish(&loop, &req, uv_fs_write(&loop, &req, p[1], &b, 1, 0, record_cb)),
+      UV_ESPIPE);
+  uv_fs_req_cleanup(&req);
+  /* At the position (-1), a pipe reads as read(2) does. */
+  ck_assert_int_eq(
+      finish(&loop, &req, uv_fs_read(&loop, &req, p[0], &b, 1, -1, record_cb)),
+      3);
+  uv_fs_req_cleanup(&req);
+  close(p[0]);
+  close(p[1]);
+  ck_assert_int_eq(rmdir(dir), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
 }
 END_TEST
@@ -414,6 +450,7 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, rw_at_file_position_and_stat, 0, 2);
   tcase_add_loop_test(tc, short_write_continues, 0, 2);
+  tcase_add_loop_test(tc, positioned_rw_on_pipe_is_espipe, 0, 2);
   tcase_add_loop_test(tc, path_ops, 0, 2);
   tcase_add_loop_test(tc, env_turns_native_off, 0, 1);
   tcase_add_test(tc, cancel_before_the_kernel_sees_it);
