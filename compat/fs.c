@@ -1000,10 +1000,12 @@ static int native_opcode(uv_fs_type type) {
     return BIO_OP_READV;
   case UV_FS_WRITE:
     return BIO_OP_WRITEV;
+#ifdef STATX_BASIC_STATS /* native_done reads a struct statx */
   case UV_FS_STAT:
   case UV_FS_LSTAT:
   case UV_FS_FSTAT:
     return BIO_OP_STATX;
+#endif
   case UV_FS_FSYNC:
   case UV_FS_FDATASYNC:
     return BIO_OP_FSYNC;

@@ -10,7 +10,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -296,9 +295,10 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
 }
 
 
-/* The kernel opcode behind each fs op, and the version that brought it
- * (0: not an fs op, always there once the ring passed uring_init). */
+/* The kernel opcode behind each fs op, and the kernel that brought it
+ * (-1: not an fs op). */
 static int kernel_opcode(unsigned opcode) {
+  /* clang-format off: a table reads better */
   switch (opcode) {
   case BIO_OP_READV:     return IORING_OP_READV;     /* 5.1 */
   case BIO_OP_WRITEV:    return IORING_OP_WRITEV;    /* 5.1 */
@@ -314,6 +314,7 @@ static int kernel_opcode(unsigned opcode) {
   case BIO_OP_FTRUNCATE: return BIO_IORING_OP_FTRUNCATE; /* 6.9 */
   default:               return -1;
   }
+  /* clang-format on */
 }
 
 
