@@ -347,6 +347,39 @@ START_TEST(cancel_before_the_kernel_sees_it) {
 }
 END_TEST
 
+/* ---- EINVAL from io_uring is tried again on the pool; the same answer
+ * there is the request's own fault, so the type stays native ---- */
+
+START_TEST(einval_retries_on_the_pool) {
+  uv_loop_t loop;
+  uv_fs_t req;
+  char path[128];
+  uint64_t had;
+  int fd;
+
+  use_backend(0);
+  path_in(path, sizeof(path), "t");
+  fd = open(path, O_CREAT | O_RDWR, 0600);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  /* The first request probes; remember what it found for ftruncate
+   * (IORING_OP_FTRUNCATE needs Linux 6.9). */
+  ck_assert_int_eq(
+      finish(&loop, &req, uv_fs_fsync(&loop, &req, fd, record_cb)), 0);
+  uv_fs_req_cleanup(&req);
+  had = bio__uv(&loop)->fs_native & (1u << UV_FS_FTRUNCATE);
+  ck_assert_int_eq(
+      finish(&loop, &req, uv_fs_ftruncate(&loop, &req, fd, -1, record_cb)),
+      UV_EINVAL);
+  uv_fs_req_cleanup(&req);
+  ck_assert_uint_eq(bio__uv(&loop)->fs_native & (1u << UV_FS_FTRUNCATE), had);
+  close(fd);
+  ck_assert_int_eq(unlink(path), 0);
+  ck_assert_int_eq(rmdir(dir), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* ---- BIO_NO_URING_FS keeps every request on the pool ---- */
 
 START_TEST(env_turns_native_off) {
@@ -454,6 +487,7 @@ int main(void) {
   tcase_add_loop_test(tc, path_ops, 0, 2);
   tcase_add_loop_test(tc, env_turns_native_off, 0, 1);
   tcase_add_test(tc, cancel_before_the_kernel_sees_it);
+  tcase_add_test(tc, einval_retries_on_the_pool);
   tcase_add_loop_test(tc, exec_after_async_close_is_not_busy, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
