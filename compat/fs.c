@@ -179,6 +179,31 @@ static void timespec_to_uv(uv_timespec_t *dst, int64_t sec, uint32_t nsec) {
 }
 
 
+#ifdef STATX_BASIC_STATS
+/* What a statx answer means in libuv's terms (the pool's stat and an
+ * io_uring STATX completion share it). */
+static void statx_to_uv(uv_stat_t *st, const struct statx *sx) {
+  st->st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+  st->st_mode = sx->stx_mode;
+  st->st_nlink = sx->stx_nlink;
+  st->st_uid = sx->stx_uid;
+  st->st_gid = sx->stx_gid;
+  st->st_rdev = makedev(sx->stx_rdev_major, sx->stx_rdev_minor);
+  st->st_ino = sx->stx_ino;
+  st->st_size = sx->stx_size;
+  st->st_blksize = sx->stx_blksize;
+  st->st_blocks = sx->stx_blocks;
+  st->st_flags = 0;
+  st->st_gen = 0;
+  timespec_to_uv(&st->st_atim, sx->stx_atime.tv_sec, sx->stx_atime.tv_nsec);
+  timespec_to_uv(&st->st_mtim, sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec);
+  timespec_to_uv(&st->st_ctim, sx->stx_ctime.tv_sec, sx->stx_ctime.tv_nsec);
+  timespec_to_uv(&st->st_birthtim, sx->stx_btime.tv_sec,
+                 sx->stx_btime.tv_nsec);
+}
+#endif
+
+
 /* statx (Linux 4.11) also gives the birth time; a kernel without it, or a
  * seccomp profile that denies it, gets plain fstatat. */
 static int stat_into(uv_stat_t *st, int dirfd, const char *path, int flags) {
@@ -186,23 +211,7 @@ static int stat_into(uv_stat_t *st, int dirfd, const char *path, int flags) {
   struct statx sx;
 
   if (statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, &sx) == 0) {
-    st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
-    st->st_mode = sx.stx_mode;
-    st->st_nlink = sx.stx_nlink;
-    st->st_uid = sx.stx_uid;
-    st->st_gid = sx.stx_gid;
-    st->st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
-    st->st_ino = sx.stx_ino;
-    st->st_size = sx.stx_size;
-    st->st_blksize = sx.stx_blksize;
-    st->st_blocks = sx.stx_blocks;
-    st->st_flags = 0;
-    st->st_gen = 0;
-    timespec_to_uv(&st->st_atim, sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec);
-    timespec_to_uv(&st->st_mtim, sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec);
-    timespec_to_uv(&st->st_ctim, sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec);
-    timespec_to_uv(&st->st_birthtim, sx.stx_btime.tv_sec,
-                   sx.stx_btime.tv_nsec);
+    statx_to_uv(st, &sx);
     return 0;
   }
   if (errno != ENOSYS && errno != EPERM)
@@ -929,8 +938,17 @@ static void pool_run(bio_work *w) {
 }
 
 
+static inline uint64_t type_bit(uv_fs_type type) {
+  return (uint64_t)1 << (unsigned)type;
+}
+
+_Static_assert(UV_FS_LUTIME < 64, "fs_native has one bit per uv_fs_type");
+
+
 static void pool_done(bio_loop *core, bio_op *op) {
   uv_fs_t *req = bio_container_of((void *)op, uv_fs_t, reserved);
+  /* Nonzero: io_uring answered this request with that errno first. */
+  int native_errno = (int)op->u.len;
 
   (void)core;
   bio__req_unregister(req->loop);
@@ -939,33 +957,354 @@ static void pool_done(bio_loop *core, bio_op *op) {
     if (req->fs_type == UV_FS_READ || req->fs_type == UV_FS_WRITE)
       release_bufs(req);
     req->result = UV_ECANCELED;
+  } else if (native_errno != 0 && req->result != -native_errno) {
+    /* The syscall disagrees with io_uring: the opcode is what fails here
+     * (a filesystem or kernel without it), so stop asking it. The same
+     * answer (EINVAL for bad flags, say) was the request's own fault. */
+    bio__uv(req->loop)->fs_native &= ~type_bit(req->fs_type);
   }
   req->cb(req);
 }
 
 
-/* Runs the request's body now (no callback: returns its result) or queues
- * it on the pool (returns 0; the callback reports the result). */
+/* Queues req on the pool; native_errno is io_uring's answer when this is
+ * a second try (0 otherwise). The request is already registered. */
+static int pool_start(uv_fs_t *req, int native_errno) {
+  bio_op *op = req_op(req);
+  bio_work *w = req_work(req);
+
+  memset(op, 0, sizeof(*op));
+  op->cb = pool_done;
+  op->u.len = (uint32_t)native_errno;
+  memset(w, 0, sizeof(*w));
+  w->run = pool_run;
+  w->loop = bio__core(req->loop);
+  w->done = op;
+  w->kind = BIO_WORK_FAST_IO;
+  return bio__pool_submit(w);
+}
+
+
+/* ---- io_uring: requests that are one kernel op ---- */
+
+/* The io_uring op of each fs_type that has one. Close is left out on
+ * purpose: io_uring may drop its file reference after the CQE, so a
+ * program that writes an executable, closes it and runs it at once could
+ * get ETXTBSY (libuv #4059); close(2) on the pool has released the file
+ * by the time the callback runs. */
+static int native_opcode(uv_fs_type type) {
+  switch (type) {
+  case UV_FS_OPEN:
+    return BIO_OP_OPENAT;
+  case UV_FS_READ:
+    return BIO_OP_READV;
+  case UV_FS_WRITE:
+    return BIO_OP_WRITEV;
+#ifdef STATX_BASIC_STATS /* native_done reads a struct statx */
+  case UV_FS_STAT:
+  case UV_FS_LSTAT:
+  case UV_FS_FSTAT:
+    return BIO_OP_STATX;
+#endif
+  case UV_FS_FSYNC:
+  case UV_FS_FDATASYNC:
+    return BIO_OP_FSYNC;
+  case UV_FS_UNLINK:
+  case UV_FS_RMDIR:
+    return BIO_OP_UNLINKAT;
+  case UV_FS_RENAME:
+    return BIO_OP_RENAMEAT;
+  case UV_FS_MKDIR:
+    return BIO_OP_MKDIRAT;
+  case UV_FS_LINK:
+    return BIO_OP_LINKAT;
+  case UV_FS_SYMLINK:
+    return BIO_OP_SYMLINKAT;
+  case UV_FS_FTRUNCATE:
+    return BIO_OP_FTRUNCATE;
+  default:
+    return -1;
+  }
+}
+
+
+/* Once per loop: which types the backend runs (the io_uring probe), unless
+ * BIO_NO_URING_FS is set to anything but 0. */
+static void fs_probe(bio_uv_loop *ul) {
+  const char *off = getenv("BIO_NO_URING_FS");
+  int t;
+
+  ul->fs_probed = 1;
+  ul->fs_native = 0;
+  if (off != NULL && *off != '\0' && strcmp(off, "0") != 0)
+    return;
+  for (t = 0; t <= UV_FS_LUTIME; t++) {
+    int op = native_opcode((uv_fs_type)t);
+    if (op >= 0 && bio__loop_supports(&ul->core, (unsigned)op))
+      ul->fs_native |= type_bit((uv_fs_type)t);
+  }
+}
+
+
+static int use_native(uv_fs_t *req) {
+  bio_uv_loop *ul = bio__uv(req->loop);
+
+  if (!ul->fs_probed)
+    fs_probe(ul);
+  if (!(ul->fs_native & type_bit(req->fs_type)))
+    return 0;
+  /* io_uring ignores the offset of a pipe, socket or other stream (it
+   * reads or writes at no position), where pread and pwrite fail with
+   * ESPIPE. Only a file that can seek gets a positioned op; the rest go
+   * to the pool, which gives libuv's answer (ESPIPE, or EBADF). */
+  if ((req->fs_type == UV_FS_READ || req->fs_type == UV_FS_WRITE) &&
+      req->off >= 0 && lseek(req->file, 0, SEEK_CUR) < 0)
+    return 0;
+  /* io_uring stands in for a pool thread that takes the request at once.
+   * When every thread is busy, libuv 1.44 would queue it, and a queued
+   * request is one uv_cancel can still cancel (and one that starts after
+   * the work queued before it): keep that, queue it too. */
+  return !bio__pool_saturated();
+}
+
+
+/* A stat's struct statx (256 bytes) is written by the kernel over
+ * statbuf and the argument fields after it, which a stat does not use;
+ * native_done copies it out and puts those fields back. */
+#ifdef STATX_BASIC_STATS
+_Static_assert(offsetof(uv_fs_t, statbuf) + sizeof(struct statx) <=
+                   offsetof(uv_fs_t, bufsml),
+               "struct statx must fit uv_fs_t from statbuf to bufsml");
+_Static_assert(offsetof(uv_fs_t, statbuf) % _Alignof(struct statx) == 0,
+               "uv_fs_t.statbuf must be aligned for struct statx");
+_Static_assert(offsetof(uv_fs_t, path) < offsetof(uv_fs_t, statbuf) &&
+                   offsetof(uv_fs_t, reserved) < offsetof(uv_fs_t, statbuf),
+               "the statx overlay must leave path and the op alone");
+_Static_assert(BIO_STATX_MASK == (STATX_BASIC_STATS | STATX_BTIME),
+               "BIO_STATX_MASK must ask for what uv_stat_t holds");
+#endif
+
+static inline void *statx_area(uv_fs_t *req) {
+  return (void *)&req->statbuf;
+}
+
+
+static void stat_fields_reset(uv_fs_t *req, int fd) {
+  req->new_path = NULL;
+  req->file = fd;
+  req->flags = 0;
+  req->mode = 0;
+  req->nbufs = 0;
+  req->bufs = NULL;
+  req->off = 0;
+  req->uid = 0;
+  req->gid = 0;
+  req->atime = 0;
+  req->mtime = 0;
+  /* uv_cancel reads the work item's state: make it "not on the pool". */
+  memset(req_work(req), 0, sizeof(bio_work));
+}
+
+
+static void native_done(bio_loop *core, bio_op *op);
+
+
+/* Points op at the next buffers of a read or write: those not yet done
+ * (native_done zeroes what a short write consumed), at most IOV_MAX. */
+static void rw_prepare(uv_fs_t *req, bio_op *op) {
+  unsigned int i = 0;
+  unsigned int n;
+
+  if (req->fs_type == UV_FS_WRITE)
+    while (i + 1 < req->nbufs && req->bufs[i].len == 0)
+      i++;
+  n = req->nbufs - i < IOV_MAX ? req->nbufs - i : IOV_MAX;
+  op->fd = req->file;
+  /* libuv: any negative offset means the file position; io_uring wants
+   * -1 for that (IORING_FEAT_RW_CUR_POS, 5.6). */
+  op->off = req->off < 0 ? -1 : (int64_t)req->off;
+  if (n == 1 && req->bufs[i].len <= INT32_MAX) {
+    op->opcode = req->fs_type == UV_FS_READ ? BIO_OP_READ : BIO_OP_WRITE;
+    op->buf = req->bufs[i].base;
+    op->u.len = (uint32_t)req->bufs[i].len;
+  } else {
+    op->opcode = req->fs_type == UV_FS_READ ? BIO_OP_READV : BIO_OP_WRITEV;
+    op->buf = &req->bufs[i];
+    op->u.len = n;
+  }
+}
+
+
+static void native_submit(uv_fs_t *req) {
+  bio_op *op = req_op(req);
+
+  memset(op, 0, sizeof(*op));
+  op->cb = native_done;
+  /* CVE-2024-22017: the backend holds the op back if the process is no
+   * longer who created the ring (native_done then uses the pool). */
+  op->flags = BIO_OPF_USER_CREDS;
+  op->opcode = (uint8_t)native_opcode(req->fs_type);
+  op->fd = AT_FDCWD;
+  op->buf = (void *)req->path;
+  switch (req->fs_type) {
+  case UV_FS_OPEN:
+    /* libuv opens every file close-on-exec. */
+    op->u.sys_flags = (uint32_t)(req->flags | O_CLOEXEC);
+    op->mode = req->mode;
+    break;
+  case UV_FS_READ:
+  case UV_FS_WRITE:
+    rw_prepare(req, op);
+    break;
+  case UV_FS_STAT:
+  case UV_FS_LSTAT:
+  case UV_FS_FSTAT:
+    if (req->fs_type == UV_FS_LSTAT)
+      op->u.sys_flags = AT_SYMLINK_NOFOLLOW;
+    if (req->fs_type == UV_FS_FSTAT) {
+      op->fd = req->file;
+      op->buf = (void *)"";
+      op->u.sys_flags = AT_EMPTY_PATH;
+    }
+    op->buf2 = statx_area(req);
+    break;
+  case UV_FS_FSYNC:
+  case UV_FS_FDATASYNC:
+    op->fd = req->file;
+    if (req->fs_type == UV_FS_FDATASYNC)
+      op->u.sys_flags = BIO_FSYNC_DATASYNC;
+    break;
+  case UV_FS_RMDIR:
+    op->u.sys_flags = AT_REMOVEDIR;
+    break;
+  case UV_FS_RENAME:
+  case UV_FS_LINK:
+  case UV_FS_SYMLINK:
+    op->buf2 = (void *)req->new_path;
+    break;
+  case UV_FS_MKDIR:
+    op->mode = req->mode;
+    break;
+  case UV_FS_FTRUNCATE:
+    op->fd = req->file;
+    op->off = (int64_t)req->off;
+    break;
+  default:
+    break; /* UNLINK: path and AT_FDCWD are all */
+  }
+  bio__op_submit(bio__core(req->loop), op);
+}
+
+
+static void native_start(uv_fs_t *req) {
+  req->result = 0; /* a write counts what it wrote here */
+  memset(req_work(req), 0, sizeof(bio_work));
+  bio__req_register(req->loop);
+  native_submit(req);
+}
+
+
+/* A write that came back short: marks res bytes done in req's own copy
+ * of the buffers. Returns 1 when some remain. */
+static int write_consume(uv_fs_t *req, size_t done) {
+  unsigned int i;
+  int left = 0;
+
+  for (i = 0; i < req->nbufs; i++) {
+    uv_buf_t *b = &req->bufs[i];
+    size_t take = b->len < done ? b->len : done;
+    b->base += take;
+    b->len -= take;
+    done -= take;
+    if (b->len != 0)
+      left = 1;
+  }
+  return left;
+}
+
+
+static void native_done(bio_loop *core, bio_op *op) {
+  uv_fs_t *req = bio_container_of((void *)op, uv_fs_t, reserved);
+  ssize_t res = op->res;
+  int is_stat = op->opcode == BIO_OP_STATX;
+#ifdef STATX_BASIC_STATS
+  struct statx sx;
+
+  if (is_stat) {
+    memcpy(&sx, statx_area(req), sizeof(sx));
+    stat_fields_reset(req, req->fs_type == UV_FS_FSTAT ? op->fd : -1);
+  }
+#endif
+  (void)core;
+
+  if (op->flags & BIO_OPF_CREDS_STALE) {
+    /* Not performed: the process changed its uid, gid or groups since the
+     * ring was made (CVE-2024-22017). The pool's threads carry the new
+     * ones; this loop's fs requests go there from now on. A write that
+     * got partway reports what it wrote. */
+    bio__uv(req->loop)->fs_native = 0;
+    if (!(req->fs_type == UV_FS_WRITE && req->result > 0)) {
+      int err = pool_start(req, 0);
+      if (err == 0)
+        return;
+      res = err;
+    } else {
+      res = req->result;
+    }
+  } else if ((res == -EINVAL || res == -EOPNOTSUPP) &&
+             !(req->fs_type == UV_FS_WRITE && req->result > 0)) {
+    /* The probe said yes, but this file or filesystem may still refuse
+     * the opcode: try the syscall on the pool (nothing happened yet,
+     * unless a write got partway). */
+    int err = pool_start(req, (int)-res);
+    if (err == 0)
+      return;
+    res = err;
+  } else if (req->fs_type == UV_FS_WRITE) {
+    /* libuv writes everything unless the kernel fails: a short write goes
+     * on from where it stopped. An error after progress reports the
+     * progress, as the syscall path does. */
+    if (res > 0) {
+      req->result += res;
+      if (req->off >= 0)
+        req->off += res;
+      if (write_consume(req, (size_t)res)) {
+        native_submit(req);
+        return;
+      }
+    }
+    res = (res < 0 && req->result == 0) ? res : req->result;
+  }
+  req->result = res;
+  if (req->fs_type == UV_FS_READ || req->fs_type == UV_FS_WRITE)
+    release_bufs(req);
+#ifdef STATX_BASIC_STATS
+  if (is_stat && res == 0) {
+    statx_to_uv(&req->statbuf, &sx);
+    req->ptr = &req->statbuf;
+  }
+#endif
+  bio__req_unregister(req->loop);
+  req->cb(req);
+}
+
+
+/* Runs the request's body now (no callback: returns its result), or
+ * starts it as an io_uring op or on the pool (returns 0; the callback
+ * reports the result). */
 static int req_run(uv_fs_t *req) {
-  bio_work *w;
-  bio_op *op;
   int err;
 
   if (req->cb == NULL) {
     bodies[req->fs_type](req);
     return (int)req->result;
   }
-  op = req_op(req);
-  memset(op, 0, sizeof(*op));
-  op->cb = pool_done;
-  w = req_work(req);
-  memset(w, 0, sizeof(*w));
-  w->run = pool_run;
-  w->loop = bio__core(req->loop);
-  w->done = op;
-  w->kind = BIO_WORK_FAST_IO;
+  if (use_native(req)) {
+    native_start(req);
+    return 0;
+  }
   bio__req_register(req->loop);
-  err = bio__pool_submit(w);
+  err = pool_start(req, 0);
   if (err != 0) {
     bio__req_unregister(req->loop);
     return err;

@@ -94,6 +94,10 @@ typedef struct bio_uv_loop {
   uv_stream_t **deferred_tailp;
   bio_op deferred_op;
   int deferred_out;
+  /* compat/fs.c: the uv_fs_type values (one bit each) that run as io_uring
+   * ops on this loop, decided at the first async request (fs_probed). */
+  uint64_t fs_native;
+  int fs_probed;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

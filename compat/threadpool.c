@@ -167,6 +167,14 @@ UV_EXTERN int uv_cancel(uv_req_t *req) {
   w = bio__uv_work_of(req);
   if (w == NULL)
     return UV_EINVAL;
+  /* An fs request running as an io_uring op: cancellable only while its
+   * SQE has not reached the kernel (the core says so for certain); its
+   * work item is not in use (it may even hold the kernel's statx answer).
+   * Pool requests keep their op idle. */
+  if (done_op(req)->state != BIO_OP_IDLE)
+    return bio__op_cancel(bio__core(loop_of(req)), done_op(req)) == 0
+               ? 0
+               : UV_EBUSY;
   return bio__pool_cancel(w) == 0 ? 0 : UV_EBUSY;
 }
 

@@ -185,7 +185,10 @@ static int epoll_submit(bio_loop *loop, bio_op *op) {
   fd_entry *e;
   int err;
 
-  if (op->opcode >= BIO_OP_COUNT)
+  /* fs ops are io_uring's alone: the fs layer asks bio__loop_supports
+   * and sends them to the blocking pool here. */
+  assert(op->opcode < BIO_OP_FS_FIRST);
+  if (op->opcode >= BIO_OP_FS_FIRST)
     return -EINVAL;
   if (op->opcode == BIO_OP_NOP) {
     op->res = 0;
@@ -219,13 +222,13 @@ static int epoll_submit(bio_loop *loop, bio_op *op) {
 }
 
 
-static void epoll_cancel(bio_loop *loop, bio_op *op) {
+static int epoll_cancel(bio_loop *loop, bio_op *op) {
   epoll_state *st = loop->backend_data;
   fd_entry *e;
   bio_op **pp;
 
   if (op->fd < 0 || op->fd >= st->nfds)
-    return; /* on the ready list: completes on its own */
+    return -EBUSY; /* on the ready list: completes on its own */
   e = &st->fds[op->fd];
   for (pp = &e->waiters; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == op) {
@@ -233,9 +236,10 @@ static void epoll_cancel(bio_loop *loop, bio_op *op) {
       op->res = -ECANCELED;
       bio__op_list_push(&st->ready, op);
       sync_interest(st, op->fd, e);
-      return;
+      return 0;
     }
   }
+  return -EBUSY;
 }
 
 
@@ -349,6 +353,12 @@ static int epoll_busy(bio_loop *loop) {
 }
 
 
+static int epoll_supports(bio_loop *loop, unsigned opcode) {
+  (void)loop;
+  return opcode < BIO_OP_FS_FIRST;
+}
+
+
 static int epoll_fork(bio_loop *loop) {
   epoll_state *st = loop->backend_data;
   int fd;
@@ -379,4 +389,5 @@ const bio_backend bio__backend_epoll = {
     .fd = epoll_fd,
     .busy = epoll_busy,
     .fork = epoll_fork,
+    .supports = epoll_supports,
 };

@@ -80,8 +80,10 @@ static int fault_submit(bio_loop *loop, bio_op *op) {
 }
 
 
-static void fault_cancel(bio_loop *loop, bio_op *op) {
-  CALL_INNER(loop, loop->inner->cancel(loop, op));
+static int fault_cancel(bio_loop *loop, bio_op *op) {
+  int err;
+  CALL_INNER(loop, err = loop->inner->cancel(loop, op));
+  return err;
 }
 
 
@@ -125,6 +127,13 @@ static void fault_forget(bio_loop *loop, int fd) {
 }
 
 
+static int fault_supports(bio_loop *loop, unsigned opcode) {
+  int yes;
+  CALL_INNER(loop, yes = loop->inner->supports(loop, opcode));
+  return yes;
+}
+
+
 int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
                       unsigned fail_n) {
   fault_state *st;
@@ -156,4 +165,5 @@ const bio_backend bio__backend_fault = {
     .fork = fault_fork,
     .forget = fault_forget,
     .flush = fault_flush,
+    .supports = fault_supports,
 };

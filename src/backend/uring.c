@@ -25,6 +25,9 @@
 /* user_data of SQEs whose CQEs carry nothing for us (cancel requests). */
 #define IGNORED_CQE ((uint64_t)0)
 
+/* IORING_OP_FTRUNCATE (6.9) is newer than liburing 2.3's opcode enum. */
+#define BIO_IORING_OP_FTRUNCATE 55
+
 typedef struct uring_state {
   struct io_uring ring;
   unsigned setup_flags;
@@ -35,6 +38,8 @@ typedef struct uring_state {
   int shared;        /* seen used by two threads: no SINGLE_ISSUER */
   int embedded;      /* the fd is polled by someone else: plain ring */
   pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
+  unsigned features; /* IORING_FEAT_* of the current ring */
+  int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
   struct io_uring_probe *probe;
 } uring_state;
 
@@ -53,7 +58,7 @@ static int env_disabled(const char *name) {
 }
 
 
-static int create_ring(uring_state *st) {
+static int create_ring(bio_loop *loop, uring_state *st) {
   struct io_uring_params p;
   unsigned try_flags[3];
   int n = 0;
@@ -83,6 +88,12 @@ static int create_ring(uring_state *st) {
       st->cq_entries = p.cq_entries;
       st->enabled = !(p.flags & IORING_SETUP_R_DISABLED);
       st->owner_tid = 0;
+      st->features = p.features;
+      /* An SQPOLL ring, or a kernel worker acting for it, may run ops
+       * with its creator's credentials (CVE-2024-22017): remember them,
+       * so that callers can tell when the process changed its own. */
+      if (bio__creds_get(&loop->ring_creds) != 0)
+        memset(&loop->ring_creds, 0xff, sizeof(loop->ring_creds));
       /* Without NODROP (5.5) an overflowing CQ loses completions. */
       if (!(p.features & IORING_FEAT_NODROP)) {
         io_uring_queue_exit(&st->ring);
@@ -103,7 +114,7 @@ static int uring_init(bio_loop *loop) {
 
   if (st == NULL)
     return -ENOMEM;
-  err = create_ring(st);
+  err = create_ring(loop, st);
   if (err != 0) {
     bio__free(st);
     return err;
@@ -154,10 +165,39 @@ static int ensure_enabled(uring_state *st) {
 }
 
 
-static struct io_uring_sqe *get_sqe(uring_state *st) {
+/* Called before SQEs are flushed to the kernel. Ops that must act as the
+ * process is now (BIO_OPF_USER_CREDS) do not go if the process is no
+ * longer who created the ring (CVE-2024-22017: an SQPOLL thread or a
+ * worker may keep the creator's credentials). One check per flush that
+ * carries such ops, not one per op: three cheap syscalls. */
+static void gate_creds(bio_loop *loop, uring_state *st) {
+  struct io_uring_sq *sq = &st->ring.sq;
+  bio_creds now;
+  unsigned i;
+
+  if (!st->creds_sqes)
+    return;
+  st->creds_sqes = 0;
+  if (bio__creds_get(&now) == 0 && bio__creds_equal(&now, &loop->ring_creds))
+    return;
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    struct io_uring_sqe *sqe = &sq->sqes[i & sq->ring_mask];
+    bio_op *op = (bio_op *)(uintptr_t)sqe->user_data;
+    if (op == NULL || !(op->flags & BIO_OPF_USER_CREDS) ||
+        sqe->opcode == IORING_OP_NOP)
+      continue;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, op);
+    op->flags |= BIO_OPF_CREDS_STALE;
+  }
+}
+
+
+static struct io_uring_sqe *get_sqe(bio_loop *loop, uring_state *st) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
   if (sqe == NULL && st->enabled) {
     /* SQ full: hand the batch to the kernel, which frees the slots. */
+    gate_creds(loop, st);
     if (io_uring_submit(&st->ring) >= 0)
       st->unsubmitted = 0;
     sqe = io_uring_get_sqe(&st->ring);
@@ -180,7 +220,7 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
    * kernel memory that overflow could take. */
   if (st->inflight + 2 > URING_INFLIGHT_MAX)
     return -EAGAIN;
-  sqe = get_sqe(st);
+  sqe = get_sqe(loop, st);
   if (sqe == NULL)
     return -EAGAIN;
 
@@ -206,6 +246,53 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
   case BIO_OP_SENDMSG:
     io_uring_prep_sendmsg(sqe, op->fd, op->buf, op->u.msg_flags);
     break;
+  /* The fs ops; bio__loop_supports said yes (uring_supports names the
+   * kernel each needs), so the kernel knows the opcode. */
+  case BIO_OP_READV:
+    io_uring_prep_readv(sqe, op->fd, op->buf, op->u.len, (uint64_t)op->off);
+    break;
+  case BIO_OP_WRITEV:
+    io_uring_prep_writev(sqe, op->fd, op->buf, op->u.len, (uint64_t)op->off);
+    break;
+  case BIO_OP_OPENAT:
+    io_uring_prep_openat(sqe, op->fd, op->buf, (int)op->u.sys_flags,
+                         op->mode);
+    break;
+  case BIO_OP_CLOSE:
+    io_uring_prep_close(sqe, op->fd);
+    break;
+  case BIO_OP_STATX:
+    io_uring_prep_statx(sqe, op->fd, op->buf, (int)op->u.sys_flags,
+                        BIO_STATX_MASK, op->buf2);
+    break;
+  case BIO_OP_FSYNC:
+    io_uring_prep_fsync(sqe, op->fd,
+                        (op->u.sys_flags & BIO_FSYNC_DATASYNC)
+                            ? IORING_FSYNC_DATASYNC
+                            : 0);
+    break;
+  case BIO_OP_UNLINKAT:
+    io_uring_prep_unlinkat(sqe, op->fd, op->buf, (int)op->u.sys_flags);
+    break;
+  case BIO_OP_RENAMEAT:
+    io_uring_prep_renameat(sqe, op->fd, op->buf, op->fd, op->buf2, 0);
+    break;
+  case BIO_OP_MKDIRAT:
+    io_uring_prep_mkdirat(sqe, op->fd, op->buf, op->mode);
+    break;
+  case BIO_OP_SYMLINKAT:
+    io_uring_prep_symlinkat(sqe, op->buf, op->fd, op->buf2);
+    break;
+  case BIO_OP_LINKAT:
+    io_uring_prep_linkat(sqe, op->fd, op->buf, op->fd, op->buf2,
+                         (int)op->u.sys_flags);
+    break;
+  case BIO_OP_FTRUNCATE:
+    /* No prep helper in liburing 2.3: the kernel wants fd and the length
+     * in off, every other field zero (else EINVAL). */
+    io_uring_prep_rw(BIO_IORING_OP_FTRUNCATE, sqe, op->fd, NULL, 0,
+                     (uint64_t)op->off);
+    break;
   default:
     /* Give the slot back as a no-op that nobody waits for. */
     io_uring_prep_nop(sqe);
@@ -215,22 +302,82 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     return -EINVAL;
   }
   io_uring_sqe_set_data(sqe, op);
+  if (op->flags & BIO_OPF_USER_CREDS)
+    st->creds_sqes = 1;
   st->inflight++;
   st->unsubmitted++;
   return 0;
 }
 
 
-static void uring_cancel(bio_loop *loop, bio_op *op) {
-  uring_state *st = loop->backend_data;
-  struct io_uring_sqe *sqe = get_sqe(st);
+/* The kernel opcode behind each fs op, and the kernel that brought it
+ * (-1: not an fs op). */
+static int kernel_opcode(unsigned opcode) {
+  /* clang-format off: a table reads better */
+  switch (opcode) {
+  case BIO_OP_READV:     return IORING_OP_READV;     /* 5.1 */
+  case BIO_OP_WRITEV:    return IORING_OP_WRITEV;    /* 5.1 */
+  case BIO_OP_FSYNC:     return IORING_OP_FSYNC;     /* 5.1 */
+  case BIO_OP_OPENAT:    return IORING_OP_OPENAT;    /* 5.6 */
+  case BIO_OP_CLOSE:     return IORING_OP_CLOSE;     /* 5.6 */
+  case BIO_OP_STATX:     return IORING_OP_STATX;     /* 5.6 */
+  case BIO_OP_RENAMEAT:  return IORING_OP_RENAMEAT;  /* 5.11 */
+  case BIO_OP_UNLINKAT:  return IORING_OP_UNLINKAT;  /* 5.11 */
+  case BIO_OP_MKDIRAT:   return IORING_OP_MKDIRAT;   /* 5.15 */
+  case BIO_OP_SYMLINKAT: return IORING_OP_SYMLINKAT; /* 5.15 */
+  case BIO_OP_LINKAT:    return IORING_OP_LINKAT;    /* 5.15 */
+  case BIO_OP_FTRUNCATE: return BIO_IORING_OP_FTRUNCATE; /* 6.9 */
+  default:               return -1;
+  }
+  /* clang-format on */
+}
 
+
+static int uring_supports(bio_loop *loop, unsigned opcode) {
+  uring_state *st = loop->backend_data;
+  int kop;
+
+  if (opcode < BIO_OP_FS_FIRST)
+    return opcode < BIO_OP_COUNT; /* uring_init checked them */
+  kop = kernel_opcode(opcode);
+  if (kop < 0 || st->probe == NULL ||
+      !io_uring_opcode_supported(st->probe, kop))
+    return 0;
+  /* Offset -1 as "the file position" for READV/WRITEV (and READ/WRITE)
+   * is IORING_FEAT_RW_CUR_POS (5.6); without it -1 is an error. */
+  if ((opcode == BIO_OP_READV || opcode == BIO_OP_WRITEV) &&
+      !(st->features & IORING_FEAT_RW_CUR_POS))
+    return 0;
+  return 1;
+}
+
+
+static int uring_cancel(bio_loop *loop, bio_op *op) {
+  uring_state *st = loop->backend_data;
+  struct io_uring_sq *sq = &st->ring.sq;
+  struct io_uring_sqe *sqe;
+  unsigned i;
+
+  /* SQEs between sqe_head and sqe_tail have not been flushed to the
+   * kernel yet (they go in the next wait's enter): one of op's becomes a
+   * NOP whose completion reports -ECANCELED, a certain cancel. */
+  for (i = sq->sqe_head; i != sq->sqe_tail; i++) {
+    sqe = &sq->sqes[i & sq->ring_mask];
+    if (sqe->user_data != (uint64_t)(uintptr_t)op)
+      continue;
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data(sqe, op);
+    op->flags |= BIO_OPF_CANCELLED;
+    return 0;
+  }
+  sqe = get_sqe(loop, st);
   if (sqe == NULL)
-    return; /* the op will complete on its own; cancel is advisory */
+    return -EBUSY; /* the op will complete on its own; cancel is advisory */
   io_uring_prep_cancel(sqe, op, 0);
   io_uring_sqe_set_data64(sqe, IGNORED_CQE);
   st->inflight++;
   st->unsubmitted++;
+  return -EBUSY;
 }
 
 
@@ -270,6 +417,12 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
       continue;
     }
     op->res = cqe->res;
+    if (op->flags & BIO_OPF_CANCELLED) {
+      op->flags &= (uint16_t)~(BIO_OPF_CANCELLED | BIO_OPF_CREDS_STALE);
+      op->res = -ECANCELED;
+    } else if (op->flags & BIO_OPF_CREDS_STALE) {
+      op->res = -EPERM; /* the owner reads the flag, and clears it */
+    }
     bio__op_list_push(done, op);
   }
   io_uring_cq_advance(&st->ring, n);
@@ -279,13 +432,14 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
 }
 
 
-static int rebuild(uring_state *st) {
+static int rebuild(bio_loop *loop, uring_state *st) {
   io_uring_free_probe(st->probe);
   st->probe = NULL;
   io_uring_queue_exit(&st->ring);
   st->inflight = 0;
   st->unsubmitted = 0;
-  if (create_ring(st) != 0)
+  st->creds_sqes = 0;
+  if (create_ring(loop, st) != 0)
     return -ENOMEM;
   st->probe = io_uring_get_probe_ring(&st->ring);
   return 0;
@@ -304,13 +458,14 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
       st->owner_tid != current_tid()) {
     st->shared = 1;
-    err = rebuild(st);
+    err = rebuild(loop, st);
     return err != 0 ? err : -ERESTART;
   }
   err = ensure_enabled(st);
   if (err != 0)
     return err;
 
+  gate_creds(loop, st);
   if (reap(st, done) != 0 || timeout_ms == 0) {
     /* No waiting. Enter the kernel only when it has something for us:
      * SQEs to submit, completion work it deferred to us (TASKRUN_FLAG,
@@ -366,7 +521,7 @@ static int uring_fd(bio_loop *loop) {
   if (!st->embedded && (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
                                            IORING_SETUP_COOP_TASKRUN))) {
     st->embedded = 1;
-    if (rebuild(st) != 0)
+    if (rebuild(loop, st) != 0)
       return -1;
     loop->ops_lost = 1;
   }
@@ -390,7 +545,7 @@ static int uring_fork(bio_loop *loop) {
 
   /* The child shares the parent's ring; unmapping our view of it leaves
    * the parent's requests alone. A new ring starts empty. */
-  err = rebuild(st);
+  err = rebuild(loop, st);
   return err != 0 ? err : 1;
 }
 
@@ -406,4 +561,5 @@ const bio_backend bio__backend_uring = {
     .fd = uring_fd,
     .busy = uring_busy,
     .fork = uring_fork,
+    .supports = uring_supports,
 };

@@ -27,8 +27,31 @@ enum bio_opcode {
   BIO_OP_POLL,    /* wait until fd has one of u.events; res = revents */
   BIO_OP_RECVMSG, /* recvmsg(fd, buf as struct msghdr *, u.msg_flags) */
   BIO_OP_SENDMSG, /* sendmsg(fd, buf as struct msghdr *, u.msg_flags) */
+  /* File-system ops: io_uring only. A backend without them (epoll) refuses
+   * them with -EINVAL; callers ask bio__loop_supports first and use the
+   * blocking pool otherwise. fd is a directory fd (AT_FDCWD) for the
+   * path-taking ones, whose paths are NUL-terminated and stay valid until
+   * the callback. */
+  BIO_OP_FS_FIRST,
+  BIO_OP_READV = BIO_OP_FS_FIRST, /* readv(fd, buf as iovec *, u.len) at off */
+  BIO_OP_WRITEV,    /* writev(fd, buf as iovec *, u.len) at off */
+  BIO_OP_OPENAT,    /* openat(fd, buf, u.sys_flags, mode); res = new fd */
+  BIO_OP_CLOSE,     /* close(fd) */
+  BIO_OP_STATX,     /* statx(fd, buf, u.sys_flags, BIO_STATX_MASK, buf2) */
+  BIO_OP_FSYNC,     /* fsync(fd); fdatasync when u.sys_flags has
+                       BIO_FSYNC_DATASYNC */
+  BIO_OP_UNLINKAT,  /* unlinkat(fd, buf, u.sys_flags: AT_REMOVEDIR) */
+  BIO_OP_RENAMEAT,  /* renameat(fd, buf, fd, buf2) */
+  BIO_OP_MKDIRAT,   /* mkdirat(fd, buf, mode) */
+  BIO_OP_SYMLINKAT, /* symlinkat(buf (the target), fd, buf2) */
+  BIO_OP_LINKAT,    /* linkat(fd, buf, fd, buf2, u.sys_flags) */
+  BIO_OP_FTRUNCATE, /* ftruncate(fd, off) */
   BIO_OP_COUNT
 };
+
+/* What BIO_OP_STATX asks for: everything uv_stat_t holds. */
+#define BIO_STATX_MASK 0x00000fffu /* STATX_BASIC_STATS | STATX_BTIME */
+#define BIO_FSYNC_DATASYNC 1u
 
 enum bio_op_state {
   BIO_OP_IDLE = 0, /* not submitted, or completed */
@@ -43,19 +66,39 @@ enum bio_op_state {
 struct bio_op {
   bio_op_cb cb;
   bio_op *next; /* submission queue / completion list / backend lists */
-  void *buf;    /* data buffer, or struct msghdr * for RECVMSG/SENDMSG */
-  int64_t off;  /* file offset for READ/WRITE, -1: current position */
+  void *buf;    /* data buffer, struct msghdr * for RECVMSG/SENDMSG, the
+                   (first) path for path-taking fs ops */
+  union {
+    int64_t off;   /* READ/WRITE/READV/WRITEV: file offset, -1: current
+                      position; FTRUNCATE: the new length */
+    void *buf2;    /* STATX: struct statx *; RENAMEAT/LINKAT/SYMLINKAT:
+                      the second path */
+    uint32_t mode; /* OPENAT/MKDIRAT: permission bits */
+  };
   int32_t res;  /* >= 0 on success, -errno on failure */
   int32_t fd;
   union {
-    uint32_t len;       /* READ/WRITE: buffer length */
+    uint32_t len;       /* READ/WRITE: buffer length; READV/WRITEV: iovecs */
     uint32_t events;    /* POLL: POLLIN, POLLOUT, ... */
     uint32_t msg_flags; /* RECVMSG/SENDMSG: MSG_* flags */
+    uint32_t sys_flags; /* fs ops: the syscall's flags argument */
   } u;
   uint8_t opcode;
   uint8_t state;
-  uint16_t flags;
+  uint16_t flags; /* the owner's, but for the BIO_OPF_CORE_MASK bits */
 };
+
+/* Set by the owner: the op must act with the credentials the process has
+ * when it reaches the kernel. io_uring checks them against the ring
+ * creator's (CVE-2024-22017) and, when they differ, completes the op
+ * unperformed with -EPERM and BIO_OPF_CREDS_STALE set: the owner then
+ * does the work some other way (the fs layer: on the pool). */
+#define BIO_OPF_USER_CREDS 0x0001
+/* Flag bits the core and backends keep for themselves. */
+#define BIO_OPF_CREDS_STALE 0x2000 /* backend: not performed, see above */
+#define BIO_OPF_CANCELLED 0x4000   /* backend: report -ECANCELED */
+#define BIO_OPF_INTERNAL 0x8000    /* core: does not keep the loop alive */
+#define BIO_OPF_CORE_MASK 0xec00 /* with BIO_OPF_MORE, BIO_OPF_LISTED */
 
 _Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
 
@@ -67,9 +110,9 @@ _Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
  * yet are merged into one callback (their events or'ed). MORE and LISTED
  * belong to the backends and the core. */
 enum {
-  BIO_OPF_MULTI = 1u << 0,
-  BIO_OPF_MORE = 1u << 1,   /* this completion leaves the op armed */
-  BIO_OPF_LISTED = 1u << 2, /* on a completion list, callback not run */
+  BIO_OPF_MULTI = 0x0002,
+  BIO_OPF_MORE = 0x0400,   /* this completion leaves the op armed */
+  BIO_OPF_LISTED = 0x0800, /* on a completion list, callback not run */
 };
 
 /* For backends: records one firing of an armed MULTI op (more: it stays
@@ -123,8 +166,10 @@ struct bio_backend {
    * -EAGAIN / -EBUSY mean "reap completions, then try again". */
   int (*submit)(bio_loop *loop, bio_op *op);
   /* Asks for op's early completion with -ECANCELED (or its real result if
-   * it wins the race). The op still completes through the normal path. */
-  void (*cancel)(bio_loop *loop, bio_op *op);
+   * it wins the race). The op still completes through the normal path.
+   * Returns 0 when it is sure to complete with -ECANCELED (it never
+   * reached the kernel), -EBUSY when the outcome is the race's. */
+  int (*cancel)(bio_loop *loop, bio_op *op);
   /* Flushes submissions and waits up to timeout_ms (-1: forever, 0: no
    * wait) for completions or a wake; appends completed ops to done, with
    * res set. Returns 0 or -errno (-EINTR is not an error to the caller). */
@@ -147,6 +192,8 @@ struct bio_backend {
    * MULTI op, so that the op's final completion comes in the same turn
    * (a stream closed in its read callback closes in that turn). */
   void (*flush)(bio_loop *loop, bio_op_list *done);
+  /* Nonzero when submit can take ops of this opcode (the io_uring probe). */
+  int (*supports)(bio_loop *loop, unsigned opcode);
 };
 
 extern const bio_backend bio__backend_uring;
@@ -154,6 +201,24 @@ extern const bio_backend bio__backend_epoll;
 extern const bio_backend bio__backend_fault;
 
 typedef void (*bio_wake_cb)(bio_loop *loop, void *arg);
+
+/* A process's credentials, compared whole: real/effective/saved uid and
+ * gid, and the supplementary groups (count and hash). */
+typedef struct bio_creds {
+  uint32_t ids[6];
+  uint32_t ngroups;
+  uint64_t groups_hash;
+} bio_creds;
+
+/* Reads the calling thread's credentials (three cheap syscalls). Returns
+ * 0, or -errno (then *c is unusable: treat as changed). */
+int bio__creds_get(bio_creds *c);
+static inline int bio__creds_equal(const bio_creds *a, const bio_creds *b) {
+  return a->ngroups == b->ngroups && a->groups_hash == b->groups_hash &&
+         a->ids[0] == b->ids[0] && a->ids[1] == b->ids[1] &&
+         a->ids[2] == b->ids[2] && a->ids[3] == b->ids[3] &&
+         a->ids[4] == b->ids[4] && a->ids[5] == b->ids[5];
+}
 
 struct bio_loop {
   const bio_backend *backend;
@@ -189,6 +254,9 @@ struct bio_loop {
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
   uint64_t idle_ns;
+  /* Who the backend's kernel object was created by (bio__creds_get): an
+   * io_uring ring may act with those credentials, not the caller's. */
+  bio_creds ring_creds;
   /* Fault injection (tests): the backend the fault backend wraps. */
   const bio_backend *inner;
   void *inner_data;
@@ -207,7 +275,9 @@ void bio__loop_close(bio_loop *loop);
  * Never fails: an op the backend refuses for good completes with the
  * error, one it cannot take now waits in loop->pending. */
 void bio__op_submit(bio_loop *loop, bio_op *op);
-void bio__op_cancel(bio_loop *loop, bio_op *op);
+/* Cancel is advisory; returns 0 when op will complete with -ECANCELED for
+ * certain (it had not started), -EBUSY otherwise. */
+int bio__op_cancel(bio_loop *loop, bio_op *op);
 /* Completes op with res 0 at the next poll without the backend: a
  * "call me back next turn" that costs no SQE, CQE or syscall (deferred
  * write and send callbacks). A deferred op can't be cancelled; it is DONE
@@ -240,6 +310,8 @@ static inline void bio__loop_expect_post(bio_loop *loop) {
 }
 /* Call before closing an fd that ops of this loop waited on. */
 void bio__loop_forget_fd(bio_loop *loop, int fd);
+/* Nonzero when the loop's backend runs ops of this opcode natively. */
+int bio__loop_supports(bio_loop *loop, unsigned opcode);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
 /* The signal mask a backend waits with: NULL (leave the mask alone), or
  * the thread's mask plus SIGPROF when loop->block_sigprof is set. */

@@ -14,14 +14,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
+#include <grp.h>
 
 #include "core/core.h"
 
 /* Default spin for a pool post: see spin_for_post. */
 #define LOOP_SPIN_NS 50000u
-
-/* Internal ops (the wake read) do not keep a loop alive. */
-#define BIO_OPF_INTERNAL 0x8000
 
 
 static const bio_backend *backend_by_name(const char *name, size_t len) {
@@ -86,6 +84,41 @@ uint64_t bio__clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+
+int bio__creds_get(bio_creds *c) {
+  /* 256 groups cover every ordinary account; a process with more gets
+   * an error, which its caller treats as "changed" (the safe answer). */
+  gid_t groups[256];
+  uid_t u[3];
+  gid_t g[3];
+  uint64_t h = 1469598103934665603u; /* FNV-1a */
+  int n;
+  int i;
+
+  if (getresuid(&u[0], &u[1], &u[2]) != 0 ||
+      getresgid(&g[0], &g[1], &g[2]) != 0)
+    return -errno;
+  n = getgroups((int)(sizeof(groups) / sizeof(groups[0])), groups);
+  if (n < 0)
+    return -errno;
+  for (i = 0; i < n; i++) {
+    h ^= (uint64_t)groups[i];
+    h *= 1099511628211u;
+  }
+  for (i = 0; i < 3; i++) {
+    c->ids[i] = (uint32_t)u[i];
+    c->ids[3 + i] = (uint32_t)g[i];
+  }
+  c->ngroups = (uint32_t)n;
+  c->groups_hash = h;
+  return 0;
+}
+
+
+int bio__loop_supports(bio_loop *loop, unsigned opcode) {
+  return loop->backend->supports(loop, opcode);
 }
 
 
@@ -264,7 +297,7 @@ void bio__op_defer(bio_loop *loop, bio_op *op) {
 }
 
 
-void bio__op_cancel(bio_loop *loop, bio_op *op) {
+int bio__op_cancel(bio_loop *loop, bio_op *op) {
   bio_op **pp;
 
   switch (op->state) {
@@ -278,12 +311,13 @@ void bio__op_cancel(bio_loop *loop, bio_op *op) {
       if (!(op->flags & BIO_OPF_INTERNAL))
         loop->inflight--;
       complete_now(loop, op, -ECANCELED);
-      return;
+      return 0;
     }
     assert(!"QUEUED ops are always on the pending list");
-    return;
+    return -EBUSY;
   case BIO_OP_INFLIGHT:
-    loop->backend->cancel(loop, op);
+  {
+    int r = loop->backend->cancel(loop, op);
     if ((op->flags & BIO_OPF_MULTI) && loop->backend->flush != NULL) {
       bio_op_list done;
       bio__op_list_init(&done);
@@ -293,9 +327,10 @@ void bio__op_cancel(bio_loop *loop, bio_op *op) {
         loop->completed.tailp = done.tailp;
       }
     }
-    return;
+    return r;
+  }
   default:
-    return; /* completed already, or never submitted */
+    return -EBUSY; /* completed already, or never submitted */
   }
 }
 

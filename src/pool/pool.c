@@ -66,6 +66,9 @@ static struct {
   _Atomic uint64_t tickets; /* global submit order, for thieves */
   _Atomic int searching;    /* awake workers looking for work */
   _Atomic int nparked;      /* workers with parked == 1 */
+  /* Items taken by a worker and not yet finished. Counted before queued
+   * drops, so queued + busy never misses an item in between. */
+  _Atomic int busy;
 
   /* Slow I/O (getaddrinfo and friends): one FIFO, and at most half the
    * threads (rounded up) on it, so DNS cannot starve file I/O. */
@@ -211,6 +214,7 @@ static bio_work *pop_locked(struct worker *q) {
   assert(atomic_load_explicit(&w->state, memory_order_relaxed) ==
          BIO_WORK_QUEUED);
   atomic_store_explicit(&w->state, BIO_WORK_RUNNING, memory_order_relaxed);
+  atomic_fetch_add_explicit(&pool.busy, 1, memory_order_relaxed);
   atomic_fetch_sub(&pool.queued, 1);
   return w;
 }
@@ -233,6 +237,7 @@ static bio_work *take_slow(uint64_t before) {
       pool.slow_tail = NULL;
     w->next = NULL;
     atomic_store_explicit(&w->state, BIO_WORK_RUNNING, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool.busy, 1, memory_order_relaxed);
     atomic_fetch_sub(&pool.slow_queued, 1);
     atomic_fetch_add_explicit(&pool.slow_running, 1, memory_order_relaxed);
   }
@@ -283,6 +288,19 @@ static bio_work *take(struct worker *me) {
 }
 
 
+int bio__pool_saturated(void) {
+  long waiting;
+
+  if (!atomic_load_explicit(&pool.running, memory_order_acquire))
+    return 0; /* a submit would start threads for it */
+  waiting = atomic_load_explicit(&pool.queued, memory_order_relaxed) +
+            atomic_load_explicit(&pool.slow_queued, memory_order_relaxed);
+  return waiting > 0 ||
+         (unsigned)atomic_load_explicit(&pool.busy, memory_order_relaxed) >=
+             pool.live;
+}
+
+
 /* ---- workers ---- */
 
 static void run_item(bio_work *w) {
@@ -291,6 +309,7 @@ static void run_item(bio_work *w) {
   int slow = w->kind == BIO_WORK_SLOW_IO;
 
   w->run(w);
+  atomic_fetch_sub_explicit(&pool.busy, 1, memory_order_relaxed);
   if (slow) {
     pthread_mutex_lock(&pool.slow_lock);
     atomic_fetch_sub_explicit(&pool.slow_running, 1, memory_order_relaxed);
@@ -564,6 +583,7 @@ static void atfork_child(void) {
   atomic_store_explicit(&pool.searching, 0, memory_order_relaxed);
   atomic_store_explicit(&pool.nparked, 0, memory_order_relaxed);
   atomic_store_explicit(&pool.slow_running, 0, memory_order_relaxed);
+  atomic_store_explicit(&pool.busy, 0, memory_order_relaxed);
   pool.live = 0;
   self = NULL;
   pthread_mutex_unlock(&pool.slow_lock);

@@ -36,6 +36,10 @@ int bio__pool_submit(bio_work *w);
 /* Cancels w if no thread has started it: returns 0 and posts done with
  * -ECANCELED. Returns -EBUSY when it is running or finished. */
 int bio__pool_cancel(bio_work *w);
+/* A hint, racy by nature: nonzero when an item submitted now would wait
+ * (every thread busy, or items already waiting), zero when a thread would
+ * take it at once. */
+int bio__pool_saturated(void);
 /* Stops and joins the threads (uv_library_shutdown). Idempotent; a later
  * submit starts the pool again. */
 void bio__pool_shutdown(void);
