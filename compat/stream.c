@@ -20,8 +20,16 @@
 
 #include "stream.h"
 
-/* What alloc_cb is asked for per read. */
-#define READ_SUGGEST_BYTES (64 * 1024)
+/* What alloc_cb is asked for per read: libuv always says 64 KiB. We
+ * follow the stream instead, between these bounds: twice the last read,
+ * rounded up to a power of two. An echo of small messages then mallocs
+ * 4 KiB, not 64 KiB, which glibc would hand back to the kernel (heap trim)
+ * at each free and fault in again at the next malloc; a bulk stream that
+ * fills its buffers climbs back to 64 KiB within a few reads. The size is
+ * a hint in libuv's contract, and a read never gets more than the buffer
+ * holds: the rest waits for the next alloc_cb. */
+#define READ_SUGGEST_MIN_BYTES 4096u
+#define READ_SUGGEST_MAX_BYTES (64u * 1024u)
 /* Reads per readiness, so one busy stream can't starve the loop. */
 #define READS_PER_WAKE 32
 
@@ -324,6 +332,20 @@ static ssize_t read_some(uv_stream_t *s, uv_buf_t *buf) {
 }
 
 
+static size_t suggest_bytes(const uv_stream_t *s) {
+  unsigned int b = bio__sh(s)->suggest_bytes;
+  return b == 0 ? READ_SUGGEST_MAX_BYTES : b;
+}
+
+
+static void note_read(uv_stream_t *s, size_t n) {
+  unsigned int want = READ_SUGGEST_MIN_BYTES;
+  while (want < READ_SUGGEST_MAX_BYTES && want < 2 * n)
+    want *= 2;
+  bio__sh(s)->suggest_bytes = want;
+}
+
+
 static void read_ready(uv_stream_t *s, int revents) {
   int budget = READS_PER_WAKE;
 
@@ -341,7 +363,7 @@ static void read_ready(uv_stream_t *s, int revents) {
     uv_buf_t buf = uv_buf_init(NULL, 0);
     ssize_t r;
 
-    s->alloc_cb((uv_handle_t *)s, READ_SUGGEST_BYTES, &buf);
+    s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
     if (!still_reading(s))
       return;
     if (buf.base == NULL || buf.len == 0) {
@@ -363,7 +385,8 @@ static void read_ready(uv_stream_t *s, int revents) {
       /* A broken stream is done both ways, as libuv has it. */
       s->flags &= ~(S_READABLE | S_WRITABLE);
       stop_reading(s);
-      s->read_cb(s, r, &buf);
+      note_read(s, (size_t)r);
+    s->read_cb(s, r, &buf);
       return;
     }
     if (r == 0) {

@@ -51,6 +51,8 @@ typedef struct bio_stream_hot {
   unsigned int out;
   /* read_ready ran out of budget: the deferred turn reads on. */
   unsigned int read_more;
+  /* The next read's suggested_size (0: not read yet, the maximum). */
+  unsigned int suggest_bytes;
   uv_stream_t *deferred_next;
 } bio_stream_hot;
 
