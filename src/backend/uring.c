@@ -301,6 +301,8 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     st->unsubmitted++;
     return -EINVAL;
   }
+  if (op->flags & BIO_OPF_ASYNC)
+    sqe->flags |= IOSQE_ASYNC;
   io_uring_sqe_set_data(sqe, op);
   if (op->flags & BIO_OPF_USER_CREDS)
     st->creds_sqes = 1;

@@ -111,6 +111,10 @@ _Static_assert(sizeof(struct bio_op) == 48, "bio_op must stay 48 bytes");
  * belong to the backends and the core. */
 enum {
   BIO_OPF_MULTI = 0x0002,
+  /* Owner: run it on a kernel worker, not inline at submit (io_uring's
+   * IOSQE_ASYNC, 5.6). For big page-cache copies: inline, they would all
+   * run one after another on the loop's thread; workers copy in parallel. */
+  BIO_OPF_ASYNC = 0x0004,
   BIO_OPF_MORE = 0x0400,   /* this completion leaves the op armed */
   BIO_OPF_LISTED = 0x0800, /* on a completion list, callback not run */
 };
