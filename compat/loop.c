@@ -350,6 +350,9 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
      * trip, not two. */
     for (i = 0; i < 8; i++) {
       int ran = 0;
+      /* Streams closed in this turn's callbacks get their final read
+       * completions now, so they close in this turn, as in libuv. */
+      bio__loop_flush_cancels(bio__core(loop));
       if (!bio__q_empty(loop->pending_queue)) {
         run_pending(loop);
         ran = 1;

@@ -161,7 +161,11 @@ int bio__stream_open(uv_stream_t *s, int fd, unsigned int flags) {
 
   if (s->io_watcher.fd != -1 && s->io_watcher.fd != fd)
     return UV_EBUSY;
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+  /* A TCP handle's fd is a socket but for a caller's mistake, which
+   * write_bufs notices (ENOTSOCK) and survives; pipes and ttys may be
+   * anything. Saves a syscall per accepted connection. */
+  if (s->type != UV_TCP &&
+      getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
     s->flags |= S_NOSOCK;
   s->io_watcher.fd = fd;
   s->flags |= flags & (S_READABLE | S_WRITABLE);
@@ -220,13 +224,15 @@ static void arm_read(uv_stream_t *s) {
   op->cb = read_op_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
-  /* A reading stream stays armed (multishot on io_uring): no re-arm per
-   * readiness. Not listeners (they stop watching while a connection waits
-   * for uv_accept) nor IPC pipes (a recvmsg stops short at each message's
-   * descriptors, so a short read there says nothing). POLLRDHUP: see
-   * read_ready. BIO_STREAM_MULTI=0 turns it off. */
-  if ((s->flags & S_LISTENING) || !multi_ok() ||
-      (s->type == UV_NAMED_PIPE && ((uv_pipe_t *)s)->ipc)) {
+  /* A reading TCP stream stays armed (multishot on io_uring): no re-arm
+   * per readiness. Not listeners (they stop watching while a connection
+   * waits for uv_accept). Not pipes and ttys: an armed poll may fire for
+   * bytes already read (the kernel can post the wake-up's mask without
+   * polling again), and the read then finds nothing, which libuv reports
+   * as nread 0, legal but rare with libuv; programs reading stdio pipes
+   * (libuv's stdio tests among them) are the likeliest to assume it never
+   * happens. POLLRDHUP: see read_ready. BIO_STREAM_MULTI=0 turns it off. */
+  if ((s->flags & S_LISTENING) || !multi_ok() || s->type != UV_TCP) {
     op->u.events = POLLIN;
     op->flags = 0;
   } else {

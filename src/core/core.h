@@ -251,6 +251,7 @@ struct bio_loop {
    * then skip the eventfd write (and the wake-up it costs both sides). */
   atomic_int spinning;
   unsigned spin_ns; /* how long to spin; 0: never (BIO_LOOP_SPIN_US) */
+  int cancels_unflushed; /* an armed MULTI op was cancelled since the wait */
   int ops_lost; /* the backend restarted without its in-flight ops */
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
    * signals must not cut waits short, so waits block SIGPROF. */
@@ -312,6 +313,12 @@ int bio__loop_fork(bio_loop *loop);
 static inline void bio__loop_expect_post(bio_loop *loop) {
   atomic_fetch_add_explicit(&loop->posts_expected, 1, memory_order_relaxed);
 }
+/* When armed MULTI ops were cancelled since the last wait: hands the
+ * cancels to the kernel now and collects what completed (their final
+ * completions among them), to be dispatched in this turn. One syscall for
+ * all the cancels of a turn (say, every stream closed in it), not one
+ * each. The owner calls it after its callbacks of the turn. */
+void bio__loop_flush_cancels(bio_loop *loop);
 /* Call before closing an fd that ops of this loop waited on. */
 void bio__loop_forget_fd(bio_loop *loop, int fd);
 /* Nonzero when the loop's backend runs ops of this opcode natively. */

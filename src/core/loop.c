@@ -318,15 +318,9 @@ int bio__op_cancel(bio_loop *loop, bio_op *op) {
   case BIO_OP_INFLIGHT:
   {
     int r = loop->backend->cancel(loop, op);
-    if ((op->flags & BIO_OPF_MULTI) && loop->backend->flush != NULL) {
-      bio_op_list done;
-      bio__op_list_init(&done);
-      loop->backend->flush(loop, &done);
-      if (done.head != NULL) {
-        *loop->completed.tailp = done.head;
-        loop->completed.tailp = done.tailp;
-      }
-    }
+    /* bio__loop_flush_cancels brings its final completion in this turn. */
+    if (op->flags & BIO_OPF_MULTI)
+      loop->cancels_unflushed = 1;
     return r;
   }
   default:
@@ -443,6 +437,7 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
   int err;
 
   flush_pending(loop);
+  loop->cancels_unflushed = 0; /* this wait submits them */
   if (loop->completed.head != NULL ||
       atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL)
     timeout_ms = 0;
@@ -590,6 +585,23 @@ int bio__loop_fork(bio_loop *loop) {
     loop->ops_lost = 1;
   rearm_if_lost(loop);
   return 0;
+}
+
+
+void bio__loop_flush_cancels(bio_loop *loop) {
+  bio_op_list done;
+
+  if (!loop->cancels_unflushed)
+    return;
+  loop->cancels_unflushed = 0;
+  if (loop->backend->flush == NULL)
+    return;
+  bio__op_list_init(&done);
+  loop->backend->flush(loop, &done);
+  if (done.head != NULL) {
+    *loop->completed.tailp = done.head;
+    loop->completed.tailp = done.tailp;
+  }
 }
 
 
