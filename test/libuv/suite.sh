@@ -23,8 +23,9 @@
 #                      OPTIONS (print_stacktrace=1:halt_on_error=1) and
 #                      LSAN_OPTIONS to every test process and its helpers.
 #                      On by itself when libuv.so.1 in --libdir needs libasan.
-#                      A sanitizer report makes the test fail (exit status);
-#                      its log holds the report. Tests in SANITIZE_OWN_LEAKS
+#                      A sanitizer report from any process of a test (helpers
+#                      too: reports go to files) makes the test fail; its log
+#                      holds the report. Tests in SANITIZE_OWN_LEAKS
 #                      (below) run without leak checking: libuv's test code
 #                      itself leaks there.
 # env: BIO_CACHE (default /var/cache/blitz-io), BIO_TEST_USER (bio-test), CC,
@@ -186,6 +187,14 @@ run_one() {
   # A private copy: the tests need to own it (connect() to a file needs
   # write permission) and some write next to it.
   cp -r "$RUN_FIXTURES/test" "$dir/test"
+  # Sanitizer reports go to files, so those of helpers whose output or
+  # status the test ignores are seen too.
+  if [ "$RUN_SANITIZE" = 1 ]; then
+    for i in "${!RUN_ENV[@]}"; do
+      [[ ${RUN_ENV[$i]} == ASAN_OPTIONS=* || ${RUN_ENV[$i]} == UBSAN_OPTIONS=* ]] &&
+        RUN_ENV[$i]+=:log_path=$dir/sanitizer
+    done
+  fi
   chown -R "$RUN_UID:$RUN_GID" "$dir"
   out=$RUN_DIR/$name.out
   timeout -k 5 "$secs" env -i PATH=/usr/bin:/bin HOME="$dir" \
@@ -204,6 +213,14 @@ run_one() {
   [ $rc = 124 ] || [ $rc = 137 ] && status=fail &&
     echo "# killed by the harness after ${secs}s" >> "$out"
   [ $rc = 125 ] && status=fail && echo "# isolation failed" >> "$out"
+  # (Files without an error hold only warnings, e.g. LeakSanitizer in a
+  # forked child listing the parent's threads as not suspended.)
+  for i in "$dir"/sanitizer.*; do
+    [ -f "$i" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$i" ||
+      continue
+    status=fail
+    { echo "# sanitizer report ${i##*/}:"; cat "$i"; } >> "$out"
+  done
   echo "$name $status" >> "$RUN_RESULTS"
   if [ $status = fail ]; then
     mv "$out" "$RUN_LOGS/$name.log"
@@ -283,7 +300,7 @@ for path in "${path_list[@]}"; do
       export RUN_LIMITS_DECL="$(declare -p limit_ms | sed 's/limit_ms=/RUN_LIMITS_MS=/')"
       export RUN_ENV_DECL="$(declare -p run_env | sed 's/run_env=/RUN_ENV=/')"
       RUN_OWN_LEAKS=''; [ $sanitize = 1 ] && RUN_OWN_LEAKS=$SANITIZE_OWN_LEAKS
-      export RUN_OWN_LEAKS
+      export RUN_OWN_LEAKS RUN_SANITIZE=$sanitize
       export -f run_one
       xargs -r -P "$jobs" -I{} bash -c 'eval "$RUN_LIMITS_DECL"; run_one "$1"' _ {}
     )
