@@ -701,6 +701,7 @@ static int read_batch(uv_udp_t *h, uv_buf_t *buf) {
   struct sockaddr_storage peers[MMSG_MAX_SLOTS];
   struct mmsghdr msgs[MMSG_MAX_SLOTS];
   struct iovec iov[MMSG_MAX_SLOTS];
+  uv_udp_recv_cb cb;
   size_t slots = buf->len / DGRAM_MAX_BYTES;
   size_t k;
   int n;
@@ -726,7 +727,10 @@ static int read_batch(uv_udp_t *h, uv_buf_t *buf) {
     return 0;
   }
   /* Each datagram is a slice the user must not free; a last callback
-   * hands the whole buffer back. */
+   * hands the whole buffer back - also when a chunk's callback closed the
+   * handle (libuv keeps recv_cb until the close finishes), else the buffer
+   * leaks. Only uv_udp_recv_stop forfeits it, as in libuv. */
+  cb = h->recv_cb;
   for (k = 0; k < (size_t)n && still_receiving(h); k++) {
     uv_buf_t chunk = uv_buf_init(iov[k].iov_base, (unsigned int)iov[k].iov_len);
     unsigned int flags = UV_UDP_MMSG_CHUNK;
@@ -737,6 +741,8 @@ static int read_batch(uv_udp_t *h, uv_buf_t *buf) {
   }
   if (still_receiving(h))
     h->recv_cb(h, 0, buf, NULL, UV_UDP_MMSG_FREE);
+  else if (bio__handle_closing((const uv_handle_t *)h))
+    cb(h, 0, buf, NULL, UV_UDP_MMSG_FREE);
   return n;
 }
 

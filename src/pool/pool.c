@@ -55,6 +55,7 @@ struct worker {
 static struct {
   pthread_mutex_t start_lock;
   _Atomic int running; /* threads exist: submit needs no start */
+  _Atomic int started; /* threads of this start that reached worker_main */
   struct worker *workers;
   void *workers_mem; /* what to free: workers is aligned inside it */
   unsigned nthreads; /* queues (and threads wanted); fixed while running */
@@ -375,6 +376,8 @@ static void *worker_main(void *arg) {
   int searching = 0;
 
   self = me;
+  atomic_fetch_add(&pool.started, 1);
+  futex_wake(&pool.started);
   for (;;) {
     bio_work *w = take(me);
 
@@ -469,6 +472,7 @@ static int start_threads(void) {
   if (pthread_attr_init(&attr) != 0)
     return -ENOMEM;
   pthread_attr_setstacksize(&attr, POOL_STACK_BYTES);
+  atomic_store(&pool.started, 0);
   for (i = 0; i < pool.nthreads; i++) {
     struct worker *wk = &pool.workers[i];
     wk->has_thread = pthread_create(&wk->thread, &attr, worker_main, wk) == 0;
@@ -479,6 +483,15 @@ static int start_threads(void) {
   pthread_attr_destroy(&attr);
   if (made == 0)
     return -EAGAIN;
+  /* Wait until every thread runs our code, as libuv's pool does: a fork
+   * while a thread is still starting copies whatever lock the thread's
+   * start holds (ASan's allocator: its child's threads then hang). */
+  for (;;) {
+    int n = atomic_load(&pool.started);
+    if ((unsigned)n >= made)
+      break;
+    futex_wait(&pool.started, n);
+  }
   /* Fewer threads than asked: submits use only queues somebody serves
    * (thieves still scan all of them, which is harmless). */
   pool.live = made;

@@ -17,8 +17,22 @@
 #   --expected FILE    (default: test/libuv/expected-pass.txt)
 #   --no-isolate       no per-test network/mount namespaces (then jobs=1)
 #   --verbose          print every test's result
+#   --sanitize         our library is built with --enable-sanitizers: preload
+#                      the ASan/UBSan runtimes into libuv's (unsanitized)
+#                      runner and pass ASAN_OPTIONS (detect_leaks=1), UBSAN_
+#                      OPTIONS (print_stacktrace=1:halt_on_error=1) and
+#                      LSAN_OPTIONS to every test process and its helpers.
+#                      On by itself when libuv.so.1 in --libdir needs libasan.
+#                      A sanitizer report from any process of a test (helpers
+#                      too: reports go to files) makes the test fail; its log
+#                      holds the report. Tests in SANITIZE_OWN_LEAKS
+#                      (below) run without leak checking: libuv's test code
+#                      itself leaks there.
 # env: BIO_CACHE (default /var/cache/blitz-io), BIO_TEST_USER (bio-test), CC,
-#      CFLAGS (default -O1 -g).
+#      CFLAGS (default -O1 -g),
+#      BIO_SUITE_ENV: extra VAR=value words (whitespace-separated) set in
+#      every test process, after --sanitize's, e.g.
+#      BIO_SUITE_ENV='ASAN_OPTIONS=detect_leaks=0 BIO_TRACE=1'.
 # Results: <cache>/work/results/<path>-<backend>.txt ("name pass|fail|skip"),
 #          <cache>/work/logs/<path>-<backend>/<name>.log for failures.
 # Exit: 0 if every expected test passed in every combination, 1 if not,
@@ -36,6 +50,12 @@ SLICE_RE+='|req_type_name|run_nowait|run_once|strscpy|sys_error|timer.*'
 SLICE_RE+='|unref_in_prepare_cb|walk_handles|watcher_cross_stop|thread_.*'
 SLICE_RE+='|barrier_.*|condvar_.*|semaphore_.*'
 
+# Under --sanitize, tests whose leaks are libuv's test code's own (the stack
+# says so), run with detect_leaks=0; ASan's other checks stay on.
+#   tty_pty: uv_loop_init on a stack loop, never uv_loop_close'd (libuv
+#            skips the test in its own ASan builds).
+SANITIZE_OWN_LEAKS='tty_pty'
+
 libdir=${BIO_LIBDIR:-$top/.libs}
 incdir=$top/include
 paths=relink,rebuild
@@ -47,6 +67,7 @@ expected=$here/expected-pass.txt
 isolate=1
 jobs_given=0
 verbose=0
+sanitize=0
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -61,6 +82,7 @@ while [ $# -gt 0 ]; do
     --expected) expected=$2; shift ;;
     --no-isolate) isolate=0 ;;
     --verbose) verbose=1 ;;
+    --sanitize) sanitize=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) bio_die "unknown option $1 (try --help)" ;;
   esac
@@ -70,6 +92,36 @@ done
 [ "$(id -u)" = 0 ] || bio_die "run as root (it creates $BIO_TEST_USER and drops to it)"
 libdir=$(cd "$libdir" 2>/dev/null && pwd) || bio_die "no lib dir $libdir"
 incdir=$(cd "$incdir" 2>/dev/null && pwd) || incdir=/nonexistent
+
+# The environment every test process gets besides the basics (run_env, as
+# VAR=value words). A sanitized libuv.so.1 cannot load into the runner unless
+# the ASan runtime comes first, hence the preload. It is set inside isolate
+# (by env), so the isolation helper itself runs unsanitized.
+run_env=()
+if [ $sanitize = 0 ] &&
+   readelf -d "$libdir/libuv.so.1" 2>/dev/null | grep -q 'NEEDED.*libasan'; then
+  bio_say "$libdir/libuv.so.1 is built with ASan: --sanitize"
+  sanitize=1
+fi
+if [ $sanitize = 1 ]; then
+  preload=''
+  for rt in libasan.so libubsan.so; do
+    f=$(readlink -f "$(${CC:-cc} -print-file-name=$rt)")
+    [ -f "$f" ] || bio_die "--sanitize: no $rt (${CC:-cc} -print-file-name)"
+    preload=${preload:+$preload:}$f
+  done
+  run_env+=("LD_PRELOAD=$preload"
+            "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66:detect_stack_use_after_return=0:allocator_may_return_null=1"
+            "LSAN_OPTIONS=exitcode=67"
+            "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+fi
+if [ -n "${BIO_SUITE_ENV:-}" ]; then
+  read -ra extra <<< "$BIO_SUITE_ENV"
+  for kv in "${extra[@]}"; do
+    [[ $kv == [A-Za-z_]*=* ]] || bio_die "BIO_SUITE_ENV: '$kv' is not VAR=value"
+    run_env+=("$kv")
+  done
+fi
 
 src=$("$here/fetch.sh") || bio_die "cannot fetch libuv's source"
 cache=$(dirname "$src")
@@ -111,6 +163,15 @@ expected_names() {
 # One test in one combination; runs under xargs, so all it needs is exported.
 run_one() {
   local name=$1 dir out rc now left secs status line
+  local -a RUN_ENV
+  local i
+  eval "$RUN_ENV_DECL"
+  if [ -n "$RUN_OWN_LEAKS" ] && [[ $name =~ ^($RUN_OWN_LEAKS)$ ]]; then
+    for i in "${!RUN_ENV[@]}"; do
+      [[ ${RUN_ENV[$i]} == ASAN_OPTIONS=* ]] &&
+        RUN_ENV[$i]+=:detect_leaks=0
+    done
+  fi
   now=$(date +%s)
   left=$((RUN_DEADLINE - now))
   if [ $left -le 0 ]; then
@@ -126,12 +187,21 @@ run_one() {
   # A private copy: the tests need to own it (connect() to a file needs
   # write permission) and some write next to it.
   cp -r "$RUN_FIXTURES/test" "$dir/test"
+  # Sanitizer reports go to files, so those of helpers whose output or
+  # status the test ignores are seen too.
+  if [ "$RUN_SANITIZE" = 1 ]; then
+    for i in "${!RUN_ENV[@]}"; do
+      [[ ${RUN_ENV[$i]} == ASAN_OPTIONS=* || ${RUN_ENV[$i]} == UBSAN_OPTIONS=* ]] &&
+        RUN_ENV[$i]+=:log_path=$dir/sanitizer
+    done
+  fi
   chown -R "$RUN_UID:$RUN_GID" "$dir"
   out=$RUN_DIR/$name.out
   timeout -k 5 "$secs" env -i PATH=/usr/bin:/bin HOME="$dir" \
       USER="$RUN_USER" LOGNAME="$RUN_USER" BIO_BACKEND="$RUN_BACKEND" \
       LD_LIBRARY_PATH="$RUN_LIB" \
-      "$RUN_ISOLATE" $RUN_NS "$RUN_UID" "$RUN_GID" "$dir" "$RUN_BIN" "$name" \
+      "$RUN_ISOLATE" $RUN_NS "$RUN_UID" "$RUN_GID" "$dir" \
+      /usr/bin/env "${RUN_ENV[@]}" "$RUN_BIN" "$name" \
       < /dev/null > "$out" 2>&1
   rc=$?
   line=$(grep -m 1 -E "^(not )?ok [0-9]+ - $name( |$)" "$out")
@@ -143,6 +213,14 @@ run_one() {
   [ $rc = 124 ] || [ $rc = 137 ] && status=fail &&
     echo "# killed by the harness after ${secs}s" >> "$out"
   [ $rc = 125 ] && status=fail && echo "# isolation failed" >> "$out"
+  # (Files without an error hold only warnings, e.g. LeakSanitizer in a
+  # forked child listing the parent's threads as not suspended.)
+  for i in "$dir"/sanitizer.*; do
+    [ -f "$i" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$i" ||
+      continue
+    status=fail
+    { echo "# sanitizer report ${i##*/}:"; cat "$i"; } >> "$out"
+  done
   echo "$name $status" >> "$RUN_RESULTS"
   if [ $status = fail ]; then
     mv "$out" "$RUN_LOGS/$name.log"
@@ -175,7 +253,9 @@ for path in "${path_list[@]}"; do
   names=()
   if [ -n "$bin" ]; then
     mapfile -t names < <(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$work/lib" \
-                           "$BIO_ISOLATE" "$BIO_UID" "$BIO_GID" / "$bin" --list |
+                           "$BIO_ISOLATE" "$BIO_UID" "$BIO_GID" / \
+                           /usr/bin/env "${run_env[@]}" ASAN_OPTIONS=detect_leaks=0 \
+                           "$bin" --list |
                            awk '{ print $1 }' |
                            { if [ -n "$filter" ]; then grep -E "^($filter)\$"; else cat; fi })
     [ ${#names[@]} -gt 0 ] || { bio_say "$path: the runner listed no tests"; bin=''; }
@@ -218,6 +298,9 @@ for path in "${path_list[@]}"; do
       export RUN_NS
       # Associative arrays do not export; pass the limits as a declaration.
       export RUN_LIMITS_DECL="$(declare -p limit_ms | sed 's/limit_ms=/RUN_LIMITS_MS=/')"
+      export RUN_ENV_DECL="$(declare -p run_env | sed 's/run_env=/RUN_ENV=/')"
+      RUN_OWN_LEAKS=''; [ $sanitize = 1 ] && RUN_OWN_LEAKS=$SANITIZE_OWN_LEAKS
+      export RUN_OWN_LEAKS RUN_SANITIZE=$sanitize
       export -f run_one
       xargs -r -P "$jobs" -I{} bash -c 'eval "$RUN_LIMITS_DECL"; run_one "$1"' _ {}
     )

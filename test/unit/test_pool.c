@@ -506,6 +506,50 @@ START_TEST(forked_child_gets_a_pool) {
 END_TEST
 
 
+/* A fork right after the submit that started the threads: the threads must
+ * be past their start-up by then (under ASan a thread still in it held the
+ * allocator's lock across the fork and the child's new threads hung). */
+START_TEST(fork_right_after_pool_start) {
+  enum { ROUNDS = 50 };
+  int round;
+
+  setenv("UV_THREADPOOL_SIZE", "4", 1);
+  for (round = 0; round < ROUNDS; round++) {
+    bio_loop loop;
+    item it;
+    pid_t pid;
+    int status;
+
+    bio__pool_shutdown();
+    ck_assert_int_eq(bio__loop_init(&loop, 0), 0);
+    item_prep(&it, &loop, BIO_WORK_CPU);
+    ck_assert_int_eq(bio__pool_submit(&it.w), 0);
+    pid = fork();
+    ck_assert_int_ne(pid, -1);
+    if (pid == 0) {
+      bio_loop child_loop;
+      item c;
+      uint64_t end = mono_ms() + 5000;
+      if (bio__loop_init(&child_loop, 0) != 0)
+        _exit(2);
+      item_prep(&c, &child_loop, BIO_WORK_CPU);
+      if (bio__pool_submit(&c.w) != 0)
+        _exit(3);
+      while (c.dones == 0 && mono_ms() < end)
+        bio__loop_poll(&child_loop, 10);
+      _exit(c.dones == 1 ? 0 : 4);
+    }
+    POLL_UNTIL(&loop, it.dones == 1);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+    bio__loop_close(&loop);
+  }
+  bio__pool_shutdown();
+}
+END_TEST
+
+
 static Suite *pool_suite(void) {
   Suite *s = suite_create("pool");
   TCase *tc = tcase_create("pool");
@@ -520,6 +564,7 @@ static Suite *pool_suite(void) {
   tcase_add_test(tc, slow_io_uses_half_the_threads);
   tcase_add_test(tc, shutdown_drains_then_reuse_restarts);
   tcase_add_test(tc, forked_child_gets_a_pool);
+  tcase_add_test(tc, fork_right_after_pool_start);
   suite_add_tcase(s, tc);
   return s;
 }

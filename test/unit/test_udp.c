@@ -314,6 +314,49 @@ START_TEST(recvmmsg_chunks_then_free) {
 }
 END_TEST
 
+/* A chunk's callback closes the handle (libuv's udp_mmsg does): the buffer
+ * still comes back with UV_UDP_MMSG_FREE, or the user cannot free it. */
+static void mmsg_close_on_chunk(uv_udp_t *h, ssize_t nread,
+                                const uv_buf_t *buf,
+                                const struct sockaddr *addr, unsigned flags) {
+  (void)addr;
+  if (flags & UV_UDP_MMSG_FREE) {
+    ck_assert_int_eq(nread, 0);
+    ck_assert_ptr_eq(buf->base, slab);
+    got_free++;
+    return;
+  }
+  if (nread == 0)
+    return;
+  got_chunks++;
+  if (got_chunks == 2)
+    uv_close((uv_handle_t *)h, close_cb);
+}
+
+START_TEST(recvmmsg_free_after_close_in_chunk) {
+  uv_loop_t loop;
+  uv_udp_t h;
+  struct sockaddr_in addr;
+  uv_buf_t buf = uv_buf_init("abc", 3);
+  int i;
+
+  use_backend(_i);
+  got_chunks = got_free = close_cb_called = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init_ex(&loop, &h, AF_INET | UV_UDP_RECVMMSG), 0);
+  bind_loopback(&h, &addr);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(uv_udp_try_send(&h, &buf, 1, (struct sockaddr *)&addr),
+                     3);
+  ck_assert_int_eq(uv_udp_recv_start(&h, alloc_slab, mmsg_close_on_chunk), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(got_chunks, 2);
+  ck_assert_int_eq(got_free, 1);
+  ck_assert_int_eq(close_cb_called, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* ---- addresses ---- */
 
 START_TEST(address_helpers) {
@@ -372,6 +415,7 @@ int main(void) {
   tcase_add_loop_test(tc, try_send_and_argument_checks, 0, 2);
   tcase_add_loop_test(tc, truncated_datagram_is_partial, 0, 2);
   tcase_add_loop_test(tc, recvmmsg_chunks_then_free, 0, 2);
+  tcase_add_loop_test(tc, recvmmsg_free_after_close_in_chunk, 0, 2);
   tcase_add_loop_test(tc, address_helpers, 0, 1);
   tcase_add_loop_test(tc, interface_addresses_include_loopback, 0, 1);
   suite_add_tcase(s, tc);
