@@ -12,6 +12,7 @@
 #include <netpacket/packet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 
@@ -262,4 +263,21 @@ UV_EXTERN void uv_free_interface_addresses(uv_interface_address_t *addresses,
                                            int count) {
   (void)count; /* names live in the same block as the array */
   bio__free(addresses);
+}
+
+
+int bio__sock_name(const uv_handle_t *h, int peer, struct sockaddr *name,
+                   int *namelen) {
+  socklen_t len;
+  uv_os_fd_t fd;
+  int err;
+
+  err = uv_fileno(h, &fd);
+  if (err != 0)
+    return err;
+  len = (socklen_t)*namelen;
+  if ((peer ? getpeername(fd, name, &len) : getsockname(fd, name, &len)) != 0)
+    return -errno;
+  *namelen = (int)len;
+  return 0;
 }

@@ -166,5 +166,9 @@ void bio__signal_close(uv_signal_t *h);
 /* process.c: unlinks a process handle; stops SIGCHLD watching when it was
  * the loop's last. */
 void bio__process_close(uv_process_t *h);
+/* inet.c: getsockname (peer 0) or getpeername (peer 1) of h's socket into
+ * name, *namelen in and out, as uv_tcp/udp_getsockname want it. */
+int bio__sock_name(const uv_handle_t *h, int peer, struct sockaddr *name,
+                   int *namelen);
 
 #endif

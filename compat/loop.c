@@ -49,6 +49,16 @@ static void loop_woken(bio_loop *core, void *arg) {
 }
 
 
+/* Async handles sent: the core asks before it blocks, as sends that came
+ * while the loop was awake wrote no eventfd. (Signals always write it:
+ * their callbacks keep libuv's timing, from the wake read of a later
+ * turn.) */
+static int loop_has_wakes(void *arg) {
+  uv_loop_t *loop = arg;
+  return atomic_load(&bio__uv(loop)->async_stack) != NULL;
+}
+
+
 UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   bio_uv_loop *ul;
   void *saved_data;
@@ -91,6 +101,7 @@ UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   atomic_init(&ul->async_stack, NULL);
   bio__q_init(ul->signal_handles);
   bio__loop_set_wake_cb(&ul->core, loop_woken, loop);
+  bio__loop_set_busy_check(&ul->core, loop_has_wakes);
   return 0;
 }
 
@@ -308,6 +319,14 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
   bio_loop *core = bio__core(loop);
   int n;
 
+  /* Handles sent since the last wake need no wake-up to be noticed: the
+   * wait does not block (on io_uring, with nothing to submit, it makes no
+   * syscall at all) and they run below. A sender that finds the wake
+   * still pending writes no eventfd, so a steady sender and the loop meet
+   * without any syscall; the eventfd count left behind costs one spurious
+   * wake once the sends stop. */
+  if (timeout_ms != 0 && loop_has_wakes(loop))
+    timeout_ms = 0;
   /* A wait that fails (say ENOMEM) is retried at the next turn; libuv
    * aborts there, which we would rather not. */
   n = bio__loop_reap(core, timeout_ms);
@@ -315,6 +334,8 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
   /* Even a zero timeout may have taken a while: callbacks see fresh time. */
   uv_update_time(loop);
   bio__loop_dispatch(core);
+  if (loop_has_wakes(loop))
+    bio__async_wake(core, loop);
 }
 
 

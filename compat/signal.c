@@ -71,7 +71,7 @@ static void on_signal(int signum) {
       continue;
     atomic_fetch_add(&s->caught[signum], 1);
     atomic_fetch_or(&s->pending, bit(signum));
-    bio__loop_wake(core);
+    bio__loop_wake_now(core);
   }
   atomic_fetch_sub(&handlers_running, 1);
   errno = saved_errno;

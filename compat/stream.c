@@ -675,6 +675,18 @@ static ssize_t write_bufs(uv_stream_t *s, const uv_buf_t *bufs,
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : r;
   }
+  if (send_fd < 0 && nbufs == 1) {
+    /* send(2) spares the kernel importing a msghdr: measurably cheaper
+     * per call for programs that write many small buffers. */
+    do
+      r = send(s->io_watcher.fd, bufs[0].base, bufs[0].len, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == ENOTSOCK) {
+      s->flags |= S_NOSOCK;
+      return write_bufs(s, bufs, nbufs, -1);
+    }
+    return r < 0 ? -errno : r;
+  }
   memset(&m, 0, sizeof(m));
   m.msg_iov = (struct iovec *)(void *)bufs;
   m.msg_iovlen = nbufs;

@@ -202,38 +202,25 @@ UV_EXTERN int uv_tcp_connect(uv_connect_t *req, uv_tcp_t *handle,
 }
 
 
-typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
-
-static int get_name(const uv_tcp_t *h, name_fn fn, struct sockaddr *name,
+static int get_name(const uv_tcp_t *h, int peer, struct sockaddr *name,
                     int *namelen) {
-  socklen_t len;
-  uv_os_fd_t fd;
-  int err;
-
   if (!tcp_ok(h) || name == NULL || namelen == NULL || *namelen < 0)
     return UV_EINVAL;
   if (h->delayed_error != 0)
     return h->delayed_error;
-  err = uv_fileno((const uv_handle_t *)h, &fd);
-  if (err != 0)
-    return err;
-  len = (socklen_t)*namelen;
-  if (fn(fd, name, &len) != 0)
-    return -errno;
-  *namelen = (int)len;
-  return 0;
+  return bio__sock_name((const uv_handle_t *)h, peer, name, namelen);
 }
 
 
 UV_EXTERN int uv_tcp_getsockname(const uv_tcp_t *handle,
                                  struct sockaddr *name, int *namelen) {
-  return get_name(handle, getsockname, name, namelen);
+  return get_name(handle, 0, name, namelen);
 }
 
 
 UV_EXTERN int uv_tcp_getpeername(const uv_tcp_t *handle,
                                  struct sockaddr *name, int *namelen) {
-  return get_name(handle, getpeername, name, namelen);
+  return get_name(handle, 1, name, namelen);
 }
 
 

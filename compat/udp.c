@@ -403,36 +403,23 @@ UV_EXTERN int uv_udp_connect(uv_udp_t *handle, const struct sockaddr *addr) {
 }
 
 
-typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
-
-static int get_name(const uv_udp_t *h, name_fn fn, struct sockaddr *name,
+static int get_name(const uv_udp_t *h, int peer, struct sockaddr *name,
                     int *namelen) {
-  socklen_t len;
-  uv_os_fd_t fd;
-  int err;
-
   if (!udp_ok(h) || name == NULL || namelen == NULL || *namelen < 0)
     return UV_EINVAL;
-  err = uv_fileno((const uv_handle_t *)h, &fd);
-  if (err != 0)
-    return err;
-  len = (socklen_t)*namelen;
-  if (fn(fd, name, &len) != 0)
-    return -errno;
-  *namelen = (int)len;
-  return 0;
+  return bio__sock_name((const uv_handle_t *)h, peer, name, namelen);
 }
 
 
 UV_EXTERN int uv_udp_getpeername(const uv_udp_t *handle,
                                  struct sockaddr *name, int *namelen) {
-  return get_name(handle, getpeername, name, namelen);
+  return get_name(handle, 1, name, namelen);
 }
 
 
 UV_EXTERN int uv_udp_getsockname(const uv_udp_t *handle,
                                  struct sockaddr *name, int *namelen) {
-  return get_name(handle, getsockname, name, namelen);
+  return get_name(handle, 0, name, namelen);
 }
 
 

@@ -238,6 +238,10 @@ struct bio_loop {
   uint64_t wake_buf;
   bio_wake_cb wake_cb;
   void *wake_arg;
+  /* The owner's "was something handed to me without a wake?" (its wake
+   * callback's work): asked before every blocking wait; see bio__loop_wake. */
+  int (*busy_check)(void *wake_arg);
+  int embedded; /* uv_backend_fd was asked: every wake writes the eventfd */
   /* Ops completed by other threads (bio__loop_post), newest first. */
   _Atomic(bio_op *) posted;
   /* Threads inside bio__loop_post: the loop may see a posted op before its
@@ -295,6 +299,10 @@ int bio__loop_poll(bio_loop *loop, int timeout_ms);
 /* Thread-safe, async-signal-safe: makes a blocked poll return and runs
  * wake_cb on the loop thread. Coalesces: many wakes, one callback. */
 void bio__loop_wake(bio_loop *loop);
+/* The same, but always writes the eventfd, even while the loop is awake
+ * (async-signal-safe): what is handed over is seen at the next wake read,
+ * never earlier (signal handlers: libuv's signal callback timing). */
+void bio__loop_wake_now(bio_loop *loop);
 /* bio__loop_poll in two halves, for owners that act between them (libuv
  * updates its clock after the wait, before any I/O callback). */
 int bio__loop_reap(bio_loop *loop, int timeout_ms);
@@ -304,6 +312,7 @@ int bio__loop_dispatch(bio_loop *loop);
  * The op must not be submitted to the backend at the same time. */
 void bio__loop_post(bio_loop *loop, bio_op *op);
 void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg);
+void bio__loop_set_busy_check(bio_loop *loop, int (*fn)(void *wake_arg));
 int bio__loop_backend_fd(bio_loop *loop);
 /* 0 when a wait could return at once without blocking, else -1. */
 int bio__loop_busy(bio_loop *loop);

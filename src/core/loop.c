@@ -50,9 +50,12 @@ static void arm_wake(bio_loop *loop) {
 
 static void wake_op_done(bio_loop *loop, bio_op *op) {
   (void)op;
-  /* Clear before running the callback: a wake that races with it then
-   * writes the eventfd again instead of being absorbed. */
-  atomic_store(&loop->wake_pending, 0);
+  /* wake_pending stays set: the loop is awake and looks for work before
+   * it next blocks (bio__loop_reap clears it there), so wakes until then
+   * cost their senders no eventfd write. Not when someone else polls our
+   * backend fd (uv_backend_fd): every wake must make that fd readable. */
+  if (loop->embedded)
+    atomic_store(&loop->wake_pending, 0);
   if (op->res != -ECANCELED)
     arm_wake(loop);
   if (loop->wake_cb != NULL)
@@ -447,6 +450,17 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
            !loop->backend->busy(loop) && spin_for_post(loop))
     timeout_ms = 0;
 
+  /* About to block: from here a wake must write the eventfd. Clear the
+   * flag, then look once more for what wakes that saw it set (while we
+   * were busy) handed over without a write: the seq_cst store and loads
+   * here pair with the sender's push and exchange in bio__loop_wake. */
+  if (timeout_ms != 0) {
+    atomic_store(&loop->wake_pending, 0);
+    if (atomic_load(&loop->posted) != NULL ||
+        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
+      timeout_ms = 0;
+  }
+
   bio__op_list_init(&done);
   /* A wait that may block and comes back with nothing done was cut short:
    * a signal (-EINTR; or io_uring_enter reporting the SQEs it submitted
@@ -526,6 +540,17 @@ int bio__loop_poll(bio_loop *loop, int timeout_ms) {
 }
 
 
+void bio__loop_wake_now(bio_loop *loop) {
+  static const uint64_t one = 1;
+  atomic_store(&loop->wake_pending, 1);
+  for (;;) {
+    ssize_t r = write(loop->wake_fd, &one, sizeof(one));
+    if (r >= 0 || errno != EINTR)
+      return;
+  }
+}
+
+
 void bio__loop_wake(bio_loop *loop) {
   static const uint64_t one = 1;
   if (atomic_exchange(&loop->wake_pending, 1) != 0)
@@ -538,6 +563,11 @@ void bio__loop_wake(bio_loop *loop) {
 }
 
 
+void bio__loop_set_busy_check(bio_loop *loop, int (*fn)(void *wake_arg)) {
+  loop->busy_check = fn;
+}
+
+
 void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg) {
   loop->wake_cb = cb;
   loop->wake_arg = arg;
@@ -545,7 +575,16 @@ void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg) {
 
 
 int bio__loop_backend_fd(bio_loop *loop) {
-  int fd = loop->backend->fd(loop);
+  int fd;
+
+  if (!loop->embedded) {
+    loop->embedded = 1;
+    atomic_store(&loop->wake_pending, 0);
+    if (atomic_load(&loop->posted) != NULL ||
+        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
+      bio__loop_wake(loop);
+  }
+  fd = loop->backend->fd(loop);
   rearm_if_lost(loop);
   return fd;
 }
@@ -553,7 +592,8 @@ int bio__loop_backend_fd(bio_loop *loop) {
 
 int bio__loop_busy(bio_loop *loop) {
   if (loop->completed.head != NULL || loop->pending.head != NULL ||
-      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL)
+      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
+      (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
     return 1;
   return loop->backend->busy(loop);
 }
