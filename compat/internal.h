@@ -98,6 +98,7 @@ typedef struct bio_uv_loop {
    * ops on this loop, decided at the first async request (fs_probed). */
   uint64_t fs_native;
   int fs_probed;
+  unsigned fs_stats_out; /* async stats in flight (see fs.c use_native) */
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {
