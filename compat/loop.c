@@ -319,14 +319,6 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
   bio_loop *core = bio__core(loop);
   int n;
 
-  /* Handles sent since the last wake need no wake-up to be noticed: the
-   * wait does not block (on io_uring, with nothing to submit, it makes no
-   * syscall at all) and they run below. A sender that finds the wake
-   * still pending writes no eventfd, so a steady sender and the loop meet
-   * without any syscall; the eventfd count left behind costs one spurious
-   * wake once the sends stop. */
-  if (timeout_ms != 0 && loop_has_wakes(loop))
-    timeout_ms = 0;
   /* A wait that fails (say ENOMEM) is retried at the next turn; libuv
    * aborts there, which we would rather not. */
   n = bio__loop_reap(core, timeout_ms);
@@ -334,6 +326,8 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
   /* Even a zero timeout may have taken a while: callbacks see fresh time. */
   uv_update_time(loop);
   bio__loop_dispatch(core);
+  /* Sends that came while we were awake wrote no eventfd (the core looked
+   * for them before any blocking wait, through loop_has_wakes): run them. */
   if (loop_has_wakes(loop))
     bio__async_wake(core, loop);
 }

@@ -150,6 +150,15 @@ static inline void bio__op_list_push(bio_op_list *l, bio_op *op) {
   l->tailp = &op->next;
 }
 
+/* Moves all of from to the end of to (from is left as it was: reinit it
+ * before reuse). */
+static inline void bio__op_list_concat(bio_op_list *to, bio_op_list *from) {
+  if (from->head == NULL)
+    return;
+  *to->tailp = from->head;
+  to->tailp = from->tailp;
+}
+
 static inline bio_op *bio__op_list_shift(bio_op_list *l) {
   bio_op *op = l->head;
   if (op != NULL) {

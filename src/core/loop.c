@@ -488,10 +488,7 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
     err = 0;
   }
   rearm_if_lost(loop);
-  if (done.head != NULL) {
-    *loop->completed.tailp = done.head;
-    loop->completed.tailp = done.tailp;
-  }
+  bio__op_list_concat(&loop->completed, &done);
   take_posted(loop);
   return err;
 }
@@ -638,10 +635,7 @@ void bio__loop_flush_cancels(bio_loop *loop) {
     return;
   bio__op_list_init(&done);
   loop->backend->flush(loop, &done);
-  if (done.head != NULL) {
-    *loop->completed.tailp = done.head;
-    loop->completed.tailp = done.tailp;
-  }
+  bio__op_list_concat(&loop->completed, &done);
 }
 
 
