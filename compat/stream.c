@@ -391,8 +391,7 @@ static void read_ready(uv_stream_t *s, int revents) {
       /* A broken stream is done both ways, as libuv has it. */
       s->flags &= ~(S_READABLE | S_WRITABLE);
       stop_reading(s);
-      note_read(s, (size_t)r);
-    s->read_cb(s, r, &buf);
+      s->read_cb(s, r, &buf);
       return;
     }
     if (r == 0) {
@@ -401,6 +400,7 @@ static void read_ready(uv_stream_t *s, int revents) {
       s->read_cb(s, UV_EOF, &buf);
       return;
     }
+    note_read(s, (size_t)r);
     s->read_cb(s, r, &buf);
     /* A short read drained the socket, most likely: the next bytes wake
      * us again, even an armed op (each arrival fires it). Not so a FIN or
