@@ -30,6 +30,9 @@
  * holds: the rest waits for the next alloc_cb. */
 #define READ_SUGGEST_MIN_BYTES 4096u
 #define READ_SUGGEST_MAX_BYTES (64u * 1024u)
+/* The most buffers one gathered write takes (8 KiB of stack; IOV_MAX is
+ * 1024). */
+#define WRITE_GATHER_MAX 512u
 /* Reads per readiness, so one busy stream can't starve the loop. */
 #define READS_PER_WAKE 32
 
@@ -769,18 +772,122 @@ static int write_req(uv_stream_t *s, uv_write_t *req) {
 }
 
 
-/* Writes queued requests in order until the stream is full. */
-static void flush_writes(uv_stream_t *s) {
+/* Consumes n written bytes from req's remaining buffers; 1 when req is
+ * all written, 0 when bytes of it are left (n then is all used). */
+static int advance_req(uv_stream_t *s, uv_write_t *req, size_t *n) {
+  while (req->write_index < req->nbufs) {
+    uv_buf_t *cur = req->bufs + req->write_index;
+    if (*n >= cur->len) {
+      *n -= cur->len;
+      s->write_queue_size -= cur->len;
+      cur->len = 0;
+      req->write_index++;
+    } else {
+      cur->base += *n;
+      cur->len -= *n;
+      s->write_queue_size -= *n;
+      *n = 0;
+      return 0;
+    }
+  }
+  return 1;
+}
+
+
+/* Several queued requests, none passing a descriptor, go out in one
+ * gathered write (libuv writes one request per call: a program that
+ * queues many small writes behind a full socket pays a syscall each).
+ * Returns 1 if all gathered bytes went, 0 if the stream is full, <0 the
+ * error that ends the first request. Finished requests move on to their
+ * callbacks here. */
+static int write_gathered(uv_stream_t *s) {
+  struct iovec iov[WRITE_GATHER_MAX];
+  unsigned int n = 0;
+  size_t total = 0;
+  void **q;
+  ssize_t r;
+  size_t left;
+
+  for (q = bio__q_next(WQ(s)); q != WQ(s) && n < WRITE_GATHER_MAX;
+       q = bio__q_next(q)) {
+    uv_write_t *req = wreq_of(q);
+    unsigned int i;
+    if (req->send_handle != NULL)
+      break;
+    for (i = req->write_index; i < req->nbufs && n < WRITE_GATHER_MAX; i++) {
+      iov[n].iov_base = req->bufs[i].base;
+      iov[n].iov_len = req->bufs[i].len;
+      total += req->bufs[i].len;
+      n++;
+    }
+  }
+  r = write_bufs(s, (const uv_buf_t *)(const void *)iov, n, -1);
+  if (r == -EAGAIN || r == -EWOULDBLOCK)
+    return 0;
+  if (r < 0)
+    return (int)r;
+  left = (size_t)r;
   while (!bio__q_empty(WQ(s))) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
-    int r = write_req(s, req);
+    if (req->send_handle != NULL || !advance_req(s, req, &left))
+      break;
+    finish_write(s, req, 0);
+    if (left == 0 && (size_t)r < total)
+      break;
+  }
+  return (size_t)r == total;
+}
+
+
+/* Two or more requests queued, the first two passing no descriptor. */
+static int gatherable(uv_stream_t *s) {
+  void **first = bio__q_next(WQ(s));
+  void **second = bio__q_next(first);
+  return second != WQ(s) && wreq_of(first)->send_handle == NULL &&
+         wreq_of(second)->send_handle == NULL;
+}
+
+
+/* Writes queued requests in order until the stream is full; then arms
+ * for writability if may_arm (a closing stream gives the rest up). */
+static void flush_writes_arm(uv_stream_t *s, int may_arm) {
+  while (!bio__q_empty(WQ(s))) {
+    uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
+    int r;
+    if (gatherable(s)) {
+      r = write_gathered(s);
+      if (r == 1)
+        continue;
+      if (r == 0) {
+        if (!may_arm || arm_write(s) == 0)
+          return;
+        r = UV_ENOMEM;
+      }
+      /* The first request (still queued) takes the error. */
+      finish_write(s, wreq_of(bio__q_next(WQ(s))), r);
+      continue;
+    }
+    r = write_req(s, req);
     if (r == 0) {
-      if (arm_write(s) == 0)
+      if (!may_arm || arm_write(s) == 0)
         return;
       r = UV_ENOMEM; /* nothing would tell us when to go on */
     }
     finish_write(s, req, r < 0 ? r : 0);
   }
+}
+
+
+static void flush_writes(uv_stream_t *s) {
+  flush_writes_arm(s, 1);
+}
+
+
+/* Writes queued that no one is writing yet: uv_write2 left them for the
+ * stream's deferred turn (a burst), which gathers them. */
+static int writes_deferred(const uv_stream_t *s) {
+  return !bio__q_empty(WQ(s)) && s->connect_req == NULL &&
+         !(bio__sh(s)->out & OUT_WOP) && s->io_watcher.fd != -1;
 }
 
 
@@ -831,11 +938,20 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
   bio__q_insert_tail(WQ(handle), req->queue);
   bio__handle_start((uv_handle_t *)handle);
   /* Alone in the queue and connected: try now (libuv does too); the
-   * callback always waits for the loop. */
+   * callback always waits for the loop. A burst - a TCP stream that wrote
+   * since its deferred turn last ran, and owes that write's callback -
+   * leaves the request for that turn, which writes all queued by then in
+   * one gathered call (a program that writes many small buffers in one
+   * callback pays a syscall per several hundred, not per write). A close
+   * or uv_try_write writes them first. */
   if (handle->connect_req == NULL &&
       bio__q_next(WQ(handle)) == (void *)req->queue &&
-      !(bio__sh(handle)->out & OUT_WOP))
+      !(bio__sh(handle)->out & OUT_WOP)) {
+    if (handle->type == UV_TCP && send_handle == NULL &&
+        (bio__sh(handle)->out & OUT_SOP) && !bio__q_empty(DONE_Q(handle)))
+      return 0;
     flush_writes(handle);
+  }
   return 0;
 }
 
@@ -856,6 +972,8 @@ UV_EXTERN int uv_try_write2(uv_stream_t *handle, const uv_buf_t bufs[],
   if (bio__handle_closing((uv_handle_t *)handle) ||
       handle->io_watcher.fd == -1)
     return UV_EBADF;
+  if (writes_deferred(handle))
+    flush_writes(handle);
   /* Never overtake queued bytes or a connect in progress. */
   if (handle->connect_req != NULL || handle->write_queue_size != 0 ||
       !bio__q_empty(WQ(handle)))
@@ -987,6 +1105,8 @@ static void run_deferred(uv_stream_t *s) {
     if (bio__handle_closing((uv_handle_t *)s))
       return;
   }
+  if (writes_deferred(s))
+    flush_writes(s);
   /* Only the writes done by now: a callback that writes again must wait
    * for the next turn, or a write-per-callback program never yields. */
   /* They stay on DONE_Q meanwhile, where a close finds them. */
@@ -1155,6 +1275,10 @@ int bio__stream_close(uv_stream_t *s) {
   s->read_cb = NULL;
   if (read_op(s)->state != BIO_OP_IDLE)
     bio__op_cancel(core, read_op(s));
+  /* Writes left for the deferred turn go now, as far as the socket
+   * takes them: libuv would have written them already. */
+  if (writes_deferred(s))
+    flush_writes_arm(s, 0);
   if (x != NULL && x->wop.state != BIO_OP_IDLE)
     bio__op_cancel(core, &x->wop);
   while (!bio__q_empty(WQ(s))) {

@@ -1,0 +1,245 @@
+/* Unit tests of TCP writes on both backends: a burst of uv_write calls in
+ * one callback (which the stream gathers into few syscalls) arrives whole
+ * and in order with every callback in order and status 0; a burst larger
+ * than the socket buffer (partial gathered writes, then writability);
+ * a burst followed at once by uv_close still delivers what libuv would
+ * have written; uv_try_write after a burst keeps the order. */
+#include "config.h"
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uv.h"
+
+static const char *backends[] = {"uring", "epoll"};
+
+static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+
+/* One test's state: a listener and the accepted end read into got[]; the
+ * client writes 4-byte big-endian sequence numbers. */
+typedef struct {
+  uv_write_t req;
+  uint8_t bytes[4];
+} seq_write;
+
+static uv_loop_t loop;
+static uv_tcp_t listener, server_end, client;
+static uv_connect_t connect_req;
+static uv_shutdown_t shutdown_req;
+static seq_write *writes;
+static unsigned nwrites;
+static unsigned next_cb; /* write callbacks so far (they check the order) */
+static int bad_cb;       /* a callback out of order or with an error */
+static uint8_t *got;
+static size_t ngot, got_cap;
+static int eof_seen;
+static int closes;
+static int shutdown_status = 1;
+static size_t queue_at_shutdown = 1;
+static int try_write_result;
+static int mode; /* what connect_cb does after the burst */
+enum { THEN_SHUTDOWN, THEN_CLOSE, THEN_TRY_WRITE };
+static uint8_t marker[4] = {0xff, 0xfe, 0xfd, 0xfc};
+
+static void on_close(uv_handle_t *h) {
+  (void)h;
+  closes++;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  if (ngot + suggested > got_cap) {
+    got_cap = 2 * (ngot + suggested);
+    got = realloc(got, got_cap);
+    ck_assert_ptr_nonnull(got);
+  }
+  buf->base = (char *)got + ngot;
+  buf->len = suggested;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  (void)buf;
+  if (n > 0) {
+    ngot += (size_t)n;
+    return;
+  }
+  if (n == UV_EOF) {
+    eof_seen = 1;
+    uv_close((uv_handle_t *)s, on_close);
+    uv_close((uv_handle_t *)&listener, on_close);
+  }
+}
+
+static void connection_cb(uv_stream_t *l, int status) {
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &server_end), 0);
+  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)&server_end), 0);
+  ck_assert_int_eq(
+      uv_read_start((uv_stream_t *)&server_end, alloc_cb, read_cb), 0);
+}
+
+static void write_cb(uv_write_t *req, int status) {
+  seq_write *w = (seq_write *)req;
+  if (status != 0 || w != &writes[next_cb])
+    bad_cb = 1;
+  next_cb++;
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  shutdown_status = status;
+  queue_at_shutdown = req->handle->write_queue_size;
+  uv_close((uv_handle_t *)req->handle, on_close);
+}
+
+static void connect_cb(uv_connect_t *req, int status) {
+  unsigned i;
+  ck_assert_int_eq(status, 0);
+  for (i = 0; i < nwrites; i++) {
+    uv_buf_t b = uv_buf_init((char *)writes[i].bytes, 4);
+    ck_assert_int_eq(uv_write(&writes[i].req, req->handle, &b, 1, write_cb),
+                     0);
+  }
+  if (mode == THEN_TRY_WRITE) {
+    uv_buf_t b = uv_buf_init((char *)marker, sizeof(marker));
+    try_write_result = uv_try_write(req->handle, &b, 1);
+  }
+  if (mode == THEN_CLOSE)
+    uv_close((uv_handle_t *)req->handle, on_close);
+  else
+    ck_assert_int_eq(uv_shutdown(&shutdown_req, req->handle, shutdown_cb),
+                     0);
+}
+
+static void run_burst(int backend, unsigned n, int then) {
+  struct sockaddr_in addr;
+  int len = sizeof(addr);
+  unsigned i;
+
+  use_backend(backend);
+  nwrites = n;
+  mode = then;
+  next_cb = 0;
+  bad_cb = 0;
+  ngot = 0;
+  got_cap = 0;
+  got = NULL;
+  eof_seen = 0;
+  closes = 0;
+  shutdown_status = 1;
+  queue_at_shutdown = 1;
+  try_write_result = 0;
+  writes = calloc(n, sizeof(*writes));
+  ck_assert_ptr_nonnull(writes);
+  for (i = 0; i < n; i++) {
+    writes[i].bytes[0] = (uint8_t)(i >> 24);
+    writes[i].bytes[1] = (uint8_t)(i >> 16);
+    writes[i].bytes[2] = (uint8_t)(i >> 8);
+    writes[i].bytes[3] = (uint8_t)i;
+  }
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+  ck_assert_int_eq(uv_tcp_bind(&listener, (struct sockaddr *)&addr, 0), 0);
+  ck_assert_int_eq(
+      uv_tcp_getsockname(&listener, (struct sockaddr *)&addr, &len), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8, connection_cb), 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &client), 0);
+  ck_assert_int_eq(uv_tcp_connect(&connect_req, &client,
+                                  (struct sockaddr *)&addr, connect_cb),
+                   0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+
+static void check_sequence(size_t count) {
+  size_t i;
+  for (i = 0; i < count; i++) {
+    uint32_t v = (uint32_t)got[4 * i] << 24 | (uint32_t)got[4 * i + 1] << 16 |
+                 (uint32_t)got[4 * i + 2] << 8 | got[4 * i + 3];
+    if (v != i)
+      ck_abort_msg("byte %zu: sequence %u where %zu was due", 4 * i,
+                   (unsigned)v, i);
+  }
+}
+
+static void finish(void) {
+  free(writes);
+  free(got);
+  writes = NULL;
+  got = NULL;
+}
+
+START_TEST(burst_arrives_in_order) {
+  run_burst(_i, 20000, THEN_SHUTDOWN);
+  ck_assert_uint_eq(next_cb, 20000);
+  ck_assert_int_eq(bad_cb, 0);
+  ck_assert_int_eq(shutdown_status, 0);
+  ck_assert_uint_eq(queue_at_shutdown, 0);
+  ck_assert_int_eq(eof_seen, 1);
+  ck_assert_uint_eq(ngot, 4u * 20000);
+  check_sequence(20000);
+  ck_assert_int_eq(closes, 3);
+  finish();
+}
+END_TEST
+
+/* 4 MiB in 4-byte writes: more than the socket takes at once, so gathered
+ * writes come back short and the rest waits for writability. */
+START_TEST(burst_beyond_socket_buffer) {
+  unsigned n = 1024 * 1024;
+  run_burst(_i, n, THEN_SHUTDOWN);
+  ck_assert_uint_eq(next_cb, n);
+  ck_assert_int_eq(bad_cb, 0);
+  ck_assert_uint_eq(queue_at_shutdown, 0);
+  ck_assert_uint_eq(ngot, 4u * n);
+  check_sequence(n);
+  finish();
+}
+END_TEST
+
+/* uv_close right after the burst: the socket takes all 4000 bytes, which
+ * libuv writes inside uv_write; none may be cancelled. */
+START_TEST(burst_then_close_delivers) {
+  run_burst(_i, 1000, THEN_CLOSE);
+  ck_assert_uint_eq(next_cb, 1000);
+  ck_assert_int_eq(bad_cb, 0);
+  ck_assert_int_eq(eof_seen, 1);
+  ck_assert_uint_eq(ngot, 4000);
+  check_sequence(1000);
+  ck_assert_int_eq(closes, 3);
+  finish();
+}
+END_TEST
+
+START_TEST(try_write_after_burst_keeps_order) {
+  run_burst(_i, 500, THEN_TRY_WRITE);
+  ck_assert_int_eq(try_write_result, 4);
+  ck_assert_uint_eq(next_cb, 500);
+  ck_assert_int_eq(bad_cb, 0);
+  ck_assert_uint_eq(ngot, 4u * 500 + 4);
+  check_sequence(500);
+  ck_assert_int_eq(memcmp(got + 4 * 500, marker, 4), 0);
+  finish();
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("tcp");
+  TCase *tc = tcase_create("writes");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, burst_arrives_in_order, 0, 2);
+  tcase_add_loop_test(tc, burst_beyond_socket_buffer, 0, 2);
+  tcase_add_loop_test(tc, burst_then_close_delivers, 0, 2);
+  tcase_add_loop_test(tc, try_write_after_burst_keeps_order, 0, 2);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
