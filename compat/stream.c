@@ -883,11 +883,106 @@ static void flush_writes(uv_stream_t *s) {
 }
 
 
+_Static_assert(sizeof(((uv_write_t *)0)->reserved) >= sizeof(bio_op),
+               "a write request's reserved words hold its send op");
+
+static bio_op *send_op(uv_write_t *req) {
+  return (bio_op *)(void *)req->reserved;
+}
+
+
+/* io_uring sends a lone TCP write itself, in the enter that next waits
+ * (many connections' sends in one syscall, none of their own), where
+ * libuv calls send(2) inside uv_write. One buffer (the rest of a request
+ * and anything behind it goes by syscall). Not on epoll, which would
+ * first wait for writability. BIO_STREAM_SEND_OP=0 turns it off. */
+static int send_op_ok(const uv_stream_t *s, const uv_write_t *req) {
+  static int setting = -1;
+  if (setting < 0) {
+    const char *v = getenv("BIO_STREAM_SEND_OP");
+    setting = v == NULL || strcmp(v, "0") != 0;
+  }
+  return setting && s->type == UV_TCP && req->send_handle == NULL &&
+         req->nbufs == 1 && req->bufs[0].len > 0 &&
+         req->bufs[0].len <= INT32_MAX &&
+         bio__loop_supports(bio__core(s->loop), BIO_OP_SEND);
+}
+
+
+static void send_done(bio_loop *core, bio_op *op);
+
+static void start_send(uv_stream_t *s, uv_write_t *req) {
+  bio_op *op = send_op(req);
+  memset(op, 0, sizeof(*op));
+  op->cb = send_done;
+  op->opcode = BIO_OP_SEND;
+  op->fd = s->io_watcher.fd;
+  op->buf = req->bufs[0].base;
+  op->u.len = (uint32_t)req->bufs[0].len;
+  bio__sh(s)->out |= OUT_SEND;
+  bio__op_submit(bio__core(s->loop), op);
+}
+
+
+/* Closing with a send op out. Queued, it names the fd only by number:
+ * into the kernel with it before the fd closes (there it holds the
+ * socket itself). If that sent it whole (res stays 0 until the op
+ * completes, and a send of some bytes never completes with 0), what
+ * waits behind it goes too, as far as the socket takes it: libuv would
+ * have written it inside uv_write. */
+static void settle_send(uv_stream_t *s) {
+  uv_write_t *head = wreq_of(bio__q_next(WQ(s)));
+  bio_op *op = send_op(head);
+
+  bio__loop_submit_now(bio__core(s->loop));
+  if (op->res <= 0 || (size_t)op->res != head->bufs[0].len)
+    return;
+  /* send_done (to come) finds it finished with status 0. */
+  s->write_queue_size -= head->bufs[0].len;
+  head->error = 0;
+  bio__q_remove(head->queue);
+  bio__q_insert_tail(DONE_Q(s), head->queue);
+  flush_writes_arm(s, 0);
+}
+
+
+static void send_done(bio_loop *core, bio_op *op) {
+  uv_write_t *req = bio_container_of((void *)op, uv_write_t, reserved);
+  uv_stream_t *s = req->handle;
+  int32_t res = op->res;
+
+  (void)core;
+  bio__sh(s)->out &= ~OUT_SEND;
+  if (s->flags & S_CLOSE_WAIT) {
+    /* Closed meanwhile: the close queued req's callback as cancelled;
+     * it went out whole all the same. */
+    if (res >= 0 && (size_t)res == req->bufs[0].len)
+      req->error = 0; /* settle_send may have said so already */
+    close_progress(s);
+    return;
+  }
+  if (res == -EAGAIN || res == -EWOULDBLOCK) {
+    flush_writes(s); /* full: the syscall path waits for writability */
+    return;
+  }
+  if (res < 0) {
+    finish_write(s, req, res);
+  } else {
+    size_t n = (size_t)res;
+    if (advance_req(s, req, &n))
+      finish_write(s, req, 0);
+  }
+  if (!bio__q_empty(WQ(s)))
+    flush_writes(s);
+  maybe_stop(s);
+}
+
+
 /* Writes queued that no one is writing yet: uv_write2 left them for the
  * stream's deferred turn (a burst), which gathers them. */
 static int writes_deferred(const uv_stream_t *s) {
   return !bio__q_empty(WQ(s)) && s->connect_req == NULL &&
-         !(bio__sh(s)->out & OUT_WOP) && s->io_watcher.fd != -1;
+         !(bio__sh(s)->out & (OUT_WOP | OUT_SEND)) && s->io_watcher.fd != -1;
 }
 
 
@@ -946,11 +1041,14 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
    * or uv_try_write writes them first. */
   if (handle->connect_req == NULL &&
       bio__q_next(WQ(handle)) == (void *)req->queue &&
-      !(bio__sh(handle)->out & OUT_WOP)) {
+      !(bio__sh(handle)->out & (OUT_WOP | OUT_SEND))) {
     if (handle->type == UV_TCP && send_handle == NULL &&
         (bio__sh(handle)->out & OUT_SOP) && !bio__q_empty(DONE_Q(handle)))
       return 0;
-    flush_writes(handle);
+    if (send_op_ok(handle, req))
+      start_send(handle, req);
+    else
+      flush_writes(handle);
   }
   return 0;
 }
@@ -1035,7 +1133,9 @@ static void finish_connect(uv_stream_t *s, int err) {
   if (err == 0) {
     if (still_reading(s))
       arm_read(s);
-    flush_writes(s);
+    /* The connect callback's own writes may be out as a send op. */
+    if (!(bio__sh(s)->out & (OUT_SEND | OUT_WOP)))
+      flush_writes(s);
     kick(s); /* a shutdown may have waited for the connect */
     return;
   }
@@ -1279,6 +1379,8 @@ int bio__stream_close(uv_stream_t *s) {
    * takes them: libuv would have written them already. */
   if (writes_deferred(s))
     flush_writes_arm(s, 0);
+  if (bio__sh(s)->out & OUT_SEND)
+    settle_send(s);
   if (x != NULL && x->wop.state != BIO_OP_IDLE)
     bio__op_cancel(core, &x->wop);
   while (!bio__q_empty(WQ(s))) {

@@ -59,7 +59,9 @@ typedef struct bio_stream_hot {
 _Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),
                "uv_handle_t.u holds a stream's hot state");
 
-enum { OUT_READ = 1, OUT_WOP = 2, OUT_SOP = 4 };
+/* OUT_SEND: the write queue's first request is out as a BIO_OP_SEND op
+ * (io_uring), which lives in the request's reserved words. */
+enum { OUT_READ = 1, OUT_WOP = 2, OUT_SOP = 4, OUT_SEND = 8 };
 
 static inline bio_stream_hot *bio__sh(const uv_stream_t *s) {
   return (bio_stream_hot *)(void *)&((uv_stream_t *)s)->u;

@@ -91,6 +91,7 @@ static uint32_t wanted_events(const bio_op *op) {
     return EPOLLIN;
   case BIO_OP_WRITE:
   case BIO_OP_SENDMSG:
+  case BIO_OP_SEND:
     return EPOLLOUT;
   case BIO_OP_POLL:
     return op->u.events & (EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP);
@@ -166,6 +167,11 @@ static int perform(bio_op *op, uint32_t revents) {
   case BIO_OP_SENDMSG:
     do
       r = sendmsg(op->fd, op->buf, (int)op->u.msg_flags | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : (int)r;
+  case BIO_OP_SEND:
+    do
+      r = send(op->fd, op->buf, op->u.len, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : (int)r;
   case BIO_OP_POLL:
@@ -355,7 +361,7 @@ static int epoll_busy(bio_loop *loop) {
 
 static int epoll_supports(bio_loop *loop, unsigned opcode) {
   (void)loop;
-  return opcode < BIO_OP_FS_FIRST;
+  return opcode < BIO_OP_FS_FIRST && opcode != BIO_OP_SEND;
 }
 
 

@@ -126,6 +126,7 @@ static int uring_init(bio_loop *loop) {
       !io_uring_opcode_supported(st->probe, IORING_OP_POLL_ADD) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_RECVMSG) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_SENDMSG) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_SEND) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_ASYNC_CANCEL)) {
     if (st->probe != NULL)
       io_uring_free_probe(st->probe);
@@ -245,6 +246,9 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     break;
   case BIO_OP_SENDMSG:
     io_uring_prep_sendmsg(sqe, op->fd, op->buf, op->u.msg_flags);
+    break;
+  case BIO_OP_SEND:
+    io_uring_prep_send(sqe, op->fd, op->buf, op->u.len, MSG_NOSIGNAL);
     break;
   /* The fs ops; bio__loop_supports said yes (uring_supports names the
    * kernel each needs), so the kernel knows the opcode. */

@@ -27,6 +27,9 @@ enum bio_opcode {
   BIO_OP_POLL,    /* wait until fd has one of u.events; res = revents */
   BIO_OP_RECVMSG, /* recvmsg(fd, buf as struct msghdr *, u.msg_flags) */
   BIO_OP_SENDMSG, /* sendmsg(fd, buf as struct msghdr *, u.msg_flags) */
+  BIO_OP_SEND,    /* send(fd, buf, u.len, MSG_NOSIGNAL); native on io_uring
+                     only (epoll waits for POLLOUT first: the owner
+                     had better write itself there) */
   /* File-system ops: io_uring only. A backend without them (epoll) refuses
    * them with -EINVAL; callers ask bio__loop_supports first and use the
    * blocking pool otherwise. fd is a directory fd (AT_FDCWD) for the
@@ -337,6 +340,11 @@ static inline void bio__loop_expect_post(bio_loop *loop) {
  * all the cancels of a turn (say, every stream closed in it), not one
  * each. The owner calls it after its callbacks of the turn. */
 void bio__loop_flush_cancels(bio_loop *loop);
+/* Hands ops submitted but still queued here to the kernel now, and
+ * collects what has completed for this turn's dispatch. For an owner
+ * about to close an fd that such an op names: in the kernel the op holds
+ * the file, queued it holds only the number. */
+void bio__loop_submit_now(bio_loop *loop);
 /* Call before closing an fd that ops of this loop waited on. */
 void bio__loop_forget_fd(bio_loop *loop, int fd);
 /* Nonzero when the loop's backend runs ops of this opcode natively. */

@@ -639,6 +639,19 @@ void bio__loop_flush_cancels(bio_loop *loop) {
 }
 
 
+void bio__loop_submit_now(bio_loop *loop) {
+  bio_op_list done;
+
+  flush_pending(loop);
+  if (loop->backend->flush == NULL)
+    return;
+  loop->cancels_unflushed = 0; /* this flush hands them over too */
+  bio__op_list_init(&done);
+  loop->backend->flush(loop, &done);
+  bio__op_list_concat(&loop->completed, &done);
+}
+
+
 void bio__loop_forget_fd(bio_loop *loop, int fd) {
   if (loop->backend != NULL && loop->backend->forget != NULL)
     loop->backend->forget(loop, fd);
