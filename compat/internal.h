@@ -99,6 +99,10 @@ typedef struct bio_uv_loop {
   uint64_t fs_native;
   int fs_probed;
   unsigned fs_stats_out; /* async stats in flight (see fs.c use_native) */
+  /* stream.c: TCP streams that started writes since the last reap, and
+   * the last of them (send_op_ok). */
+  unsigned stream_writers;
+  const void *last_writer;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

@@ -323,6 +323,9 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
    * aborts there, which we would rather not. */
   n = bio__loop_reap(core, timeout_ms);
   (void)n;
+  /* A new batch of callbacks (stream.c's send_op_ok). */
+  bio__uv(loop)->stream_writers = 0;
+  bio__uv(loop)->last_writer = NULL;
   /* Even a zero timeout may have taken a while: callbacks see fresh time. */
   uv_update_time(loop);
   bio__loop_dispatch(core);

@@ -347,11 +347,14 @@ static size_t suggest_bytes(const uv_stream_t *s) {
 }
 
 
+/* Grows at once to twice the read; shrinks by half a read at most, so a
+ * bulk stream's odd short read does not cut its next reads short. */
 static void note_read(uv_stream_t *s, size_t n) {
   unsigned int want = READ_SUGGEST_MIN_BYTES;
+  unsigned int half = (unsigned int)suggest_bytes(s) / 2;
   while (want < READ_SUGGEST_MAX_BYTES && want < 2 * n)
     want *= 2;
-  bio__sh(s)->suggest_bytes = want;
+  bio__sh(s)->suggest_bytes = want < half ? half : want;
 }
 
 
@@ -893,19 +896,32 @@ static bio_op *send_op(uv_write_t *req) {
 
 /* io_uring sends a lone TCP write itself, in the enter that next waits
  * (many connections' sends in one syscall, none of their own), where
- * libuv calls send(2) inside uv_write. One buffer (the rest of a request
- * and anything behind it goes by syscall). Not on epoll, which would
- * first wait for writability. BIO_STREAM_SEND_OP=0 turns it off. */
+ * libuv calls send(2) inside uv_write - when another stream wrote in the
+ * same batch of callbacks (a server answering many clients). The first
+ * writer of a batch, and so every write of a one-connection program
+ * (libuv's ping_pongs and pump benchmarks), still goes by syscall at once:
+ * measured, it then gains nothing and its callback comes a wait later.
+ * One buffer (the rest of a request and anything behind it goes by
+ * syscall). Not on epoll, which would first wait for writability.
+ * BIO_STREAM_SEND_OP: 0 never, 2 for every such write (tests). */
 static int send_op_ok(const uv_stream_t *s, const uv_write_t *req) {
   static int setting = -1;
+  bio_uv_loop *ul;
   if (setting < 0) {
     const char *v = getenv("BIO_STREAM_SEND_OP");
-    setting = v == NULL || strcmp(v, "0") != 0;
+    setting = v == NULL ? 1 : atoi(v);
   }
-  return setting && s->type == UV_TCP && req->send_handle == NULL &&
-         req->nbufs == 1 && req->bufs[0].len > 0 &&
-         req->bufs[0].len <= INT32_MAX &&
-         bio__loop_supports(bio__core(s->loop), BIO_OP_SEND);
+  if (setting == 0 || s->type != UV_TCP || req->send_handle != NULL ||
+      req->nbufs != 1 || req->bufs[0].len == 0 ||
+      req->bufs[0].len > INT32_MAX ||
+      !bio__loop_supports(bio__core(s->loop), BIO_OP_SEND))
+    return 0;
+  ul = bio__uv(s->loop);
+  if (ul->last_writer != s) {
+    ul->last_writer = s;
+    ul->stream_writers++;
+  }
+  return ul->stream_writers > 1 || setting == 2;
 }
 
 
