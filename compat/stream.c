@@ -734,47 +734,6 @@ static void finish_write(uv_stream_t *s, uv_write_t *req, int err) {
 }
 
 
-/* Writes as much of req as the stream takes. 1: all of it went, 0: the
- * stream is full, <0: the error that ends req. */
-static int write_req(uv_stream_t *s, uv_write_t *req) {
-  while (req->write_index < req->nbufs) {
-    uv_buf_t *b = req->bufs + req->write_index;
-    int send_fd = -1;
-    ssize_t r;
-
-    /* The descriptor goes along with the request's first bytes. */
-    if (req->send_handle != NULL && b == req->bufs &&
-        bufs_bytes(req->bufs, req->nbufs) == req_left(req)) {
-      send_fd = handle_fd((uv_handle_t *)req->send_handle);
-      if (send_fd < 0)
-        return UV_EBADF;
-    }
-    r = write_bufs(s, b, req->nbufs - req->write_index, send_fd);
-    if (r == -EAGAIN || r == -EWOULDBLOCK)
-      return 0;
-    if (r < 0)
-      return (int)r;
-    s->write_queue_size -= (size_t)r;
-    while (r > 0 || (req->write_index < req->nbufs &&
-                     req->bufs[req->write_index].len == 0)) {
-      uv_buf_t *cur = req->bufs + req->write_index;
-      if ((size_t)r >= cur->len) {
-        r -= (ssize_t)cur->len;
-        cur->len = 0;
-        req->write_index++;
-      } else {
-        cur->base += r;
-        cur->len -= (size_t)r;
-        r = 0;
-      }
-    }
-    if (req->send_handle != NULL)
-      req->send_handle = NULL; /* sent with the first bytes */
-  }
-  return 1;
-}
-
-
 /* Consumes n written bytes from req's remaining buffers; 1 when req is
  * all written, 0 when bytes of it are left (n then is all used). */
 static int advance_req(uv_stream_t *s, uv_write_t *req, size_t *n) {
@@ -797,9 +756,40 @@ static int advance_req(uv_stream_t *s, uv_write_t *req, size_t *n) {
 }
 
 
-/* Several queued requests, none passing a descriptor, go out in one
- * gathered write (libuv writes one request per call: a program that
- * queues many small writes behind a full socket pays a syscall each).
+/* Writes as much of req (one passing a descriptor) as the stream takes.
+ * 1: all of it went, 0: the stream is full, <0: the error that ends req. */
+static int write_req(uv_stream_t *s, uv_write_t *req) {
+  while (req->write_index < req->nbufs) {
+    uv_buf_t *b = req->bufs + req->write_index;
+    int send_fd = -1;
+    ssize_t r;
+
+    /* The descriptor goes along with the request's first bytes. */
+    if (req->send_handle != NULL && b == req->bufs &&
+        bufs_bytes(req->bufs, req->nbufs) == req_left(req)) {
+      send_fd = handle_fd((uv_handle_t *)req->send_handle);
+      if (send_fd < 0)
+        return UV_EBADF;
+    }
+    r = write_bufs(s, b, req->nbufs - req->write_index, send_fd);
+    if (r == -EAGAIN || r == -EWOULDBLOCK)
+      return 0;
+    if (r < 0)
+      return (int)r;
+    {
+      size_t n = (size_t)r;
+      advance_req(s, req, &n);
+    }
+    if (req->send_handle != NULL)
+      req->send_handle = NULL; /* sent with the first bytes */
+  }
+  return 1;
+}
+
+
+/* The queued requests up to the first passing a descriptor go out in one
+ * gathered write, however many (libuv writes one request per call: a
+ * program that queues many small writes pays a syscall each).
  * Returns 1 if all gathered bytes went, 0 if the stream is full, <0 the
  * error that ends the first request. Finished requests move on to their
  * callbacks here. */
@@ -842,41 +832,32 @@ static int write_gathered(uv_stream_t *s) {
 }
 
 
-/* Two or more requests queued, the first two passing no descriptor. */
-static int gatherable(uv_stream_t *s) {
-  void **first = bio__q_next(WQ(s));
-  void **second = bio__q_next(first);
-  return second != WQ(s) && wreq_of(first)->send_handle == NULL &&
-         wreq_of(second)->send_handle == NULL;
-}
-
-
 /* Writes queued requests in order until the stream is full; then arms
  * for writability if may_arm (a closing stream gives the rest up). */
 static void flush_writes_arm(uv_stream_t *s, int may_arm) {
   while (!bio__q_empty(WQ(s))) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
     int r;
-    if (gatherable(s)) {
+    /* A request passing a descriptor goes alone (the descriptor rides on
+     * its first bytes); the others go gathered, one or many. */
+    if (req->send_handle != NULL) {
+      r = write_req(s, req);
+      if (r == 1) {
+        finish_write(s, req, 0);
+        continue;
+      }
+    } else {
       r = write_gathered(s);
       if (r == 1)
         continue;
-      if (r == 0) {
-        if (!may_arm || arm_write(s) == 0)
-          return;
-        r = UV_ENOMEM;
-      }
-      /* The first request (still queued) takes the error. */
-      finish_write(s, wreq_of(bio__q_next(WQ(s))), r);
-      continue;
     }
-    r = write_req(s, req);
     if (r == 0) {
       if (!may_arm || arm_write(s) == 0)
         return;
       r = UV_ENOMEM; /* nothing would tell us when to go on */
     }
-    finish_write(s, req, r < 0 ? r : 0);
+    /* The first request (still queued) takes the error. */
+    finish_write(s, wreq_of(bio__q_next(WQ(s))), r);
   }
 }
 
