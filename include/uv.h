@@ -33,20 +33,78 @@ extern "C" {
 
 /* ---- X-macro tables ---------------------------------------------------- */
 
-/* XX(name, message) for every error code, in libuv's order. Programs expand
- * this to build their own tables, so order and messages are part of the API.
- */
+/* XX(name, message) for every error code. Programs expand this to build
+ * their own tables: the names and messages are API, the order is not. Here
+ * by value: the errno codes (as Linux numbers them), then the resolver's
+ * UV__EAI_* codes, then the codes libuv made up itself. */
 #define UV_ERRNO_MAP(XX) \
+  XX(EPERM, "operation not permitted") \
+  XX(ENOENT, "no such file or directory") \
+  XX(ESRCH, "no such process") \
+  XX(EINTR, "interrupted system call") \
+  XX(EIO, "i/o error") \
+  XX(ENXIO, "no such device or address") \
   XX(E2BIG, "argument list too long") \
+  XX(EBADF, "bad file descriptor") \
+  XX(EAGAIN, "resource temporarily unavailable") \
+  XX(ENOMEM, "not enough memory") \
   XX(EACCES, "permission denied") \
+  XX(EFAULT, "bad address in system call argument") \
+  XX(EBUSY, "resource busy or locked") \
+  XX(EEXIST, "file already exists") \
+  XX(EXDEV, "cross-device link not permitted") \
+  XX(ENODEV, "no such device") \
+  XX(ENOTDIR, "not a directory") \
+  XX(EISDIR, "illegal operation on a directory") \
+  XX(EINVAL, "invalid argument") \
+  XX(ENFILE, "file table overflow") \
+  XX(EMFILE, "too many open files") \
+  XX(ENOTTY, "inappropriate ioctl for device") \
+  XX(ETXTBSY, "text file is busy") \
+  XX(EFBIG, "file too large") \
+  XX(ENOSPC, "no space left on device") \
+  XX(ESPIPE, "invalid seek") \
+  XX(EROFS, "read-only file system") \
+  XX(EMLINK, "too many links") \
+  XX(EPIPE, "broken pipe") \
+  XX(ERANGE, "result too large") \
+  XX(ENAMETOOLONG, "name too long") \
+  XX(ENOSYS, "function not implemented") \
+  XX(ENOTEMPTY, "directory not empty") \
+  XX(ELOOP, "too many symbolic links encountered") \
+  XX(ENONET, "machine is not on the network") \
+  XX(EPROTO, "protocol error") \
+  XX(EOVERFLOW, "value too large for defined data type") \
+  XX(EILSEQ, "illegal byte sequence") \
+  XX(ENOTSOCK, "socket operation on non-socket") \
+  XX(EDESTADDRREQ, "destination address required") \
+  XX(EMSGSIZE, "message too long") \
+  XX(EPROTOTYPE, "protocol wrong type for socket") \
+  XX(ENOPROTOOPT, "protocol not available") \
+  XX(EPROTONOSUPPORT, "protocol not supported") \
+  XX(ESOCKTNOSUPPORT, "socket type not supported") \
+  XX(ENOTSUP, "operation not supported on socket") \
+  XX(EAFNOSUPPORT, "address family not supported") \
   XX(EADDRINUSE, "address already in use") \
   XX(EADDRNOTAVAIL, "address not available") \
-  XX(EAFNOSUPPORT, "address family not supported") \
-  XX(EAGAIN, "resource temporarily unavailable") \
+  XX(ENETDOWN, "network is down") \
+  XX(ENETUNREACH, "network is unreachable") \
+  XX(ECONNABORTED, "software caused connection abort") \
+  XX(ECONNRESET, "connection reset by peer") \
+  XX(ENOBUFS, "no buffer space available") \
+  XX(EISCONN, "socket is already connected") \
+  XX(ENOTCONN, "socket is not connected") \
+  XX(ESHUTDOWN, "cannot send after transport endpoint shutdown") \
+  XX(ETIMEDOUT, "connection timed out") \
+  XX(ECONNREFUSED, "connection refused") \
+  XX(EHOSTDOWN, "host is down") \
+  XX(EHOSTUNREACH, "host is unreachable") \
+  XX(EALREADY, "connection already in progress") \
+  XX(EREMOTEIO, "remote I/O error") \
+  XX(ECANCELED, "operation canceled") \
   XX(EAI_ADDRFAMILY, "address family not supported") \
   XX(EAI_AGAIN, "temporary failure") \
   XX(EAI_BADFLAGS, "bad ai_flags value") \
-  XX(EAI_BADHINTS, "invalid value for hints") \
   XX(EAI_CANCELED, "request canceled") \
   XX(EAI_FAIL, "permanent failure") \
   XX(EAI_FAMILY, "ai_family not supported") \
@@ -54,71 +112,14 @@ extern "C" {
   XX(EAI_NODATA, "no address") \
   XX(EAI_NONAME, "unknown node or service") \
   XX(EAI_OVERFLOW, "argument buffer overflow") \
-  XX(EAI_PROTOCOL, "resolved protocol is unknown") \
   XX(EAI_SERVICE, "service not available for socket type") \
   XX(EAI_SOCKTYPE, "socket type not supported") \
-  XX(EALREADY, "connection already in progress") \
-  XX(EBADF, "bad file descriptor") \
-  XX(EBUSY, "resource busy or locked") \
-  XX(ECANCELED, "operation canceled") \
-  XX(ECHARSET, "invalid Unicode character") \
-  XX(ECONNABORTED, "software caused connection abort") \
-  XX(ECONNREFUSED, "connection refused") \
-  XX(ECONNRESET, "connection reset by peer") \
-  XX(EDESTADDRREQ, "destination address required") \
-  XX(EEXIST, "file already exists") \
-  XX(EFAULT, "bad address in system call argument") \
-  XX(EFBIG, "file too large") \
-  XX(EHOSTUNREACH, "host is unreachable") \
-  XX(EINTR, "interrupted system call") \
-  XX(EINVAL, "invalid argument") \
-  XX(EIO, "i/o error") \
-  XX(EISCONN, "socket is already connected") \
-  XX(EISDIR, "illegal operation on a directory") \
-  XX(ELOOP, "too many symbolic links encountered") \
-  XX(EMFILE, "too many open files") \
-  XX(EMSGSIZE, "message too long") \
-  XX(ENAMETOOLONG, "name too long") \
-  XX(ENETDOWN, "network is down") \
-  XX(ENETUNREACH, "network is unreachable") \
-  XX(ENFILE, "file table overflow") \
-  XX(ENOBUFS, "no buffer space available") \
-  XX(ENODEV, "no such device") \
-  XX(ENOENT, "no such file or directory") \
-  XX(ENOMEM, "not enough memory") \
-  XX(ENONET, "machine is not on the network") \
-  XX(ENOPROTOOPT, "protocol not available") \
-  XX(ENOSPC, "no space left on device") \
-  XX(ENOSYS, "function not implemented") \
-  XX(ENOTCONN, "socket is not connected") \
-  XX(ENOTDIR, "not a directory") \
-  XX(ENOTEMPTY, "directory not empty") \
-  XX(ENOTSOCK, "socket operation on non-socket") \
-  XX(ENOTSUP, "operation not supported on socket") \
-  XX(EOVERFLOW, "value too large for defined data type") \
-  XX(EPERM, "operation not permitted") \
-  XX(EPIPE, "broken pipe") \
-  XX(EPROTO, "protocol error") \
-  XX(EPROTONOSUPPORT, "protocol not supported") \
-  XX(EPROTOTYPE, "protocol wrong type for socket") \
-  XX(ERANGE, "result too large") \
-  XX(EROFS, "read-only file system") \
-  XX(ESHUTDOWN, "cannot send after transport endpoint shutdown") \
-  XX(ESPIPE, "invalid seek") \
-  XX(ESRCH, "no such process") \
-  XX(ETIMEDOUT, "connection timed out") \
-  XX(ETXTBSY, "text file is busy") \
-  XX(EXDEV, "cross-device link not permitted") \
-  XX(UNKNOWN, "unknown error") \
-  XX(EOF, "end of file") \
-  XX(ENXIO, "no such device or address") \
-  XX(EMLINK, "too many links") \
-  XX(EHOSTDOWN, "host is down") \
-  XX(EREMOTEIO, "remote I/O error") \
-  XX(ENOTTY, "inappropriate ioctl for device") \
+  XX(EAI_BADHINTS, "invalid value for hints") \
+  XX(EAI_PROTOCOL, "resolved protocol is unknown") \
   XX(EFTYPE, "inappropriate file type or format") \
-  XX(EILSEQ, "illegal byte sequence") \
-  XX(ESOCKTNOSUPPORT, "socket type not supported")
+  XX(ECHARSET, "invalid Unicode character") \
+  XX(UNKNOWN, "unknown error") \
+  XX(EOF, "end of file")
 
 /* XX(ENUM_SUFFIX, type_stem): uv_handle_type order is this list's order. */
 #define UV_HANDLE_TYPE_MAP(XX) \

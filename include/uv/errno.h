@@ -76,21 +76,22 @@
 #define UV__EREMOTEIO        (-121)
 #define UV__ECANCELED        (-125)
 
-/* Resolver failures: getaddrinfo() EAI_* codes have no errno twin. */
-#define UV__EAI_ADDRFAMILY   (-3000)
-#define UV__EAI_AGAIN        (-3001)
-#define UV__EAI_BADFLAGS     (-3002)
-#define UV__EAI_CANCELED     (-3003)
-#define UV__EAI_FAIL         (-3004)
-#define UV__EAI_FAMILY       (-3005)
-#define UV__EAI_MEMORY       (-3006)
-#define UV__EAI_NODATA       (-3007)
-#define UV__EAI_NONAME       (-3008)
-#define UV__EAI_OVERFLOW     (-3009)
-#define UV__EAI_SERVICE      (-3010)
-#define UV__EAI_SOCKTYPE     (-3011)
-#define UV__EAI_BADHINTS     (-3013)
-#define UV__EAI_PROTOCOL     (-3014)
+/* Resolver failures: getaddrinfo() EAI_* codes have no errno twin. They
+ * count down from ADDRFAMILY's -3000 (-3012 is unused). */
+#define UV__EAI_ADDRFAMILY (-3000)
+#define UV__EAI_AGAIN (UV__EAI_ADDRFAMILY - 1)
+#define UV__EAI_BADFLAGS (UV__EAI_ADDRFAMILY - 2)
+#define UV__EAI_CANCELED (UV__EAI_ADDRFAMILY - 3)
+#define UV__EAI_FAIL (UV__EAI_ADDRFAMILY - 4)
+#define UV__EAI_FAMILY (UV__EAI_ADDRFAMILY - 5)
+#define UV__EAI_MEMORY (UV__EAI_ADDRFAMILY - 6)
+#define UV__EAI_NODATA (UV__EAI_ADDRFAMILY - 7)
+#define UV__EAI_NONAME (UV__EAI_ADDRFAMILY - 8)
+#define UV__EAI_OVERFLOW (UV__EAI_ADDRFAMILY - 9)
+#define UV__EAI_SERVICE (UV__EAI_ADDRFAMILY - 10)
+#define UV__EAI_SOCKTYPE (UV__EAI_ADDRFAMILY - 11)
+#define UV__EAI_BADHINTS (UV__EAI_ADDRFAMILY - 13)
+#define UV__EAI_PROTOCOL (UV__EAI_ADDRFAMILY - 14)
 
 /* libuv-only conditions, outside any errno range. */
 #define UV__EFTYPE           (-4028)

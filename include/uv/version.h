@@ -6,16 +6,16 @@
 #ifndef UV_VERSION_H
 #define UV_VERSION_H
 
-#define UV_VERSION_MAJOR 1
-#define UV_VERSION_MINOR 44
-#define UV_VERSION_PATCH 2
-
-/* A release build: no "-dev"/"-pre" suffix in uv_version_string(). */
-#define UV_VERSION_IS_RELEASE 1
+/* A release build: uv_version_string() has no "-dev"/"-pre" suffix. */
 #define UV_VERSION_SUFFIX ""
+#define UV_VERSION_IS_RELEASE 1
 
-/* 0xMMmmpp, e.g. 0x012c02 for 1.44.2. */
+#define UV_VERSION_PATCH 2
+#define UV_VERSION_MINOR 44
+#define UV_VERSION_MAJOR 1
+
+/* One byte each, major in the high one: 0x012c02 for 1.44.2. */
 #define UV_VERSION_HEX \
-  ((UV_VERSION_MAJOR << 16) | (UV_VERSION_MINOR << 8) | (UV_VERSION_PATCH))
+  (UV_VERSION_MAJOR * 0x10000 + UV_VERSION_MINOR * 0x100 + UV_VERSION_PATCH)
 
 #endif /* UV_VERSION_H */

@@ -133,7 +133,10 @@ run_mode() {
       fail=1
       return 0
     fi
-    "$tmp/probe-$side" > "$tmp/out-$name-$side.txt"
+    # Sorted: the error map's entries may come in any order (a program
+    # that expands UV_ERRNO_MAP gets the same names, values and messages;
+    # ours lists them by value, libuv by name); each line is one item.
+    "$tmp/probe-$side" | LC_ALL=C sort > "$tmp/out-$name-$side.txt"
   done
   n=$(wc -l < "$tmp/out-$name-sys.txt")
   d=$(diff "$tmp/out-$name-sys.txt" "$tmp/out-$name-ours.txt" |
