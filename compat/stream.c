@@ -358,17 +358,21 @@ static void note_read(uv_stream_t *s, size_t n) {
 }
 
 
+#define READ_HUP_BITS (POLLRDHUP | POLLHUP | POLLERR)
+
 static void read_ready(uv_stream_t *s, int revents) {
   int budget = READS_PER_WAKE;
 
+  revents &= READ_HUP_BITS;
   bio__sh(s)->read_more = 0;
   if (budget == 0)
     return;
   while (still_reading(s)) {
     if (budget-- == 0) {
       /* Out of budget with bytes maybe left: an armed op fires again
-       * only when more arrive, so come back next turn ourselves. */
-      bio__sh(s)->read_more = 1;
+       * only when more arrive, so come back next turn ourselves, and
+       * remember a hang-up: its wake-up is spent. */
+      bio__sh(s)->read_more = 1 | (unsigned int)revents;
       kick(s);
       return;
     }
@@ -383,7 +387,7 @@ static void read_ready(uv_stream_t *s, int revents) {
       /* libuv asks again at the next turn while the bytes wait (its
        * watcher is level-triggered); an armed op would not fire again. */
       if (still_reading(s)) {
-        bio__sh(s)->read_more = 1;
+        bio__sh(s)->read_more = 1 | (unsigned int)revents;
         kick(s);
       }
       return;
@@ -412,7 +416,7 @@ static void read_ready(uv_stream_t *s, int revents) {
      * us again, even an armed op (each arrival fires it). Not so a FIN or
      * hang-up that came with these bytes: it fired already, so read on
      * until the EOF. */
-    if ((size_t)r < buf.len && !(revents & (POLLRDHUP | POLLHUP | POLLERR)))
+    if ((size_t)r < buf.len && revents == 0)
       return;
   }
 }
@@ -1192,7 +1196,7 @@ static void run_deferred(uv_stream_t *s) {
   void **q;
 
   if (bio__sh(s)->read_more && s->connect_req == NULL) {
-    read_ready(s, 0);
+    read_ready(s, (int)(bio__sh(s)->read_more & READ_HUP_BITS));
     if (bio__handle_closing((uv_handle_t *)s))
       return;
   }

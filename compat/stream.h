@@ -49,7 +49,9 @@ typedef struct bio_stream_hot {
    * is still to come, so its state can't tell. OUT_SOP: the stream is on
    * its loop's deferred list (callbacks owed at the next turn). */
   unsigned int out;
-  /* read_ready ran out of budget: the deferred turn reads on. */
+  /* read_ready ran out of budget: the deferred turn reads on. Nonzero:
+   * 1, or'ed with the hang-up bits (POLLRDHUP, POLLHUP, POLLERR) the
+   * wake-up carried, which no later wake-up repeats. */
   unsigned int read_more;
   /* The next read's suggested_size (0: not read yet, the maximum). */
   unsigned int suggest_bytes;

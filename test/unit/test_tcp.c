@@ -5,7 +5,9 @@
  * a burst followed at once by uv_close still delivers what libuv would
  * have written; uv_try_write after a burst keeps the order; a lone write
  * (an io_uring send op) then uv_close and a new fd at once reaches the
- * peer, not the new fd. */
+ * peer, not the new fd. And one of reads: bytes and a FIN that came
+ * together and take more reads than one wake-up's budget still end in
+ * UV_EOF. */
 #include "config.h"
 
 #include <check.h>
@@ -14,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uv.h"
@@ -267,6 +270,90 @@ START_TEST(write_then_close_reaches_peer) {
 }
 END_TEST
 
+/* The reads' own callbacks: small buffers, so that the bytes take many
+ * reads; a guard timer ends a run that would wait for ever. */
+#define SMALL_READ 1000
+
+static uv_timer_t guard;
+static int guard_fired;
+
+static void small_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  alloc_cb(h, suggested < SMALL_READ ? suggested : SMALL_READ, buf);
+}
+
+static void eof_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  read_cb(s, n, buf);
+  if (n == UV_EOF)
+    uv_close((uv_handle_t *)&guard, on_close);
+}
+
+static void eof_connection_cb(uv_stream_t *l, int status) {
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &server_end), 0);
+  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)&server_end), 0);
+  ck_assert_int_eq(uv_read_start((uv_stream_t *)&server_end, small_alloc_cb,
+                                 eof_read_cb),
+                   0);
+}
+
+static void guard_cb(uv_timer_t *t) {
+  guard_fired = 1;
+  uv_close((uv_handle_t *)t, on_close);
+  uv_close((uv_handle_t *)&server_end, on_close);
+  uv_close((uv_handle_t *)&listener, on_close);
+}
+
+/* A plain client writes 40 small reads' worth and a few bytes more, then
+ * shuts down, all before the loop runs: the stream's first wake-up
+ * carries bytes and the hang-up at once, and no later one comes. The
+ * reads outlast one wake-up's budget; the last one is short. */
+START_TEST(eof_after_many_reads) {
+  const size_t total = 40 * SMALL_READ + 7;
+  struct sockaddr_in addr;
+  int len = sizeof(addr);
+  uint8_t *out = malloc(total);
+  size_t i;
+  int fd;
+
+  ck_assert_ptr_nonnull(out);
+  for (i = 0; i < total; i++)
+    out[i] = (uint8_t)(i * 7 + 1);
+  use_backend(_i);
+  ngot = 0;
+  got_cap = 0;
+  got = NULL;
+  eof_seen = 0;
+  closes = 0;
+  guard_fired = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
+  ck_assert_int_eq(uv_tcp_bind(&listener, (struct sockaddr *)&addr, 0), 0);
+  ck_assert_int_eq(
+      uv_tcp_getsockname(&listener, (struct sockaddr *)&addr, &len), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8, eof_connection_cb),
+                   0);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(write(fd, out, total), (ssize_t)total);
+  ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+  ck_assert_int_eq(uv_timer_init(&loop, &guard), 0);
+  ck_assert_int_eq(uv_timer_start(&guard, guard_cb, 5000, 0), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  close(fd);
+  ck_assert_int_eq(guard_fired, 0);
+  ck_assert_int_eq(eof_seen, 1);
+  ck_assert_uint_eq(ngot, total);
+  ck_assert_int_eq(memcmp(got, out, total), 0);
+  ck_assert_int_eq(closes, 3);
+  free(out);
+  free(got);
+  got = NULL;
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tcp");
   TCase *tc = tcase_create("writes");
@@ -279,6 +366,10 @@ int main(void) {
   tcase_add_loop_test(tc, burst_then_close_delivers, 0, 4);
   tcase_add_loop_test(tc, try_write_after_burst_keeps_order, 0, 4);
   tcase_add_loop_test(tc, write_then_close_reaches_peer, 0, 4);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("reads");
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, eof_after_many_reads, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
