@@ -55,6 +55,9 @@ typedef struct bio_stream_hot {
   unsigned int read_more;
   /* The next read's suggested_size (0: not read yet, the maximum). */
   unsigned int suggest_bytes;
+  /* One-shot read polls that fired, up to the count after which the
+   * stream's poll stays armed (see arm_read). */
+  unsigned int read_wakes;
   uv_stream_t *deferred_next;
 } bio_stream_hot;
 

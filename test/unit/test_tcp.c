@@ -303,12 +303,14 @@ static void guard_cb(uv_timer_t *t) {
   uv_close((uv_handle_t *)&listener, on_close);
 }
 
-/* A plain client writes 40 small reads' worth and a few bytes more, then
- * shuts down, all before the loop runs: the stream's first wake-up
- * carries bytes and the hang-up at once, and no later one comes. The
- * reads outlast one wake-up's budget; the last one is short. */
+/* A plain client sends two single bytes, each read on its own wake-up,
+ * after which the stream's poll stays armed; then, all before the loop
+ * runs again, 40 small reads' worth and a few bytes more, and a shutdown:
+ * the armed poll's wake-ups merge into one that carries bytes and the
+ * hang-up at once, and no later one comes. The reads outlast one
+ * wake-up's budget; the last one is short. */
 START_TEST(eof_after_many_reads) {
-  const size_t total = 40 * SMALL_READ + 7;
+  const size_t total = 2 + 40 * SMALL_READ + 7;
   struct sockaddr_in addr;
   int len = sizeof(addr);
   uint8_t *out = malloc(total);
@@ -336,10 +338,17 @@ START_TEST(eof_after_many_reads) {
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-  ck_assert_int_eq(write(fd, out, total), (ssize_t)total);
-  ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
   ck_assert_int_eq(uv_timer_init(&loop, &guard), 0);
   ck_assert_int_eq(uv_timer_start(&guard, guard_cb, 5000, 0), 0);
+  for (i = 0; i < 2; i++) {
+    ck_assert_int_eq(write(fd, out + i, 1), 1);
+    while (ngot == i && !guard_fired)
+      uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ngot, i + 1);
+  }
+  uv_run(&loop, UV_RUN_NOWAIT); /* the re-armed poll reaches the kernel */
+  ck_assert_int_eq(write(fd, out + 2, total - 2), (ssize_t)(total - 2));
+  ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   close(fd);
