@@ -229,8 +229,8 @@ static void arm_read(uv_stream_t *s) {
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
   /* A reading TCP stream stays armed (multishot on io_uring): no re-arm
-   * per readiness. Not listeners (they stop watching while a connection
-   * waits for uv_accept). Not pipes and ttys: an armed poll may fire for
+   * per readiness. So does a TCP listener, until a connection waits for
+   * uv_accept (read_op_done cancels it then). Not pipes and ttys: an armed poll may fire for
    * bytes already read (the kernel can post the wake-up's mask without
    * polling again), and the read then finds nothing, which libuv reports
    * as nread 0, legal but rare with libuv; programs reading stdio pipes
@@ -241,8 +241,11 @@ static void arm_read(uv_stream_t *s) {
    * EOF, close) saves more by two one-shot polls than it would by one
    * armed: tcp4_pound_100 ran 0.88-0.95x libuv with armed polls from the
    * start, 1.05x with none. */
-  if ((s->flags & S_LISTENING) || !multi_ok() || s->type != UV_TCP ||
-      bio__sh(s)->read_wakes < READ_WAKES_BEFORE_MULTI) {
+  if (s->flags & S_LISTENING) {
+    op->u.events = POLLIN;
+    op->flags = multi_ok() && s->type == UV_TCP ? BIO_OPF_MULTI : 0;
+  } else if (!multi_ok() || s->type != UV_TCP ||
+             bio__sh(s)->read_wakes < READ_WAKES_BEFORE_MULTI) {
     op->u.events = POLLIN;
     op->flags = 0;
   } else {
@@ -457,8 +460,10 @@ static int drop_pending(uv_stream_t *s) {
 
 
 /* A listening socket is readable: accept one connection per callback;
- * while the user leaves it unaccepted, stop watching (uv_accept re-arms). */
-static void accept_ready(uv_stream_t *s) {
+ * while the user leaves it unaccepted, stop watching (uv_accept re-arms).
+ * Returns 0 when it stopped on a full descriptor table with connections
+ * maybe still waiting (an armed poll would not fire for them again). */
+static int accept_ready(uv_stream_t *s) {
   while ((s->flags & S_LISTENING) &&
          !bio__handle_closing((uv_handle_t *)s) && s->accepted_fd == -1) {
     int fd = accept4(s->io_watcher.fd, NULL, NULL,
@@ -474,13 +479,14 @@ static void accept_ready(uv_stream_t *s) {
       if (s->connection_cb != NULL)
         s->connection_cb(s, err);
       if (err == -EMFILE || err == -ENFILE)
-        break;
+        return 0;
       continue;
     }
     s->accepted_fd = fd;
     if (s->connection_cb != NULL)
       s->connection_cb(s, 0);
   }
+  return 1;
 }
 
 
@@ -501,11 +507,17 @@ static void read_op_done(bio_loop *core, bio_op *op) {
     return;
   }
   if (s->flags & S_LISTENING) {
-    if (op->res != -ECANCELED)
-      accept_ready(s);
-    if ((s->flags & S_LISTENING) && !bio__handle_closing((uv_handle_t *)s) &&
-        s->accepted_fd == -1)
-      arm_read(s);
+    int drained = op->res == -ECANCELED || accept_ready(s);
+    if (!(s->flags & S_LISTENING) || bio__handle_closing((uv_handle_t *)s))
+      return;
+    /* Armed: cancelled while a connection waits for uv_accept (which arms
+     * it again), or after a full descriptor table (the cancel's callback
+     * arms it again, and a new poll sees what still waits, as libuv's
+     * level-triggered watcher would). */
+    if (armed && (s->accepted_fd != -1 || !drained))
+      bio__op_cancel(core, op);
+    else if (s->accepted_fd == -1)
+      arm_read(s); /* nothing if still armed */
     return;
   }
   if (!still_reading(s)) {
