@@ -87,12 +87,16 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   }
 }
 
-static void connection_cb(uv_stream_t *l, int status) {
+static void accept_and_read(uv_stream_t *l, int status, uv_alloc_cb a,
+                            uv_read_cb r) {
   ck_assert_int_eq(status, 0);
   ck_assert_int_eq(uv_tcp_init(&loop, &server_end), 0);
   ck_assert_int_eq(uv_accept(l, (uv_stream_t *)&server_end), 0);
-  ck_assert_int_eq(
-      uv_read_start((uv_stream_t *)&server_end, alloc_cb, read_cb), 0);
+  ck_assert_int_eq(uv_read_start((uv_stream_t *)&server_end, a, r), 0);
+}
+
+static void connection_cb(uv_stream_t *l, int status) {
+  accept_and_read(l, status, alloc_cb, read_cb);
 }
 
 static void write_cb(uv_write_t *req, int status) {
@@ -132,9 +136,29 @@ static void connect_cb(uv_connect_t *req, int status) {
                      0);
 }
 
+/* The reading side's state, fresh for a test. */
+static void reset_reader(void) {
+  ngot = 0;
+  got_cap = 0;
+  got = NULL;
+  eof_seen = 0;
+  closes = 0;
+}
+
+/* A new loop with the listener on 127.0.0.1; *addr gets its address. */
+static void start_listener(struct sockaddr_in *addr, uv_connection_cb cb) {
+  int len = sizeof(*addr);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, addr), 0);
+  ck_assert_int_eq(uv_tcp_bind(&listener, (struct sockaddr *)addr, 0), 0);
+  ck_assert_int_eq(
+      uv_tcp_getsockname(&listener, (struct sockaddr *)addr, &len), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8, cb), 0);
+}
+
 static void run_burst(int backend, unsigned n, int then) {
   struct sockaddr_in addr;
-  int len = sizeof(addr);
   unsigned i;
 
   use_backend(backend);
@@ -142,11 +166,7 @@ static void run_burst(int backend, unsigned n, int then) {
   mode = then;
   next_cb = 0;
   bad_cb = 0;
-  ngot = 0;
-  got_cap = 0;
-  got = NULL;
-  eof_seen = 0;
-  closes = 0;
+  reset_reader();
   shutdown_status = 1;
   queue_at_shutdown = 1;
   try_write_result = 0;
@@ -158,13 +178,7 @@ static void run_burst(int backend, unsigned n, int then) {
     writes[i].bytes[2] = (uint8_t)(i >> 8);
     writes[i].bytes[3] = (uint8_t)i;
   }
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
-  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-  ck_assert_int_eq(uv_tcp_bind(&listener, (struct sockaddr *)&addr, 0), 0);
-  ck_assert_int_eq(
-      uv_tcp_getsockname(&listener, (struct sockaddr *)&addr, &len), 0);
-  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8, connection_cb), 0);
+  start_listener(&addr, connection_cb);
   ck_assert_int_eq(uv_tcp_init(&loop, &client), 0);
   ck_assert_int_eq(uv_tcp_connect(&connect_req, &client,
                                   (struct sockaddr *)&addr, connect_cb),
@@ -288,12 +302,7 @@ static void eof_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 }
 
 static void eof_connection_cb(uv_stream_t *l, int status) {
-  ck_assert_int_eq(status, 0);
-  ck_assert_int_eq(uv_tcp_init(&loop, &server_end), 0);
-  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)&server_end), 0);
-  ck_assert_int_eq(uv_read_start((uv_stream_t *)&server_end, small_alloc_cb,
-                                 eof_read_cb),
-                   0);
+  accept_and_read(l, status, small_alloc_cb, eof_read_cb);
 }
 
 static void guard_cb(uv_timer_t *t) {
@@ -312,7 +321,6 @@ static void guard_cb(uv_timer_t *t) {
 START_TEST(eof_after_many_reads) {
   const size_t total = 2 + 40 * SMALL_READ + 7;
   struct sockaddr_in addr;
-  int len = sizeof(addr);
   uint8_t *out = malloc(total);
   size_t i;
   int fd;
@@ -321,20 +329,9 @@ START_TEST(eof_after_many_reads) {
   for (i = 0; i < total; i++)
     out[i] = (uint8_t)(i * 7 + 1);
   use_backend(_i);
-  ngot = 0;
-  got_cap = 0;
-  got = NULL;
-  eof_seen = 0;
-  closes = 0;
+  reset_reader();
   guard_fired = 0;
-  ck_assert_int_eq(uv_loop_init(&loop), 0);
-  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
-  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &addr), 0);
-  ck_assert_int_eq(uv_tcp_bind(&listener, (struct sockaddr *)&addr, 0), 0);
-  ck_assert_int_eq(
-      uv_tcp_getsockname(&listener, (struct sockaddr *)&addr, &len), 0);
-  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8, eof_connection_cb),
-                   0);
+  start_listener(&addr, eof_connection_cb);
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
