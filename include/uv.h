@@ -545,8 +545,8 @@ struct uv_interface_address_s {
     struct sockaddr_in6 address6;
   } address;
   union { /* same family as address */
-    struct sockaddr_in netmask4;
-    struct sockaddr_in6 netmask6;
+    struct sockaddr_in netmask4;   /* AF_INET */
+    struct sockaddr_in6 netmask6;  /* AF_INET6 */
   } netmask;
 };
 
@@ -592,24 +592,23 @@ struct uv_thread_options_s {
 
 /* One entry of uv_process_options_t.stdio. */
 typedef struct uv_stdio_container_s {
-  uv_stdio_flags flags;
+  uv_stdio_flags flags; /* UV_IGNORE, UV_CREATE_PIPE, UV_INHERIT_* ... */
   union {
-    uv_stream_t* stream;
-    int fd;
+    uv_stream_t* stream; /* with UV_CREATE_PIPE or UV_INHERIT_STREAM */
+    int fd;              /* with UV_INHERIT_FD */
   } data;
 } uv_stdio_container_t;
 
 typedef struct uv_process_options_s {
-  uv_exit_cb exit_cb;
-  const char* file;
-  char** args;
-  char** env;
-  const char* cwd;
-  unsigned int flags;
-  int stdio_count;
+  uv_exit_cb exit_cb;         /* when the child has exited */
+  const char* file;           /* the program, looked up in PATH */
+  char **args, **env;         /* NULL-terminated; env NULL: ours */
+  const char* cwd;            /* NULL: ours */
+  unsigned int flags;         /* UV_PROCESS_* */
+  int stdio_count;            /* entries in stdio */
   uv_stdio_container_t* stdio;
-  uv_uid_t uid;
-  uv_gid_t gid;
+  uv_uid_t uid;               /* with UV_PROCESS_SETUID */
+  uv_gid_t gid;               /* with UV_PROCESS_SETGID */
 } uv_process_options_t;
 
 
@@ -763,17 +762,13 @@ struct uv_handle_s {
 /* What tcp, pipe and tty add on top of UV_HANDLE_FIELDS. Only the first
  * three members are public. */
 #define UV_STREAM_FIELDS \
-  size_t write_queue_size; \
-  uv_alloc_cb alloc_cb; \
-  uv_read_cb read_cb; \
-  uv_connect_t* connect_req; \
-  uv_shutdown_t* shutdown_req; \
+  size_t write_queue_size; /* public: bytes queued, not yet written */ \
+  uv_alloc_cb alloc_cb; uv_read_cb read_cb; \
+  uv_connect_t* connect_req; uv_shutdown_t* shutdown_req; \
   uv__io_t io_watcher; \
-  void* write_queue[2]; \
-  void* write_completed_queue[2]; \
+  void *write_queue[2], *write_completed_queue[2]; \
   uv_connection_cb connection_cb; \
-  int delayed_error; \
-  int accepted_fd; \
+  int delayed_error, accepted_fd; \
   void* queued_fds;
 
 struct uv_stream_s {
@@ -917,12 +912,12 @@ union uv_any_req {
  * stop_flag. The rest is libuv's private area, kept for its size; we store
  * our own state there and behind internal_fields. */
 struct uv_loop_s {
-  void* data;
-  unsigned int active_handles;
-  void* handle_queue[2];
+  void* data;                   /* the user's */
+  unsigned int active_handles;  /* those that keep the loop alive */
+  void* handle_queue[2];        /* every handle, for uv_walk */
   union {
     void* unused;
-    unsigned int count;
+    unsigned int count;         /* requests in flight */
   } active_reqs;
   void* internal_fields;
   unsigned int stop_flag;

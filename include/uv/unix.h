@@ -37,14 +37,12 @@
 /* Scatter/gather element; same shape as struct iovec so writev() takes an
  * array of them directly. */
 typedef struct uv_buf_t {
-  char* base;
-  size_t len;
+  char* base; /* iov_base */
+  size_t len; /* iov_len */
 } uv_buf_t;
 
-/* OS object aliases. */
-typedef int uv_file;
-typedef int uv_os_sock_t;
-typedef int uv_os_fd_t;
+/* OS object aliases: descriptors are ints here, ids the system's own. */
+typedef int uv_file, uv_os_sock_t, uv_os_fd_t;
 typedef pid_t uv_pid_t;
 typedef uid_t uv_uid_t;
 typedef gid_t uv_gid_t;
@@ -69,9 +67,7 @@ typedef pthread_barrier_t uv_barrier_t;
 struct _uv_barrier {
   uv_mutex_t mutex;
   uv_cond_t cond;
-  unsigned threshold;
-  unsigned in;
-  unsigned out;
+  unsigned threshold, in, out; /* size; arrived; still to leave */
 };
 typedef struct {
   struct _uv_barrier* b;
