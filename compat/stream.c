@@ -228,19 +228,19 @@ static void arm_read(uv_stream_t *s) {
   op->cb = read_op_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
-  /* A reading TCP stream stays armed (multishot on io_uring): no re-arm
-   * per readiness. So does a TCP listener, until a connection waits for
-   * uv_accept (read_op_done cancels it then). Not pipes and ttys: an armed poll may fire for
-   * bytes already read (the kernel can post the wake-up's mask without
+  /* A TCP listener stays armed (multishot on io_uring) until a
+   * connection waits for uv_accept (read_op_done cancels it then). A
+   * reading TCP stream stays armed from its third wake-up on: no re-arm
+   * per readiness then; before that one-shot polls, since an armed poll
+   * needs a cancel when the stream stops, and a short-lived connection (a
+   * request, the EOF, close) saves more by two one-shot polls than by one
+   * armed (tcp4_pound_100 ran 0.88-0.95x libuv with armed polls from the
+   * start, 1.05x with none). Pipes and ttys never: an armed poll may fire
+   * for bytes already read (the kernel can post the wake-up's mask without
    * polling again), and the read then finds nothing, which libuv reports
    * as nread 0, legal but rare with libuv; programs reading stdio pipes
    * (libuv's stdio tests among them) are the likeliest to assume it never
-   * happens. POLLRDHUP: see read_ready. BIO_STREAM_MULTI=0 turns it off.
-   * Only from the third wake-up on: an armed poll needs a cancel when the
-   * stream stops, and a short-lived connection (read a request, read the
-   * EOF, close) saves more by two one-shot polls than it would by one
-   * armed: tcp4_pound_100 ran 0.88-0.95x libuv with armed polls from the
-   * start, 1.05x with none. */
+   * happens. POLLRDHUP: see read_ready. BIO_STREAM_MULTI=0 turns it off. */
   if (s->flags & S_LISTENING) {
     op->u.events = POLLIN;
     op->flags = multi_ok() && s->type == UV_TCP ? BIO_OPF_MULTI : 0;
