@@ -55,10 +55,14 @@ typedef struct bio_stream_hot {
   unsigned int read_more;
   /* The next read's suggested_size (0: not read yet, the maximum). */
   unsigned int suggest_bytes;
-  /* One-shot read polls that fired, up to the count after which the
-   * stream's poll stays armed (see arm_read). */
+  /* Read wake-ups in a row that the stream answered (wrote between
+   * them), up to the count after which its poll stays armed (arm_read). */
   unsigned int read_wakes;
   uv_stream_t *deferred_next;
+  /* The stream wrote since its last read wake-up (uv_write, try_write). */
+  unsigned char wrote;
+  /* Armed: wake-ups in a row it did not answer (see note_wake). */
+  unsigned char quiet_wakes;
 } bio_stream_hot;
 
 _Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),

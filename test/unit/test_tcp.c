@@ -5,9 +5,10 @@
  * a burst followed at once by uv_close still delivers what libuv would
  * have written; uv_try_write after a burst keeps the order; a lone write
  * (an io_uring send op) then uv_close and a new fd at once reaches the
- * peer, not the new fd. And one of reads: bytes and a FIN that came
- * together and take more reads than one wake-up's budget still end in
- * UV_EOF. */
+ * peer, not the new fd. And of reads: bytes and a FIN that came together
+ * and take more reads than one wake-up's budget still end in UV_EOF; a
+ * stream that stops answering (its armed poll gives way to one-shot
+ * ones) loses no byte. */
 #include "config.h"
 
 #include <check.h>
@@ -295,8 +296,16 @@ static void small_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   alloc_cb(h, suggested < SMALL_READ ? suggested : SMALL_READ, buf);
 }
 
+/* The server end answers this many of its first bytes, one byte each: a
+ * stream that answers its read wake-ups gets an armed poll. */
+static size_t answer_first;
+
 static void eof_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
   read_cb(s, n, buf);
+  if (n > 0 && ngot <= answer_first) {
+    uv_buf_t b = uv_buf_init((char *)marker, 1);
+    ck_assert_int_eq(uv_try_write(s, &b, 1), 1);
+  }
   if (n == UV_EOF)
     uv_close((uv_handle_t *)&guard, on_close);
 }
@@ -312,39 +321,51 @@ static void guard_cb(uv_timer_t *t) {
   uv_close((uv_handle_t *)&listener, on_close);
 }
 
-/* A plain client sends two single bytes, each read on its own wake-up,
- * after which the stream's poll stays armed; then, all before the loop
- * runs again, 40 small reads' worth and a few bytes more, and a shutdown:
- * the armed poll's wake-ups merge into one that carries bytes and the
- * hang-up at once, and no later one comes. The reads outlast one
- * wake-up's budget; the last one is short. */
-START_TEST(eof_after_many_reads) {
-  const size_t total = 2 + 40 * SMALL_READ + 7;
+/* Sends out[from..to) one chunk of `step` bytes at a time, each read on
+ * its own wake-up before the next goes. */
+static void send_one_by_one(int fd, const uint8_t *out, size_t from,
+                            size_t to, size_t step) {
+  size_t i;
+  for (i = from; i < to; i += step) {
+    size_t n = to - i < step ? to - i : step;
+    ck_assert_int_eq(write(fd, out + i, n), (ssize_t)n);
+    while (ngot < i + n && !guard_fired)
+      uv_run(&loop, UV_RUN_ONCE);
+    ck_assert_uint_eq(ngot, i + n);
+  }
+  uv_run(&loop, UV_RUN_NOWAIT); /* a re-armed poll reaches the kernel */
+}
+
+/* A plain client connected to the listener, with the guard running; out
+ * gets total patterned bytes. */
+static int start_reads_test(int backend, uint8_t *out, size_t total,
+                            size_t answered) {
   struct sockaddr_in addr;
-  uint8_t *out = malloc(total);
   size_t i;
   int fd;
 
   ck_assert_ptr_nonnull(out);
   for (i = 0; i < total; i++)
     out[i] = (uint8_t)(i * 7 + 1);
-  use_backend(_i);
+  use_backend(backend);
   reset_reader();
   guard_fired = 0;
+  answer_first = answered;
   start_listener(&addr, eof_connection_cb);
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(fd, 0);
   ck_assert_int_eq(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
   ck_assert_int_eq(uv_timer_init(&loop, &guard), 0);
   ck_assert_int_eq(uv_timer_start(&guard, guard_cb, 5000, 0), 0);
-  for (i = 0; i < 2; i++) {
-    ck_assert_int_eq(write(fd, out + i, 1), 1);
-    while (ngot == i && !guard_fired)
-      uv_run(&loop, UV_RUN_ONCE);
-    ck_assert_uint_eq(ngot, i + 1);
-  }
-  uv_run(&loop, UV_RUN_NOWAIT); /* the re-armed poll reaches the kernel */
-  ck_assert_int_eq(write(fd, out + 2, total - 2), (ssize_t)(total - 2));
+  return fd;
+}
+
+/* Sends out[sent..total) at once with the FIN; the reads end in UV_EOF
+ * with every byte in order and the three handles closed. */
+static void finish_reads_test(int fd, uint8_t *out, size_t sent,
+                              size_t total) {
+  ck_assert_int_eq(write(fd, out + sent, total - sent),
+                   (ssize_t)(total - sent));
   ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
@@ -357,6 +378,36 @@ START_TEST(eof_after_many_reads) {
   free(out);
   free(got);
   got = NULL;
+}
+
+/* A plain client sends three single bytes, each read on its own wake-up
+ * and answered, after which the stream's poll stays armed; then, all
+ * before the loop runs again, 40 small reads' worth and a few bytes more,
+ * and a shutdown: the armed poll's wake-ups merge into one that carries
+ * bytes and the hang-up at once, and no later one comes. The reads
+ * outlast one wake-up's budget; the last one is short. */
+START_TEST(eof_after_many_reads) {
+  const size_t total = 3 + 40 * SMALL_READ + 7;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 3);
+
+  send_one_by_one(fd, out, 0, 3, 1);
+  finish_reads_test(fd, out, 3, total);
+}
+END_TEST
+
+/* The same armed stream then only reads: chunks one wake-up each, none
+ * answered, so that its armed poll is cancelled and one-shot polls take
+ * over; not a byte is lost or reordered across the change, and more
+ * chunks, then a burst with the FIN, still end in UV_EOF. */
+START_TEST(sink_after_answers) {
+  const size_t total = 3 + 12 * 100 + 20 * SMALL_READ;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 3);
+
+  send_one_by_one(fd, out, 0, 3, 1);
+  send_one_by_one(fd, out, 3, 3 + 12 * 100, 100);
+  finish_reads_test(fd, out, 3 + 12 * 100, total);
 }
 END_TEST
 
@@ -376,6 +427,7 @@ int main(void) {
   tc = tcase_create("reads");
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, eof_after_many_reads, 0, 2);
+  tcase_add_loop_test(tc, sink_after_answers, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
