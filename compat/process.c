@@ -121,6 +121,9 @@ void bio__process_close(uv_process_t *h) {
 }
 
 
+__thread int bio__spawning;
+
+
 /* ---- the child, between fork and exec: async-signal-safe calls only ---- */
 
 /* Tells the parent why we could not exec, and goes. */
@@ -256,7 +259,9 @@ static int fork_exec(const uv_process_options_t *o, int count,
   sigdelset(&all, SIGTRAP);
   sigdelset(&all, SIGSYS);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  bio__spawning = 1;
   pid = fork();
+  bio__spawning = 0;
   if (pid == 0) {
     close(errpipe[0]);
     child_run(o, count, pairs, errpipe[1]);

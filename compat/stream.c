@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -222,6 +223,57 @@ static void kick(uv_stream_t *s) {
 }
 
 
+/* Set once a kernel refused the armed accept op (EINVAL: no multishot
+ * accept): listeners poll and accept themselves from then on. */
+static int accept_op_refused;
+/* Set in both processes at a fork (not uv_spawn's): listening sockets
+ * may be shared. */
+static volatile int forked;
+
+static void note_fork(void) {
+  if (!bio__spawning)
+    forked = 1;
+}
+
+static void accepted_take(bio_fd_sink *sink, int fd);
+
+/* A TCP listener accepts with an armed accept op (io_uring's multishot
+ * accept, 5.19) where there is one: a connection then costs one CQE, not
+ * a poll's CQE, an accept4 and the accept4 that finds the backlog empty.
+ * Only on a socket that this process alone accepts on: one it made, not
+ * sent to another process (uv_write2), in a process that has not forked
+ * since. The armed op stays first in the socket's wait queue and takes
+ * every connection; processes or threads sharing a socket would starve
+ * (tcp_multi_accept2: 100% to one thread, against 52/48 with polls,
+ * which leave the queue each time they fire). BIO_TCP_ACCEPT_OP=0 (or
+ * BIO_STREAM_MULTI=0) turns it off. */
+static int accept_op_wanted(const uv_stream_t *s) {
+  static int setting = -1;
+  if (setting < 0) {
+    const char *v = getenv("BIO_TCP_ACCEPT_OP");
+    setting = v == NULL || strcmp(v, "0") != 0;
+    if (setting)
+      pthread_atfork(NULL, note_fork, note_fork);
+  }
+  return setting && !accept_op_refused && !forked && multi_ok() &&
+         s->type == UV_TCP && (s->flags & S_OWN_FD) &&
+         bio__loop_supports(bio__core(s->loop), BIO_OP_ACCEPT);
+}
+
+
+/* The same, and the ext that holds the queue of accepted fds. */
+static int accept_op_ok(uv_stream_t *s) {
+  bio_stream_ext *x;
+  if (!accept_op_wanted(s))
+    return 0;
+  x = bio__sx_need(s);
+  if (x == NULL)
+    return 0;
+  x->sink.take = accepted_take;
+  return 1;
+}
+
+
 static void arm_read(uv_stream_t *s) {
   bio_op *op = read_op(s);
   if (bio__sh(s)->out & OUT_READ)
@@ -229,7 +281,8 @@ static void arm_read(uv_stream_t *s) {
   op->cb = read_op_done;
   op->opcode = BIO_OP_POLL;
   op->fd = s->io_watcher.fd;
-  /* A TCP listener stays armed (multishot on io_uring) until a
+  /* A TCP listener accepts with an armed accept op (accept_op_ok), or
+   * else its poll stays armed (multishot on io_uring); either until a
    * connection waits for uv_accept (read_op_done cancels it then). A
    * reading TCP stream that converses - it answered its last two read
    * wake-ups with writes - stays armed: no re-arm per request then
@@ -245,7 +298,13 @@ static void arm_read(uv_stream_t *s) {
    * as nread 0, legal but rare with libuv; programs reading stdio pipes
    * (libuv's stdio tests among them) are the likeliest to assume it never
    * happens. POLLRDHUP: see read_ready. BIO_STREAM_MULTI=0 turns it off. */
-  if (s->flags & S_LISTENING) {
+  if ((s->flags & S_LISTENING) && accept_op_ok(s)) {
+    bio_stream_ext *x = bio__sx(s);
+    op->opcode = BIO_OP_ACCEPT;
+    op->buf = &x->sink;
+    op->u.sys_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    op->flags = BIO_OPF_MULTI;
+  } else if (s->flags & S_LISTENING) {
     op->u.events = POLLIN;
     op->flags = multi_ok() && s->type == UV_TCP ? BIO_OPF_MULTI : 0;
   } else if (!multi_ok() || s->type != UV_TCP ||
@@ -494,6 +553,96 @@ static int accept_ready(uv_stream_t *s) {
 }
 
 
+/* The armed accept op's sink (called inside the backend's reap): the
+ * connection waits in the ext's queue for its callback. Out of memory,
+ * it is closed (its peer sees the close, as when libuv drops one). */
+static void accepted_take(bio_fd_sink *sink, int fd) {
+  bio_stream_ext *x = bio_container_of(sink, bio_stream_ext, sink);
+
+  if (x->nfds == x->fds_cap) {
+    int cap = x->fds_cap == 0 ? 16 : 2 * x->fds_cap;
+    int *fds = cap > 0 ? bio__realloc(x->fds, (size_t)cap * sizeof(int))
+                       : NULL;
+    if (fds == NULL) {
+      close(fd);
+      return;
+    }
+    x->fds = fds;
+    x->fds_cap = cap;
+  }
+  x->fds[x->nfds++] = fd;
+}
+
+
+/* Queued connections, one connection callback each, in arrival order,
+ * while the user takes them (uv_accept) and the listener stays open. */
+static void deliver_accepted(uv_stream_t *s) {
+  bio_stream_ext *x = bio__sx(s);
+
+  while (x != NULL && x->nfds > 0 && s->accepted_fd == -1 &&
+         (s->flags & S_LISTENING) && !bio__handle_closing((uv_handle_t *)s)) {
+    s->accepted_fd = x->fds[0];
+    x->nfds--;
+    memmove(x->fds, x->fds + 1, (size_t)x->nfds * sizeof(int));
+    if (s->connection_cb != NULL)
+      s->connection_cb(s, 0);
+  }
+}
+
+
+/* A listener's turn after uv_accept took a connection: the next queued
+ * ones get their callbacks; with none left, accepting goes on. */
+static void listener_turn(uv_stream_t *s) {
+  bio_stream_ext *x;
+
+  deliver_accepted(s);
+  x = bio__sx(s);
+  if ((s->flags & S_LISTENING) && !bio__handle_closing((uv_handle_t *)s) &&
+      s->accepted_fd == -1 && (x == NULL || x->nfds == 0))
+    arm_read(s); /* nothing if still armed */
+}
+
+
+/* The armed accept op fired (its fds are queued) or ended (res < 0). As
+ * with libuv's watcher, accepting stops while a connection waits for
+ * uv_accept: the op is cancelled (uv_accept arms it again). */
+static void accept_op_done(uv_stream_t *s, bio_op *op, int armed) {
+  int err = op->res;
+
+  deliver_accepted(s);
+  if (!(s->flags & S_LISTENING) || bio__handle_closing((uv_handle_t *)s))
+    return;
+  if (!armed && (err == -EINVAL || err == -EOPNOTSUPP)) {
+    accept_op_refused = 1; /* a kernel without multishot accept */
+    err = 0;
+  } else if (!armed && err < 0 && err != -ECANCELED) {
+    /* The op ended on an error that libuv's accept loop would meet too;
+     * its order: a full descriptor table drops what waits (drop_pending)
+     * and reports nothing if that emptied the backlog. */
+    if ((err != -EMFILE && err != -ENFILE) || drop_pending(s) != UV_EAGAIN)
+      if (s->connection_cb != NULL)
+        s->connection_cb(s, err);
+    if (!(s->flags & S_LISTENING) || bio__handle_closing((uv_handle_t *)s))
+      return;
+  }
+  if (armed && (s->accepted_fd != -1 || !accept_op_wanted(s)))
+    bio__op_cancel(bio__core(s->loop), op); /* (a fork came since) */
+  else if (!armed)
+    listener_turn(s);
+}
+
+
+/* s's socket goes to another process: a listener's armed accept gives way
+ * to polls (its cancel's end re-arms one). */
+static void socket_shared(uv_stream_t *s) {
+  bio_op *op = read_op(s);
+  s->flags &= ~S_OWN_FD;
+  if ((s->flags & S_LISTENING) && op->opcode == BIO_OP_ACCEPT &&
+      op->state != BIO_OP_IDLE)
+    bio__op_cancel(bio__core(s->loop), op);
+}
+
+
 /* A read wake-up (op fired, armed or not): does the stream converse? One
  * that answered (wrote since its last wake-up) two in a row gets an armed
  * poll at its next re-arm. Armed, two unanswered in a row - a stream that
@@ -539,6 +688,10 @@ static void read_op_done(bio_loop *core, bio_op *op) {
   if (s->flags & S_CLOSE_WAIT) {
     if (!armed)
       close_progress(s); /* else the cancel's completion comes next */
+    return;
+  }
+  if ((s->flags & S_LISTENING) && op->opcode == BIO_OP_ACCEPT) {
+    accept_op_done(s, op, armed);
     return;
   }
   if (s->flags & S_LISTENING) {
@@ -692,8 +845,18 @@ UV_EXTERN int uv_accept(uv_stream_t *server, uv_stream_t *client) {
   if (err != 0) {
     close(fd);
   }
-  /* The next queued descriptor (IPC) moves up; a listener re-arms. */
+  /* A listener's queued connections each get their callback (the next
+   * turn), then it accepts again; an IPC pipe's next descriptor moves
+   * up. */
   x = bio__sx(server);
+  if ((server->flags & S_LISTENING) && server->type == UV_TCP) {
+    server->accepted_fd = -1;
+    if (x != NULL && x->nfds > 0)
+      kick(server);
+    else
+      arm_read(server);
+    return err;
+  }
   if (x != NULL && x->nfds > 0) {
     server->accepted_fd = x->fds[0];
     memmove(x->fds, x->fds + 1, (size_t)(x->nfds - 1) * sizeof(int));
@@ -1070,6 +1233,8 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
       return UV_EINVAL;
     if (handle_fd((uv_handle_t *)send_handle) < 0)
       return UV_EBADF;
+    if (send_handle->type == UV_TCP)
+      socket_shared(send_handle);
   }
   bytes = bufs_bytes(bufs, nbufs);
   bio__sh(handle)->wrote = 1;
@@ -1142,6 +1307,8 @@ UV_EXTERN int uv_try_write2(uv_stream_t *handle, const uv_buf_t bufs[],
       return UV_EINVAL;
     if (handle_fd((uv_handle_t *)send_handle) < 0)
       return UV_EBADF;
+    if (send_handle->type == UV_TCP)
+      socket_shared(send_handle);
   }
   r = write_bufs(handle, bufs, nbufs,
                  send_handle ? handle_fd((uv_handle_t *)send_handle) : -1);
@@ -1257,6 +1424,10 @@ static void run_deferred(uv_stream_t *s) {
   size_t n = 0;
   void **q;
 
+  if (s->flags & S_LISTENING) {
+    listener_turn(s);
+    return;
+  }
   if (bio__sh(s)->read_more && s->connect_req == NULL) {
     read_ready(s, (int)(bio__sh(s)->read_more & READ_HUP_BITS));
     if (bio__handle_closing((uv_handle_t *)s))

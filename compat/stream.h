@@ -22,7 +22,9 @@ enum {
   S_KEEPALIVE = 0x2000000u,
   S_CLOSE_WAIT = 0x20000000u, /* closed; waiting for our ops to return */
   S_NOSOCK = 0x40000000u,     /* not a socket: writev, not sendmsg */
-  S_OWN_FD = 0x80000000u,     /* tty: a descriptor we opened ourselves */
+  S_OWN_FD = 0x80000000u,     /* a descriptor we opened ourselves (tty);
+                                 tcp: a socket we made, not yet sent to
+                                 another process (uv_write2) */
 };
 
 /* The most descriptors one IPC read may queue for uv_accept. */
@@ -38,7 +40,12 @@ typedef struct bio_stream_ext {
   uv_stream_t *owner;
   unsigned int keepalive_delay_s;
   int nfds;
-  int *fds; /* BIO_STREAM_FDS_MAX slots, allocated at the first one */
+  /* An IPC pipe: BIO_STREAM_FDS_MAX slots, allocated at the first one. A
+   * TCP listener with an armed accept op (io_uring): the connections it
+   * accepted that wait for their connection callback, fds_cap slots. */
+  int *fds;
+  int fds_cap;
+  bio_fd_sink sink; /* the armed accept op's (stream.c: accepted_take) */
 } bio_stream_ext;
 
 /* What every stream keeps in its handle, in uv_handle_t.u (32 bytes

@@ -56,6 +56,8 @@ static int new_socket(uv_tcp_t *h, int domain, unsigned int flags) {
     err = bio__stream_open((uv_stream_t *)h, fd, flags);
   if (err != 0)
     close(fd);
+  else
+    h->flags |= S_OWN_FD; /* ours alone, until sent or forked */
   return err;
 }
 

@@ -194,7 +194,7 @@ static int epoll_submit(bio_loop *loop, bio_op *op) {
   /* fs ops are io_uring's alone: the fs layer asks bio__loop_supports
    * and sends them to the blocking pool here. */
   assert(op->opcode < BIO_OP_FS_FIRST);
-  if (op->opcode >= BIO_OP_FS_FIRST)
+  if (op->opcode >= BIO_OP_FS_FIRST || op->opcode == BIO_OP_ACCEPT)
     return -EINVAL;
   if (op->opcode == BIO_OP_NOP) {
     op->res = 0;
@@ -361,7 +361,8 @@ static int epoll_busy(bio_loop *loop) {
 
 static int epoll_supports(bio_loop *loop, unsigned opcode) {
   (void)loop;
-  return opcode < BIO_OP_FS_FIRST && opcode != BIO_OP_SEND;
+  return opcode < BIO_OP_FS_FIRST && opcode != BIO_OP_SEND &&
+         opcode != BIO_OP_ACCEPT;
 }
 
 

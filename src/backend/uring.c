@@ -250,6 +250,10 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
   case BIO_OP_SEND:
     io_uring_prep_send(sqe, op->fd, op->buf, op->u.len, MSG_NOSIGNAL);
     break;
+  case BIO_OP_ACCEPT:
+    io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL,
+                                   (int)op->u.sys_flags);
+    break;
   /* The fs ops; bio__loop_supports said yes (uring_supports names the
    * kernel each needs), so the kernel knows the opcode. */
   case BIO_OP_READV:
@@ -343,6 +347,12 @@ static int uring_supports(bio_loop *loop, unsigned opcode) {
   uring_state *st = loop->backend_data;
   int kop;
 
+  /* Multishot accept came with 5.19, as did IORING_OP_SOCKET: the probe
+   * knows the opcode, not the flag. */
+  if (opcode == BIO_OP_ACCEPT)
+    return st->probe != NULL &&
+           io_uring_opcode_supported(st->probe, IORING_OP_SOCKET) &&
+           io_uring_opcode_supported(st->probe, IORING_OP_ACCEPT);
   if (opcode < BIO_OP_FS_FIRST)
     return opcode < BIO_OP_COUNT; /* uring_init checked them */
   kop = kernel_opcode(opcode);
@@ -417,8 +427,20 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
       continue;
     if (op->flags & BIO_OPF_MULTI) {
       int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+      int32_t res = cqe->res;
       armed += more;
-      if (bio__op_fire_multi(op, cqe->res, more))
+      if (op->opcode == BIO_OP_ACCEPT && res >= 0) {
+        /* A NOP standing in for a cancelled accept (uring_cancel)
+         * completes with 0, no fd. */
+        if (!(op->flags & BIO_OPF_CANCELLED))
+          ((bio_fd_sink *)op->buf)->take(op->buf, res);
+        res = 0;
+      }
+      if ((op->flags & BIO_OPF_CANCELLED) && !more) {
+        op->flags &= (uint16_t)~BIO_OPF_CANCELLED;
+        res = -ECANCELED;
+      }
+      if (bio__op_fire_multi(op, res, more))
         bio__op_list_push(done, op);
       continue;
     }

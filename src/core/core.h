@@ -30,6 +30,14 @@ enum bio_opcode {
   BIO_OP_SEND,    /* send(fd, buf, u.len, MSG_NOSIGNAL); native on io_uring
                      only (epoll waits for POLLOUT first: the owner
                      had better write itself there) */
+  /* accept4(fd, NULL, NULL, u.sys_flags) on a listening socket, always
+   * with BIO_OPF_MULTI: armed, it accepts each connection as it comes
+   * (io_uring's multishot accept, 5.19) and hands each new fd, at reap,
+   * to the bio_fd_sink that buf points to; the callback then runs once
+   * for all the fds of a turn (res 0) or for the error that ended the op
+   * (res < 0; say -EMFILE). Ask bio__loop_supports first: epoll has no
+   * such op (its owners poll and accept themselves). */
+  BIO_OP_ACCEPT,
   /* File-system ops: io_uring only. A backend without them (epoll) refuses
    * them with -EINVAL; callers ask bio__loop_supports first and use the
    * blocking pool otherwise. fd is a directory fd (AT_FDCWD) for the
@@ -135,6 +143,14 @@ static inline int bio__op_fire_multi(bio_op *op, int32_t res, int more) {
                          (more ? BIO_OPF_MORE : 0));
   return !listed;
 }
+
+/* Where an armed BIO_OP_ACCEPT puts the fds it accepted: take runs on
+ * the loop's thread inside the backend's reap, so it must not call back
+ * into the loop; it owns fd from then on. */
+typedef struct bio_fd_sink bio_fd_sink;
+struct bio_fd_sink {
+  void (*take)(bio_fd_sink *sink, int fd);
+};
 
 /* An intrusive FIFO of ops. */
 typedef struct bio_op_list {

@@ -14,10 +14,13 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uv.h"
@@ -411,6 +414,202 @@ START_TEST(sink_after_answers) {
 }
 END_TEST
 
+/* ---- accepting ---- */
+
+/* Connections made before the loop runs: they wait in the backlog
+ * together (the listener's backlog is 8), and on io_uring one armed
+ * accept takes them all at once. */
+#define NCONN 8
+
+static uv_tcp_t conns[NCONN];
+static int clients[NCONN];
+static int nconn_cb, naccepted;
+static int accept_mode; /* ACCEPT_NOW, ACCEPT_LATER or CLOSE_UNACCEPTED */
+static uv_timer_t accept_timer;
+enum { ACCEPT_NOW, ACCEPT_LATER, CLOSE_UNACCEPTED, SENT_FIRST, FORKED_FIRST };
+
+static uv_pipe_t ipc;
+static uv_write_t ipc_req;
+static int ipc_status = 1;
+
+static void ipc_write_cb(uv_write_t *req, int status) {
+  ipc_status = status;
+  uv_close((uv_handle_t *)req->handle, on_close);
+}
+
+/* The listener goes over an IPC pipe to a peer that never reads it (its
+ * end closes unread, dropping the descriptor): shared from then on. */
+static int send_listener(void) {
+  int sv[2];
+  uv_buf_t b = uv_buf_init((char *)marker, 1);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                   0);
+  ck_assert_int_eq(uv_pipe_init(&loop, &ipc, 1), 0);
+  ck_assert_int_eq(uv_pipe_open(&ipc, sv[0]), 0);
+  ck_assert_int_eq(uv_write2(&ipc_req, (uv_stream_t *)&ipc, &b, 1,
+                             (uv_stream_t *)&listener, ipc_write_cb),
+                   0);
+  return sv[1];
+}
+
+static unsigned short port_of(const struct sockaddr_in *a) {
+  return ntohs(a->sin_port);
+}
+
+/* Takes the waiting connection: the clients connected in order, and the
+ * connections come in that order. */
+static void accept_one(uv_stream_t *l) {
+  struct sockaddr_in peer, mine;
+  int len = sizeof(peer);
+  socklen_t slen = sizeof(mine);
+  int i;
+
+  ck_assert_int_lt(naccepted, NCONN);
+  ck_assert_int_eq(uv_tcp_init(&loop, &conns[naccepted]), 0);
+  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)&conns[naccepted]), 0);
+  ck_assert_int_eq(uv_tcp_getpeername(&conns[naccepted],
+                                      (struct sockaddr *)&peer, &len),
+                   0);
+  ck_assert_int_eq(
+      getsockname(clients[naccepted], (struct sockaddr *)&mine, &slen), 0);
+  ck_assert_uint_eq(port_of(&peer), port_of(&mine));
+  naccepted++;
+  if (naccepted < NCONN)
+    return;
+  for (i = 0; i < NCONN; i++)
+    uv_close((uv_handle_t *)&conns[i], on_close);
+  uv_close((uv_handle_t *)&listener, on_close);
+  uv_close((uv_handle_t *)&accept_timer, on_close);
+}
+
+static void accept_timer_cb(uv_timer_t *t) {
+  accept_one((uv_stream_t *)t->data);
+}
+
+/* One callback per connection, and none while one waits for uv_accept. */
+static void queue_connection_cb(uv_stream_t *l, int status) {
+  ck_assert_int_eq(status, 0);
+  nconn_cb++;
+  ck_assert_int_eq(nconn_cb, naccepted + 1);
+  switch (accept_mode) {
+  case ACCEPT_NOW:
+  case SENT_FIRST:
+  case FORKED_FIRST:
+    accept_one(l);
+    break;
+  case ACCEPT_LATER:
+    accept_timer.data = l;
+    ck_assert_int_eq(uv_timer_start(&accept_timer, accept_timer_cb, 2, 0),
+                     0);
+    break;
+  default:
+    uv_close((uv_handle_t *)l, on_close);
+    uv_close((uv_handle_t *)&accept_timer, on_close);
+  }
+}
+
+static int count_fds(void) {
+  int n = 0;
+  char path[64];
+  int fd;
+  for (fd = 0; fd < 1024; fd++) {
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n += access(path, F_OK) == 0;
+  }
+  return n;
+}
+
+static void run_accepts(int backend, int mode) {
+  struct sockaddr_in addr;
+  int fds_before;
+  int i;
+
+  /* The library's process-wide descriptors (made at the first loop's
+   * start) are there before the count. */
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  fds_before = count_fds();
+  use_backend(backend);
+  nconn_cb = naccepted = 0;
+  closes = 0;
+  accept_mode = mode;
+  int peer = -1;
+  start_listener(&addr, queue_connection_cb);
+  ck_assert_int_eq(uv_timer_init(&loop, &accept_timer), 0);
+  if (mode == SENT_FIRST) {
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 1); /* armed */
+    peer = send_listener();
+  }
+  if (mode == FORKED_FIRST) {
+    /* A child that could accept on the socket too (it only exits). */
+    pid_t pid;
+    int status;
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_NOWAIT), 1); /* armed */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+      _exit(0);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  }
+  for (i = 0; i < NCONN; i++) {
+    clients[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(clients[i], 0);
+    ck_assert_int_eq(
+        connect(clients[i], (struct sockaddr *)&addr, sizeof(addr)), 0);
+  }
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  for (i = 0; i < NCONN; i++)
+    close(clients[i]);
+  if (peer != -1) {
+    close(peer);
+    ck_assert_int_eq(ipc_status, 0);
+    closes--; /* the pipe's */
+  }
+  if (mode == CLOSE_UNACCEPTED) {
+    ck_assert_int_eq(nconn_cb, 1);
+    ck_assert_int_eq(closes, 2);
+  } else {
+    ck_assert_int_eq(nconn_cb, NCONN);
+    ck_assert_int_eq(naccepted, NCONN);
+    ck_assert_int_eq(closes, NCONN + 2);
+  }
+  /* Connections accepted and queued, never taken, were closed too. */
+  ck_assert_int_eq(count_fds(), fds_before);
+}
+
+/* Connections that wait together each get a callback, in order. */
+START_TEST(queued_connections_in_order) {
+  run_accepts(_i, ACCEPT_NOW);
+}
+END_TEST
+
+/* The callback leaves each for a timer to accept: no callback comes
+ * while one waits, and each uv_accept brings the next. */
+START_TEST(accept_later_one_by_one) {
+  run_accepts(_i, ACCEPT_LATER);
+}
+END_TEST
+
+/* Sent to another process once it accepts (an armed accept on io_uring,
+ * which gives way to polls then): it accepts on, in order. */
+START_TEST(accepts_after_being_sent) {
+  run_accepts(_i, SENT_FIRST);
+}
+END_TEST
+
+/* The same after a fork, when the socket may be shared too. */
+START_TEST(accepts_after_fork) {
+  run_accepts(_i, FORKED_FIRST);
+}
+END_TEST
+
+/* Closed with connections waiting: no more callbacks, no fd left open. */
+START_TEST(close_with_connections_waiting) {
+  run_accepts(_i, CLOSE_UNACCEPTED);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("tcp");
   TCase *tc = tcase_create("writes");
@@ -428,6 +627,14 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, eof_after_many_reads, 0, 2);
   tcase_add_loop_test(tc, sink_after_answers, 0, 2);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("accepts");
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, queued_connections_in_order, 0, 2);
+  tcase_add_loop_test(tc, accept_later_one_by_one, 0, 2);
+  tcase_add_loop_test(tc, close_with_connections_waiting, 0, 2);
+  tcase_add_loop_test(tc, accepts_after_being_sent, 0, 2);
+  tcase_add_loop_test(tc, accepts_after_fork, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
