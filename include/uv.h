@@ -8,26 +8,29 @@
 #ifndef UV_H
 #define UV_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 #if defined(BUILDING_UV_SHARED) && defined(USING_UV_SHARED)
 # error "BUILDING_UV_SHARED and USING_UV_SHARED are mutually exclusive."
 #endif
 
-/* The library is built with -fvisibility=hidden; this marks the ABI. */
-#if defined(__GNUC__) && __GNUC__ >= 4
-# define UV_EXTERN __attribute__((visibility("default")))
+/* What the library exports (it is built with -fvisibility=hidden). */
+#if !defined(__GNUC__) || __GNUC__ < 4
+# define UV_EXTERN
 #else
-# define UV_EXTERN /* nothing */
+# define UV_EXTERN __attribute__((visibility("default")))
 #endif
 
-#include "uv/errno.h"
-#include "uv/version.h"
+/* The C library's headers first, outside the extern "C" block. */
+#include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdint.h>
+
+#include "uv/version.h"
+#include "uv/errno.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #include "uv/unix.h"
 
 
@@ -189,16 +192,12 @@ typedef enum {
   UV_RUN_NOWAIT = 2
 } uv_run_mode;
 
-/* uv_loop_configure() options. */
-typedef enum {
-  UV_LOOP_BLOCK_SIGNAL = 0,
-  UV_METRICS_IDLE_TIME
-} uv_loop_option;
+/* What uv_loop_configure() sets: a signal kept out of the loop's waits
+ * (its argument), or idle-time accounting (uv_metrics_idle_time). */
+typedef enum { UV_LOOP_BLOCK_SIGNAL = 0, UV_METRICS_IDLE_TIME = 1 } uv_loop_option;
 
-typedef enum {
-  UV_LEAVE_GROUP = 0,
-  UV_JOIN_GROUP
-} uv_membership;
+/* uv_udp_set_membership() and uv_udp_set_source_membership(). */
+typedef enum { UV_LEAVE_GROUP = 0, UV_JOIN_GROUP = 1 } uv_membership;
 
 /* Bits for uv_tcp_bind(). */
 enum uv_tcp_flags {
@@ -236,17 +235,18 @@ typedef enum {
   UV_TTY_UNSUPPORTED = 1
 } uv_tty_vtermstate_t;
 
-/* How a child's stdio slot is set up by uv_spawn(). */
+/* uv_stdio_container_t.flags: what uv_spawn() puts in a child's slot. */
 typedef enum {
-  UV_IGNORE = 0x00,
-  UV_CREATE_PIPE = 0x01,
-  UV_INHERIT_FD = 0x02,
-  UV_INHERIT_STREAM = 0x04,
-  /* With UV_CREATE_PIPE: direction as seen from the child. */
-  UV_READABLE_PIPE = 0x10,
-  UV_WRITABLE_PIPE = 0x20,
-  UV_NONBLOCK_PIPE = 0x40,
-  UV_OVERLAPPED_PIPE = 0x40 /* older spelling of UV_NONBLOCK_PIPE */
+  UV_IGNORE = 0,              /* nothing (the child finds it closed) */
+  UV_CREATE_PIPE = 1 << 0,    /* a new pipe, data.stream its parent end */
+  UV_INHERIT_FD = 1 << 1,     /* data.fd, as it is */
+  UV_INHERIT_STREAM = 1 << 2, /* data.stream's descriptor */
+  /* Modifiers of UV_CREATE_PIPE, from the child's side: it reads, it
+   * writes (either or both), its end is nonblocking. */
+  UV_READABLE_PIPE = 1 << 4,
+  UV_WRITABLE_PIPE = 1 << 5,
+  UV_NONBLOCK_PIPE = 1 << 6,
+  UV_OVERLAPPED_PIPE = UV_NONBLOCK_PIPE /* its Windows-era name */
 } uv_stdio_flags;
 
 /* uv_process_options_t.flags bits (the WINDOWS_* ones are ignored here). */
@@ -413,22 +413,26 @@ typedef void* (*uv_realloc_func)(void* ptr, size_t size);
 typedef void* (*uv_calloc_func)(size_t count, size_t size);
 typedef void (*uv_free_func)(void* ptr);
 
-typedef void (*uv_alloc_cb)(uv_handle_t* h, size_t suggested_size,
+/* Any handle: closed; visited by uv_walk. */
+typedef void (*uv_close_cb)(uv_handle_t* closed);
+typedef void (*uv_walk_cb)(uv_handle_t* visited, void* arg);
+/* The loop's phases and wake-ups: the handle that fired. */
+typedef void (*uv_timer_cb)(uv_timer_t* timer);
+typedef void (*uv_idle_cb)(uv_idle_t* idle);
+typedef void (*uv_prepare_cb)(uv_prepare_t* prepare);
+typedef void (*uv_check_cb)(uv_check_t* check);
+typedef void (*uv_async_cb)(uv_async_t* async);
+typedef void (*uv_poll_cb)(uv_poll_t* poll, int status, int events);
+/* Streams: buffers for reads, the reads, then requests ending (status 0
+ * or a UV_E* code) and listeners' new connections. */
+typedef void (*uv_alloc_cb)(uv_handle_t* reader, size_t suggested_size,
     uv_buf_t* buf);
-typedef void (*uv_read_cb)(uv_stream_t* stream, ssize_t nread,
+typedef void (*uv_read_cb)(uv_stream_t* reader, ssize_t nread,
     const uv_buf_t* buf);
-typedef void (*uv_write_cb)(uv_write_t* req, int status);
-typedef void (*uv_connect_cb)(uv_connect_t* req, int status);
-typedef void (*uv_shutdown_cb)(uv_shutdown_t* req, int status);
-typedef void (*uv_connection_cb)(uv_stream_t* server, int status);
-typedef void (*uv_close_cb)(uv_handle_t* handle);
-typedef void (*uv_walk_cb)(uv_handle_t* handle, void* arg);
-typedef void (*uv_poll_cb)(uv_poll_t* h, int status, int events);
-typedef void (*uv_timer_cb)(uv_timer_t* handle);
-typedef void (*uv_async_cb)(uv_async_t* handle);
-typedef void (*uv_prepare_cb)(uv_prepare_t* handle);
-typedef void (*uv_check_cb)(uv_check_t* handle);
-typedef void (*uv_idle_cb)(uv_idle_t* handle);
+typedef void (*uv_connection_cb)(uv_stream_t* listener, int status);
+typedef void (*uv_connect_cb)(uv_connect_t* connect, int status);
+typedef void (*uv_write_cb)(uv_write_t* write, int status);
+typedef void (*uv_shutdown_cb)(uv_shutdown_t* shutdown, int status);
 typedef void (*uv_exit_cb)(uv_process_t* process, int64_t exit_status,
     int term_signal);
 typedef void (*uv_signal_cb)(uv_signal_t* handle, int signum);
@@ -451,15 +455,8 @@ typedef void (*uv_thread_cb)(void* arg);
 
 /* ---- Plain data types -------------------------------------------------- */
 
-typedef struct {
-  long tv_sec;
-  long tv_nsec;
-} uv_timespec_t;
-
-typedef struct {
-  long tv_sec;
-  long tv_usec;
-} uv_timeval_t;
+typedef struct { long tv_sec, tv_nsec; } uv_timespec_t; /* as timespec */
+typedef struct { long tv_sec, tv_usec; } uv_timeval_t;  /* as timeval */
 
 /* uv_gettimeofday() result: 64-bit seconds on every platform. */
 typedef struct {
@@ -1151,12 +1148,13 @@ UV_EXTERN int uv_udp_set_membership(uv_udp_t* handle,
 UV_EXTERN int uv_udp_set_source_membership(uv_udp_t* handle,
     const char* multicast_addr, const char* interface_addr,
     const char* source_addr, uv_membership membership);
-UV_EXTERN int uv_udp_set_multicast_loop(uv_udp_t* handle, int on);
-UV_EXTERN int uv_udp_set_multicast_ttl(uv_udp_t* handle, int ttl);
-UV_EXTERN int uv_udp_set_multicast_interface(uv_udp_t* handle,
+/* Socket options: 0 or a UV_E* code. */
+UV_EXTERN int uv_udp_set_broadcast(uv_udp_t* udp, int enable);
+UV_EXTERN int uv_udp_set_ttl(uv_udp_t* udp, int hops);
+UV_EXTERN int uv_udp_set_multicast_ttl(uv_udp_t* udp, int hops);
+UV_EXTERN int uv_udp_set_multicast_loop(uv_udp_t* udp, int enable);
+UV_EXTERN int uv_udp_set_multicast_interface(uv_udp_t* udp,
     const char* interface_addr);
-UV_EXTERN int uv_udp_set_broadcast(uv_udp_t* handle, int on);
-UV_EXTERN int uv_udp_set_ttl(uv_udp_t* handle, int ttl);
 UV_EXTERN int uv_udp_send(uv_udp_send_t* req, uv_udp_t* handle,
     const uv_buf_t bufs[], unsigned int nbufs, const struct sockaddr* addr,
     uv_udp_send_cb send_cb);
@@ -1393,10 +1391,11 @@ UV_EXTERN int uv_thread_equal(const uv_thread_t* t1, const uv_thread_t* t2);
 
 UV_EXTERN void uv_once(uv_once_t* guard, void (*callback)(void));
 
-UV_EXTERN int uv_key_create(uv_key_t* key);
-UV_EXTERN void uv_key_delete(uv_key_t* key);
-UV_EXTERN void* uv_key_get(uv_key_t* key);
-UV_EXTERN void uv_key_set(uv_key_t* key, void* value);
+/* Thread-local slots. */
+UV_EXTERN int uv_key_create(uv_key_t* slot);
+UV_EXTERN void uv_key_set(uv_key_t* slot, void* value);
+UV_EXTERN void* uv_key_get(uv_key_t* slot);
+UV_EXTERN void uv_key_delete(uv_key_t* slot);
 
 UV_EXTERN int uv_mutex_init(uv_mutex_t* mutex);
 UV_EXTERN int uv_mutex_init_recursive(uv_mutex_t* mutex);

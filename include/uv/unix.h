@@ -27,11 +27,13 @@
 #include "uv/threadpool.h"
 #include "uv/linux.h"
 
-#ifndef NI_MAXHOST
-# define NI_MAXHOST 1025
+/* uv_getnameinfo_t's buffer sizes, should <netdb.h> leave them out
+ * (glibc shows them only with _DEFAULT_SOURCE): names with their NUL. */
+#if !defined(NI_MAXHOST)
+# define NI_MAXHOST 1025 /* a host name */
 #endif
-#ifndef NI_MAXSERV
-# define NI_MAXSERV 32
+#if !defined(NI_MAXSERV)
+# define NI_MAXSERV 32 /* a service name */
 #endif
 
 /* Scatter/gather element; same shape as struct iovec so writev() takes an
@@ -156,13 +158,15 @@ struct uv__io_s {
 # define UV_FS_O_NOFOLLOW 0
 #endif
 
-/* BSD, macOS and Windows flags that Linux lacks: always 0 here. */
-#define UV_FS_O_EXLOCK 0
-#define UV_FS_O_SYMLINK 0
-#define UV_FS_O_FILEMAP 0
-#define UV_FS_O_RANDOM 0
-#define UV_FS_O_SHORT_LIVED 0
-#define UV_FS_O_SEQUENTIAL 0
-#define UV_FS_O_TEMPORARY 0
+/* BSD, macOS and Windows flags that Linux lacks: no bits here, so that
+ * or'ing them in changes nothing. */
+#define UV__FS_O_NO_BITS 0
+#define UV_FS_O_EXLOCK UV__FS_O_NO_BITS
+#define UV_FS_O_FILEMAP UV__FS_O_NO_BITS
+#define UV_FS_O_RANDOM UV__FS_O_NO_BITS
+#define UV_FS_O_SEQUENTIAL UV__FS_O_NO_BITS
+#define UV_FS_O_SHORT_LIVED UV__FS_O_NO_BITS
+#define UV_FS_O_SYMLINK UV__FS_O_NO_BITS
+#define UV_FS_O_TEMPORARY UV__FS_O_NO_BITS
 
 #endif /* UV_UNIX_H */
