@@ -561,8 +561,7 @@ static void accepted_take(bio_fd_sink *sink, int fd) {
 
   if (x->nfds == x->fds_cap) {
     int cap = x->fds_cap == 0 ? 16 : 2 * x->fds_cap;
-    int *fds = cap > 0 ? bio__realloc(x->fds, (size_t)cap * sizeof(int))
-                       : NULL;
+    int *fds = bio__realloc(x->fds, (size_t)cap * sizeof(int));
     if (fds == NULL) {
       close(fd);
       return;
@@ -574,6 +573,15 @@ static void accepted_take(bio_fd_sink *sink, int fd) {
 }
 
 
+/* Takes the first of the ext's queued descriptors (there is one). */
+static int shift_fd(bio_stream_ext *x) {
+  int fd = x->fds[0];
+  x->nfds--;
+  memmove(x->fds, x->fds + 1, (size_t)x->nfds * sizeof(int));
+  return fd;
+}
+
+
 /* Queued connections, one connection callback each, in arrival order,
  * while the user takes them (uv_accept) and the listener stays open. */
 static void deliver_accepted(uv_stream_t *s) {
@@ -581,9 +589,7 @@ static void deliver_accepted(uv_stream_t *s) {
 
   while (x != NULL && x->nfds > 0 && s->accepted_fd == -1 &&
          (s->flags & S_LISTENING) && !bio__handle_closing((uv_handle_t *)s)) {
-    s->accepted_fd = x->fds[0];
-    x->nfds--;
-    memmove(x->fds, x->fds + 1, (size_t)x->nfds * sizeof(int));
+    s->accepted_fd = shift_fd(x);
     if (s->connection_cb != NULL)
       s->connection_cb(s, 0);
   }
@@ -857,13 +863,7 @@ UV_EXTERN int uv_accept(uv_stream_t *server, uv_stream_t *client) {
       arm_read(server);
     return err;
   }
-  if (x != NULL && x->nfds > 0) {
-    server->accepted_fd = x->fds[0];
-    memmove(x->fds, x->fds + 1, (size_t)(x->nfds - 1) * sizeof(int));
-    x->nfds--;
-  } else {
-    server->accepted_fd = -1;
-  }
+  server->accepted_fd = x != NULL && x->nfds > 0 ? shift_fd(x) : -1;
   if ((server->flags & S_LISTENING) && server->accepted_fd == -1)
     arm_read(server);
   return err;
