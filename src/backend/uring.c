@@ -541,6 +541,37 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 }
 
 
+/* The core spins here before it sleeps (see spin_before_sleep): send what
+ * is queued now, so the peer can answer while we watch, then report
+ * whether a wait would find anything. With DEFER_TASKRUN or COOP_TASKRUN
+ * a completion is task work until we enter the kernel; TASKRUN_FLAG
+ * raises IORING_SQ_TASKRUN when some is queued, which a plain load sees.
+ * Without that flag we can't tell cheaply, and say so at once. */
+static int uring_ready(bio_loop *loop) {
+  uring_state *st = loop->backend_data;
+  unsigned kflags;
+
+  if (st->embedded || ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) &&
+                        st->enabled && st->owner_tid != current_tid()))
+    return 1; /* wait has set-up work to do first */
+  if (ensure_enabled(st) != 0)
+    return 1;
+  if (st->unsubmitted != 0) {
+    gate_creds(loop, st);
+    if (io_uring_submit(&st->ring) >= 0)
+      st->unsubmitted = 0;
+  }
+  if (io_uring_cq_ready(&st->ring) != 0)
+    return 1;
+  if ((st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
+                          IORING_SETUP_COOP_TASKRUN)) &&
+      !(st->setup_flags & IORING_SETUP_TASKRUN_FLAG))
+    return 1;
+  kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+  return (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+}
+
+
 static int uring_fd(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   /* Someone will poll(2) the ring fd and call us when it is readable
@@ -588,6 +619,7 @@ const bio_backend bio__backend_uring = {
     .wait = uring_wait,
     .fd = uring_fd,
     .busy = uring_busy,
+    .ready = uring_ready,
     .fork = uring_fork,
     .supports = uring_supports,
 };

@@ -226,6 +226,11 @@ struct bio_backend {
   void (*flush)(bio_loop *loop, bio_op_list *done);
   /* Nonzero when submit can take ops of this opcode (the io_uring probe). */
   int (*supports)(bio_loop *loop, unsigned opcode);
+  /* Optional, and called over and over while the loop spins before it
+   * sleeps: submits what is queued without waiting, and returns nonzero
+   * when wait would find completions now (or can't tell: stop spinning).
+   * Must cost no syscall when nothing is queued. */
+  int (*ready)(bio_loop *loop);
 };
 
 extern const bio_backend bio__backend_uring;
@@ -279,10 +284,17 @@ struct bio_loop {
    * posted back (signed: bio__loop_post from elsewhere may drive it
    * below zero, which only means "do not spin"). */
   atomic_int posts_expected;
-  /* Set while the loop spins for a post instead of sleeping: posters
-   * then skip the eventfd write (and the wake-up it costs both sides). */
+  /* Before it sleeps the loop may spin (spin_before_sleep), for a post
+   * or, when the backend can watch for completions, for its I/O. While
+   * it spins, wakes write no eventfd (bio__loop_wake). */
   atomic_int spinning;
   unsigned spin_ns; /* how long to spin; 0: never (BIO_LOOP_SPIN_US) */
+  /* Spin for I/O (spin_before_sleep) unless io_skip > 0: the number of
+   * idle turns left to sleep through after spins that missed; io_backoff
+   * doubles with each miss in a row, up to SPIN_BACKOFF_MAX. */
+  unsigned io_skip;
+  unsigned io_backoff;
+  uint64_t spins_caught, spins_missed; /* for tests and profiling */
   int cancels_unflushed; /* an armed MULTI op was cancelled since the wait */
   int ops_lost; /* the backend restarted without its in-flight ops */
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer

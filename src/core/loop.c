@@ -18,8 +18,10 @@
 
 #include "core/core.h"
 
-/* Default spin for a pool post: see spin_for_post. */
+/* Default spin before sleeping: see spin_before_sleep. */
 #define LOOP_SPIN_NS 50000u
+/* At most this many idle turns sleep between two tries of an I/O spin. */
+#define SPIN_BACKOFF_MAX 64u
 
 
 static const bio_backend *backend_by_name(const char *name, size_t len) {
@@ -53,8 +55,9 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
   /* wake_pending stays set: the loop is awake and looks for work before
    * it next blocks (bio__loop_reap clears it there), so wakes until then
    * cost their senders no eventfd write. Not when someone else polls our
-   * backend fd (uv_backend_fd): every wake must make that fd readable. */
-  if (loop->embedded)
+   * backend fd (uv_backend_fd): every wake must make that fd readable;
+   * nor when the owner hands nothing over that busy_check could find. */
+  if (loop->embedded || loop->busy_check == NULL)
     atomic_store(&loop->wake_pending, 0);
   if (op->res != -ECANCELED)
     arm_wake(loop);
@@ -160,8 +163,8 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
 }
 
 
-/* How long a loop spins for a pool job's post before it sleeps
- * (BIO_LOOP_SPIN_US; 0 turns it off). */
+/* How long a loop spins before it sleeps (BIO_LOOP_SPIN_US; 0 turns it
+ * off). */
 static unsigned spin_ns_setting(void) {
   const char *v = getenv("BIO_LOOP_SPIN_US");
   if (v != NULL && *v != '\0') {
@@ -375,7 +378,7 @@ void bio__loop_post(bio_loop *loop, bio_op *op) {
       &loop->posted, &head, op, memory_order_seq_cst, memory_order_relaxed));
   /* Only the first post after a drain needs to wake the loop; the wake
    * coalesces the rest. A spinning loop needs none: the CAS above and
-   * this load pair with its store and load in spin_for_post (all
+   * this load pair with its store and load in spin_before_sleep (all
    * seq_cst), so either it sees our op or we see it no longer spins. */
   if (!atomic_load(&loop->spinning))
     bio__loop_wake(loop);
@@ -401,54 +404,104 @@ static int wait_once(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 }
 
 
-/* About to sleep while pool jobs of ours run: a short job (libuv's
- * queue_work benchmark: an empty one) comes back within microseconds, and
- * catching its post by spinning saves two context switches and the
- * eventfd round trip. Bounded by spin_ns; returns 1 if a post arrived. */
-static int spin_for_post(bio_loop *loop) {
-  uint64_t deadline = 0;
+/* About to sleep, the loop may spin instead, for up to spin_ns:
+ * - while pool jobs of ours run: a short job (libuv's queue_work
+ *   benchmark: an empty one) comes back within microseconds;
+ * - when its recent idle gaps were short (io_spin) and the backend can
+ *   watch for completions without a syscall (ready): a peer on the other
+ *   CPU answering our last send (a request/response client, libuv's
+ *   pound and ping-pong benchmarks) often does within microseconds too.
+ * Catching the event spinning saves the sleep, the wake-up, and the
+ * cross-CPU interrupt that wake-up costs whoever completed our op: on a
+ * saturated peer CPU that is the bigger half. While we spin, wakes write
+ * no eventfd; they hand over through posted or the owner's busy_check,
+ * which we watch. Returns 1 when something arrived. */
+static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
+                             uint64_t start) {
+  uint64_t limit = loop->spin_ns;
+  uint64_t deadline;
   unsigned i;
-  int got = 0;
 
+  if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000u < limit)
+    limit = (uint64_t)timeout_ms * 1000000u;
+  deadline = start + limit;
   atomic_store(&loop->spinning, 1);
   for (i = 1;; i++) {
-    if (atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL) {
-      got = 1;
+    if (atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
+        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)) ||
+        (watch_io && loop->backend->ready(loop)))
       break;
-    }
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
 #endif
-    if ((i & 31) == 0) {
-      uint64_t t = bio__clock_ns();
-      if (deadline == 0)
-        deadline = t + loop->spin_ns;
-      else if (t >= deadline)
-        break;
-    }
+    if ((i & 15) == 0 && bio__clock_ns() >= deadline)
+      break;
   }
   atomic_store(&loop->spinning, 0);
-  /* A post that saw us spinning did not wake us. */
-  return got || atomic_load(&loop->posted) != NULL;
+  /* A wake that saw us spinning wrote nothing: look once more. */
+  return atomic_load(&loop->posted) != NULL ||
+         (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)) ||
+         (watch_io && loop->backend->ready(loop));
+}
+
+
+/* After an idle gap (from the start of a spin or sleep to the event that
+ * ended it): a short one means spin next time. A spin that caught its
+ * event keeps the loop spinning; one that missed makes it sleep through
+ * the next 1, 2, 4 ... SPIN_BACKOFF_MAX idle turns before it tries again,
+ * unless one of those sleeps turns out short itself. A slept gap counts
+ * the wake-up too, so it reads longer than the peer's real answer time:
+ * the tries find what the sleeps can't show. */
+static void adapt_spin(bio_loop *loop, int spun, uint64_t gap_ns) {
+  if (gap_ns < loop->spin_ns) {
+    loop->io_skip = 0;
+    loop->io_backoff = 0;
+  } else if (spun) {
+    loop->io_backoff = loop->io_backoff == 0 ? 1
+                       : loop->io_backoff >= SPIN_BACKOFF_MAX
+                           ? SPIN_BACKOFF_MAX
+                           : loop->io_backoff * 2;
+    loop->io_skip = loop->io_backoff;
+  } else if (loop->io_skip > 0) {
+    loop->io_skip--;
+  }
 }
 
 
 int bio__loop_reap(bio_loop *loop, int timeout_ms) {
   bio_op_list done;
   uint64_t start_ns;
+  uint64_t idle_start = 0; /* when we began to spin or sleep */
+  int measure;
+  int spun = 0; /* spun for I/O */
   int tries = 0;
   int err;
 
   flush_pending(loop);
   loop->cancels_unflushed = 0; /* this wait submits them */
+  /* Idle gaps are timed only where a spin could follow from them. */
+  measure = loop->spin_ns != 0 && loop->backend->ready != NULL &&
+            !loop->embedded;
   if (loop->completed.head != NULL ||
-      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL)
+      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL) {
     timeout_ms = 0;
-  else if (timeout_ms != 0 && loop->spin_ns != 0 &&
-           atomic_load_explicit(&loop->posts_expected,
-                                memory_order_relaxed) > 0 &&
-           !loop->backend->busy(loop) && spin_for_post(loop))
-    timeout_ms = 0;
+  } else if (timeout_ms != 0 && loop->spin_ns != 0 && !loop->embedded) {
+    int io = measure && loop->io_skip == 0;
+    if ((io || atomic_load_explicit(&loop->posts_expected,
+                                    memory_order_relaxed) > 0) &&
+        !loop->backend->busy(loop)) {
+      idle_start = bio__clock_ns();
+      spun = io;
+      if (spin_before_sleep(loop, timeout_ms, io, idle_start)) {
+        timeout_ms = 0;
+        loop->spins_caught++;
+      } else {
+        loop->spins_missed++;
+      }
+      if (loop->track_idle)
+        loop->idle_ns += bio__clock_ns() - idle_start;
+    }
+  }
 
   /* About to block: from here a wake must write the eventfd. Clear the
    * flag, then look once more for what wakes that saw it set (while we
@@ -468,7 +521,10 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
    * has woken us, so wait again for what is left of the timeout, as
    * libuv's poll does: UV_RUN_ONCE must not return from an empty turn.
    * Bounded, so a backend that keeps returning early can't trap us. */
-  start_ns = timeout_ms > 0 ? bio__clock_ns() : 0;
+  start_ns = timeout_ms > 0 || (measure && timeout_ms != 0) ? bio__clock_ns()
+                                                            : 0;
+  if (idle_start == 0)
+    idle_start = start_ns;
   err = wait_once(loop, timeout_ms, &done);
   while (done.head == NULL && (err == 0 || err == -EINTR) &&
          timeout_ms != 0 && tries++ < WAIT_RETRIES_MAX) {
@@ -481,6 +537,8 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
     }
     err = wait_once(loop, left_ms, &done);
   }
+  if (measure && idle_start != 0)
+    adapt_spin(loop, spun, bio__clock_ns() - idle_start);
   if (err == -EINTR)
     err = 0;
   if (err == -ERESTART) {
@@ -550,6 +608,13 @@ void bio__loop_wake_now(bio_loop *loop) {
 
 void bio__loop_wake(bio_loop *loop) {
   static const uint64_t one = 1;
+  /* A spinning loop looks at what its owner's busy_check reports
+   * (spin_before_sleep): the owner's push before this load and the
+   * loop's store of 0 before its last look are all seq_cst, so either it
+   * sees the work or we see it stopped. A wake with nothing handed over
+   * must reach the eventfd. */
+  if (loop->busy_check != NULL && atomic_load(&loop->spinning))
+    return;
   if (atomic_exchange(&loop->wake_pending, 1) != 0)
     return; /* a wake is on its way and has not been consumed yet */
   for (;;) {

@@ -27,7 +27,7 @@
  * (BIO_POOL_SPIN_US overrides; one worker spins at a time). Alone it did
  * not pay: the worker's eventfd write woke the sleeping loop thread onto
  * the worker's own CPU (wake-affine), delaying the very submit it waited
- * for. With the loop spinning for the post too (core: spin_for_post) no
+ * for. With the loop spinning for the post too (core: spin_before_sleep) no
  * one sleeps or writes an eventfd between a job and the next, and libuv's
  * queue_work benchmark runs 3-10x faster here than with neither. */
 #define POOL_SPIN_NS 50000u
