@@ -46,6 +46,16 @@ static void prep(counted_op *c, int opcode, int fd) {
   c->op.fd = fd;
 }
 
+/* A read of a new pipe's read end into buf; fds gets the pipe. */
+static void prep_pipe_read(counted_op *c, int fds[2], void *buf,
+                           unsigned len) {
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(c, BIO_OP_READ, fds[0]);
+  c->op.buf = buf;
+  c->op.u.len = len;
+  c->op.off = -1;
+}
+
 /* Polls until pred holds or the budget of turns runs out. */
 #define POLL_UNTIL(loop, cond)                                                 \
   do {                                                                         \
@@ -80,11 +90,7 @@ START_TEST(read_completes_when_data_arrives) {
   int fds[2];
 
   loop_on(&loop, backend_names[_i]);
-  ck_assert_int_eq(pipe(fds), 0);
-  prep(&c, BIO_OP_READ, fds[0]);
-  c.op.buf = buf;
-  c.op.u.len = sizeof(buf);
-  c.op.off = -1;
+  prep_pipe_read(&c, fds, buf, sizeof(buf));
   bio__op_submit(&loop, &c.op);
   bio__loop_poll(&loop, 0);
   ck_assert_int_eq(c.calls, 0);
@@ -126,11 +132,7 @@ START_TEST(cancel_inflight_read_gives_ecanceled) {
   int fds[2];
 
   loop_on(&loop, backend_names[_i]);
-  ck_assert_int_eq(pipe(fds), 0);
-  prep(&c, BIO_OP_READ, fds[0]);
-  c.op.buf = buf;
-  c.op.u.len = sizeof(buf);
-  c.op.off = -1;
+  prep_pipe_read(&c, fds, buf, sizeof(buf));
   bio__op_submit(&loop, &c.op);
   bio__loop_poll(&loop, 0);
   bio__op_cancel(&loop, &c.op);
@@ -351,11 +353,7 @@ START_TEST(spin_catches_io_completion) {
 
   loop_on(&loop, "uring");
   loop.spin_ns = LONG_SPIN_NS;
-  ck_assert_int_eq(pipe(fds), 0);
-  prep(&c, BIO_OP_READ, fds[0]);
-  c.op.buf = buf;
-  c.op.u.len = sizeof(buf);
-  c.op.off = -1;
+  prep_pipe_read(&c, fds, buf, sizeof(buf));
   bio__op_submit(&loop, &c.op);
   d.fd = fds[1];
   ck_assert_int_eq(pthread_create(&t, NULL, delayed_event, &d), 0);
@@ -431,11 +429,7 @@ START_TEST(spin_respects_timeout_and_backs_off) {
 
   loop_on(&loop, "uring");
   loop.spin_ns = LONG_SPIN_NS;
-  ck_assert_int_eq(pipe(fds), 0);
-  prep(&c, BIO_OP_READ, fds[0]);
-  c.op.buf = &c.res;
-  c.op.u.len = 1;
-  c.op.off = -1;
+  prep_pipe_read(&c, fds, &c.res, 1);
   bio__op_submit(&loop, &c.op);
   t0 = bio__clock_ns();
   bio__loop_poll(&loop, 1);
