@@ -194,13 +194,19 @@ static void gate_creds(bio_loop *loop, uring_state *st) {
 }
 
 
+/* Hands the queued SQEs to the kernel now, without waiting. */
+static void submit_now(bio_loop *loop, uring_state *st) {
+  gate_creds(loop, st);
+  if (io_uring_submit(&st->ring) >= 0)
+    st->unsubmitted = 0;
+}
+
+
 static struct io_uring_sqe *get_sqe(bio_loop *loop, uring_state *st) {
   struct io_uring_sqe *sqe = io_uring_get_sqe(&st->ring);
   if (sqe == NULL && st->enabled) {
     /* SQ full: hand the batch to the kernel, which frees the slots. */
-    gate_creds(loop, st);
-    if (io_uring_submit(&st->ring) >= 0)
-      st->unsubmitted = 0;
+    submit_now(loop, st);
     sqe = io_uring_get_sqe(&st->ring);
   }
   return sqe;
@@ -474,6 +480,20 @@ static int rebuild(bio_loop *loop, uring_state *st) {
 }
 
 
+/* Nonzero when an enter with GETEVENTS would post completions that the CQ
+ * does not show yet: task work deferred to us (IORING_SQ_TASKRUN, raised
+ * with TASKRUN_FLAG; without that flag a deferring ring can't tell, so
+ * yes) or an overflowed CQ to flush. */
+static int kernel_has_work(uring_state *st) {
+  unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
+  int deferred = (st->setup_flags & IORING_SETUP_TASKRUN_FLAG)
+                     ? (kflags & IORING_SQ_TASKRUN) != 0
+                     : (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
+                                           IORING_SETUP_COOP_TASKRUN)) != 0;
+  return deferred || (kflags & IORING_SQ_CQ_OVERFLOW) != 0;
+}
+
+
 static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   uring_state *st = loop->backend_data;
   struct io_uring_cqe *cqe;
@@ -500,13 +520,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
      * 5.19, raises IORING_SQ_TASKRUN then), or an overflowed CQ to flush.
      * A busy loop polling with timeout 0 (idle handles) then costs no
      * syscall at all, where epoll_wait(0) costs one. */
-    unsigned kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
-    int deferred = (st->setup_flags & IORING_SETUP_TASKRUN_FLAG)
-                       ? (kflags & IORING_SQ_TASKRUN) != 0
-                       : (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
-                                             IORING_SETUP_COOP_TASKRUN)) != 0;
     err = 0;
-    if (st->unsubmitted != 0 || deferred || (kflags & IORING_SQ_CQ_OVERFLOW)) {
+    if (st->unsubmitted != 0 || kernel_has_work(st)) {
       /* One enter: submits and, with GETEVENTS, runs deferred work. */
       err = io_uring_submit_and_get_events(&st->ring);
       if (err >= 0)
@@ -544,31 +559,19 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 /* The core spins here before it sleeps (see spin_before_sleep): send what
  * is queued now, so the peer can answer while we watch, then report
  * whether a wait would find anything. With DEFER_TASKRUN or COOP_TASKRUN
- * a completion is task work until we enter the kernel; TASKRUN_FLAG
- * raises IORING_SQ_TASKRUN when some is queued, which a plain load sees.
- * Without that flag we can't tell cheaply, and say so at once. */
+ * a completion is task work until we enter the kernel (kernel_has_work
+ * sees it with a plain load). */
 static int uring_ready(bio_loop *loop) {
   uring_state *st = loop->backend_data;
-  unsigned kflags;
 
   if (st->embedded || ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) &&
                         st->enabled && st->owner_tid != current_tid()))
     return 1; /* wait has set-up work to do first */
   if (ensure_enabled(st) != 0)
     return 1;
-  if (st->unsubmitted != 0) {
-    gate_creds(loop, st);
-    if (io_uring_submit(&st->ring) >= 0)
-      st->unsubmitted = 0;
-  }
-  if (io_uring_cq_ready(&st->ring) != 0)
-    return 1;
-  if ((st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
-                          IORING_SETUP_COOP_TASKRUN)) &&
-      !(st->setup_flags & IORING_SETUP_TASKRUN_FLAG))
-    return 1;
-  kflags = IO_URING_READ_ONCE(*st->ring.sq.kflags);
-  return (kflags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0;
+  if (st->unsubmitted != 0)
+    submit_now(loop, st);
+  return io_uring_cq_ready(&st->ring) != 0 || kernel_has_work(st);
 }
 
 

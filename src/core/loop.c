@@ -404,13 +404,22 @@ static int wait_once(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 }
 
 
+/* Work other threads handed over without a wake we have seen: posts,
+ * and what the owner's busy_check reports (its sent async handles). */
+static int handed_over(bio_loop *loop) {
+  return atomic_load(&loop->posted) != NULL ||
+         (loop->busy_check != NULL && loop->busy_check(loop->wake_arg));
+}
+
+
 /* About to sleep, the loop may spin instead, for up to spin_ns:
  * - while pool jobs of ours run: a short job (libuv's queue_work
  *   benchmark: an empty one) comes back within microseconds;
- * - when its recent idle gaps were short (io_spin) and the backend can
- *   watch for completions without a syscall (ready): a peer on the other
- *   CPU answering our last send (a request/response client, libuv's
- *   pound and ping-pong benchmarks) often does within microseconds too.
+ * - when its recent idle gaps were short (io_skip, adapt_spin) and the
+ *   backend can watch for completions without a syscall (ready): a peer
+ *   on the other CPU answering our last send (a request/response client,
+ *   libuv's pound and ping-pong benchmarks) often does within
+ *   microseconds too.
  * Catching the event spinning saves the sleep, the wake-up, and the
  * cross-CPU interrupt that wake-up costs whoever completed our op: on a
  * saturated peer CPU that is the bigger half. While we spin, wakes write
@@ -427,9 +436,7 @@ static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
   deadline = start + limit;
   atomic_store(&loop->spinning, 1);
   for (i = 1;; i++) {
-    if (atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
-        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)) ||
-        (watch_io && loop->backend->ready(loop)))
+    if (handed_over(loop) || (watch_io && loop->backend->ready(loop)))
       break;
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
@@ -439,9 +446,7 @@ static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
   }
   atomic_store(&loop->spinning, 0);
   /* A wake that saw us spinning wrote nothing: look once more. */
-  return atomic_load(&loop->posted) != NULL ||
-         (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)) ||
-         (watch_io && loop->backend->ready(loop));
+  return handed_over(loop) || (watch_io && loop->backend->ready(loop));
 }
 
 
@@ -509,8 +514,7 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
    * here pair with the sender's push and exchange in bio__loop_wake. */
   if (timeout_ms != 0) {
     atomic_store(&loop->wake_pending, 0);
-    if (atomic_load(&loop->posted) != NULL ||
-        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
+    if (handed_over(loop))
       timeout_ms = 0;
   }
 
@@ -642,8 +646,7 @@ int bio__loop_backend_fd(bio_loop *loop) {
   if (!loop->embedded) {
     loop->embedded = 1;
     atomic_store(&loop->wake_pending, 0);
-    if (atomic_load(&loop->posted) != NULL ||
-        (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
+    if (handed_over(loop))
       bio__loop_wake(loop);
   }
   fd = loop->backend->fd(loop);

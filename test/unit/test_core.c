@@ -340,6 +340,14 @@ static void *delayed_event(void *arg) {
   return NULL;
 }
 
+/* One turn of the loop, blocking, while a thread makes d's event. */
+static void poll_during_delayed(bio_loop *loop, delayed_arg *d) {
+  pthread_t t;
+  ck_assert_int_eq(pthread_create(&t, NULL, delayed_event, d), 0);
+  bio__loop_poll(loop, -1);
+  pthread_join(t, NULL);
+}
+
 /* On io_uring the loop spins for its I/O: the read it queued goes to the
  * kernel when the spin starts, and the peer's write completes it within
  * the spin. */
@@ -347,7 +355,6 @@ START_TEST(spin_catches_io_completion) {
   bio_loop loop;
   counted_op c;
   delayed_arg d = {&loop, -1, NULL, NULL};
-  pthread_t t;
   char buf[4];
   int fds[2];
 
@@ -356,9 +363,7 @@ START_TEST(spin_catches_io_completion) {
   prep_pipe_read(&c, fds, buf, sizeof(buf));
   bio__op_submit(&loop, &c.op);
   d.fd = fds[1];
-  ck_assert_int_eq(pthread_create(&t, NULL, delayed_event, &d), 0);
-  bio__loop_poll(&loop, -1);
-  pthread_join(t, NULL);
+  poll_during_delayed(&loop, &d);
   ck_assert_int_eq(c.calls, 1);
   ck_assert_int_eq(c.res, 1);
   ck_assert_uint_eq(loop.spins_caught, 1);
@@ -384,16 +389,13 @@ START_TEST(spin_takes_posts_and_handed_over_wakes) {
   bio_loop loop;
   counted_op c;
   delayed_arg d = {&loop, -1, NULL, NULL};
-  pthread_t t;
 
   loop_on(&loop, backend_names[_i]);
   loop.spin_ns = LONG_SPIN_NS;
   prep(&c, BIO_OP_NOP, -1);
   bio__loop_expect_post(&loop);
   d.post = &c.op;
-  ck_assert_int_eq(pthread_create(&t, NULL, delayed_event, &d), 0);
-  bio__loop_poll(&loop, -1);
-  pthread_join(t, NULL);
+  poll_during_delayed(&loop, &d);
   ck_assert_int_eq(c.calls, 1);
   ck_assert_uint_eq(loop.spins_caught, 1);
   ck_assert_uint_eq(loop.spins_missed, 0);
@@ -404,9 +406,7 @@ START_TEST(spin_takes_posts_and_handed_over_wakes) {
     bio__loop_set_busy_check(&loop, handed_over_check);
     d.post = NULL;
     d.flag = &handed_over;
-    ck_assert_int_eq(pthread_create(&t, NULL, delayed_event, &d), 0);
-    bio__loop_poll(&loop, -1);
-    pthread_join(t, NULL);
+    poll_during_delayed(&loop, &d);
     ck_assert_int_eq(atomic_load(&handed_over), 1);
     ck_assert_uint_eq(loop.spins_caught, 2);
     ck_assert_uint_eq(loop.spins_missed, 0);
