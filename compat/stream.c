@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "stream.h"
+#include "udp.h"
 
 /* What alloc_cb is asked for per read: libuv always says 64 KiB. We
  * follow the stream instead, between these bounds: twice the last read,
@@ -96,6 +97,8 @@ static int watching(const uv_handle_t *h) {
   case UV_NAMED_PIPE:
   case UV_TTY:
     return (bio__sh((const uv_stream_t *)h)->out & (OUT_READ | OUT_WOP)) != 0;
+  case UV_UDP:
+    return bio__udp_watching((const uv_udp_t *)h);
   default:
     return (h->flags & BIO_H_ACTIVE) != 0;
   }

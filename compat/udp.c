@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "stream.h"
 #include "udp.h"
 
 /* The largest datagram; what alloc_cb is asked for, and one recvmmsg slot. */
@@ -102,6 +103,16 @@ static void read_later(uv_udp_t *h);
 static int new_socket(int domain) {
   int fd = socket(domain, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   return fd < 0 ? -errno : fd;
+}
+
+
+/* The kernel writes only namelen bytes of the sender's address (none from
+ * an unnamed socket); libuv hands out a zeroed sockaddr_storage around
+ * them, so an unnamed sender reads as AF_UNSPEC, not as stale bytes. */
+static inline void clear_name_tail(struct sockaddr_storage *peer,
+                                   socklen_t namelen) {
+  if (namelen < sizeof(*peer))
+    memset((char *)peer + namelen, 0, sizeof(*peer) - namelen);
 }
 
 
@@ -312,18 +323,12 @@ UV_EXTERN int uv_udp_init(uv_loop_t *loop, uv_udp_t *handle) {
 }
 
 
-/* libuv refuses a socket another handle of the loop already watches. */
-static int fd_in_use(uv_loop_t *loop, int fd) {
-  void **q;
-
-  for (q = bio__q_next(loop->handle_queue); q != (void **)loop->handle_queue;
-       q = bio__q_next(q)) {
-    uv_handle_t *h = bio__q_data(q, uv_handle_t, handle_queue);
-    uv_os_fd_t other;
-    if (uv_fileno(h, &other) == 0 && other == fd)
-      return 1;
-  }
-  return 0;
+/* What libuv would have in its watcher table: a handle that receives, or
+ * that waits for the socket to take a send. One that is merely bound, or
+ * whose sends are done, leaves its descriptor free for uv_*_open. */
+int bio__udp_watching(const uv_udp_t *h) {
+  return (h->flags & UDP_F_RECVING) != 0 ||
+         !bio__q_empty(UNSENT((uv_udp_t *)h));
 }
 
 
@@ -339,7 +344,7 @@ UV_EXTERN int uv_udp_open(uv_udp_t *handle, uv_os_sock_t sock) {
     return UV_EBADF;
   if (handle->io_watcher.fd != -1)
     return UV_EBUSY;
-  if (fd_in_use(handle->loop, sock))
+  if (bio__fd_in_use(handle->loop, sock))
     return UV_EEXIST;
   fl = fcntl(sock, F_GETFL);
   if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -721,6 +726,7 @@ static int read_batch(uv_udp_t *h, uv_buf_t *buf) {
   for (k = 0; k < (size_t)n && still_receiving(h); k++) {
     uv_buf_t chunk = uv_buf_init(iov[k].iov_base, (unsigned int)iov[k].iov_len);
     unsigned int flags = UV_UDP_MMSG_CHUNK;
+    clear_name_tail(&peers[k], msgs[k].msg_hdr.msg_namelen);
     if (msgs[k].msg_hdr.msg_flags & MSG_TRUNC)
       flags |= UV_UDP_PARTIAL;
     h->recv_cb(h, (ssize_t)msgs[k].msg_len, &chunk,
@@ -777,6 +783,7 @@ static void read_datagrams(uv_udp_t *h) {
       h->recv_cb(h, err, &buf, NULL, 0);
       return;
     }
+    clear_name_tail(&peer, m.msg_namelen);
     h->recv_cb(h, r, &buf, (const struct sockaddr *)&peer,
                (m.msg_flags & MSG_TRUNC) ? UV_UDP_PARTIAL : 0);
     budget--;

@@ -10,4 +10,8 @@
  * before). */
 int bio__udp_close(uv_udp_t *h);
 
+/* 1 while the handle watches its socket (receives, or waits to send):
+ * only then is the descriptor in use for uv_*_open. */
+int bio__udp_watching(const uv_udp_t *h);
+
 #endif

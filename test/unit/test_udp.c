@@ -1,14 +1,18 @@
 /* Unit tests of uv_udp_t and the address helpers, on both backends: echo
  * between two handles, send callbacks deferred to the loop, close with
- * queued sends (UV_ECANCELED before close_cb), try_send, truncation, and
- * recvmmsg chunks. */
+ * queued sends (UV_ECANCELED before close_cb), try_send, truncation,
+ * recvmmsg chunks, uv_udp_open of a descriptor another handle holds, and
+ * the address a datagram from an unnamed sender comes with. */
 #include "config.h"
 
 #include <check.h>
 #include <net/if.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "blitzio.h"
@@ -357,6 +361,183 @@ START_TEST(recvmmsg_free_after_close_in_chunk) {
 }
 END_TEST
 
+/* ---- uv_udp_open of a descriptor another handle holds ---- */
+
+static uv_udp_t holder, opener, third;
+static int opener_got;
+
+static void opener_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                        const struct sockaddr *addr, unsigned flags) {
+  (void)addr;
+  (void)flags;
+  if (nread == 0)
+    return;
+  ck_assert_int_eq(nread, 2);
+  ck_assert_int_eq(memcmp(buf->base, "hi", 2), 0);
+  opener_got++;
+  /* The fd is watched now: a third handle may not have it. */
+  ck_assert_int_eq(uv_udp_open(&third, h->io_watcher.fd), UV_EEXIST);
+  ck_assert_int_eq(uv_udp_recv_stop(h), 0);
+}
+
+/* Node's dgram with {fd}: the socket is bound by a handle that does not
+ * receive. libuv counts a descriptor as taken only while a handle
+ * watches it (receives, or waits to send), so the open succeeds; while
+ * the second handle receives, a third is refused. */
+START_TEST(udp_open_fd_bound_by_idle_handle) {
+  uv_loop_t loop;
+  struct sockaddr_in addr;
+  uv_os_fd_t fd;
+  int sender;
+
+  use_backend(_i);
+  opener_got = close_cb_called = 0;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &holder), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &opener), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &third), 0);
+  bind_loopback(&holder, &addr);
+  ck_assert_int_eq(uv_fileno((uv_handle_t *)&holder, &fd), 0);
+  ck_assert_int_eq(uv_udp_open(&opener, fd), 0);
+  ck_assert_int_eq(uv_udp_recv_start(&opener, alloc_slab, opener_recv), 0);
+  sender = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(sender, 0);
+  ck_assert_int_eq(sendto(sender, "hi", 2, 0, (struct sockaddr *)&addr,
+                          sizeof(addr)),
+                   2);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(opener_got, 1);
+  /* Nobody watches it again: the third handle may have it too. */
+  ck_assert_int_eq(uv_udp_open(&third, fd), 0);
+  close(sender);
+  /* Three handles, one descriptor: only the first close may close it
+   * (the others would close whatever took its number). */
+  third.io_watcher.fd = -1;
+  opener.io_watcher.fd = -1;
+  uv_close((uv_handle_t *)&third, close_cb);
+  uv_close((uv_handle_t *)&opener, close_cb);
+  uv_close((uv_handle_t *)&holder, close_cb);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(close_cb_called, 3);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* ---- the address of a datagram from an unnamed sender ---- */
+
+static int unnamed_got, named_got, unnamed_free;
+static struct sockaddr_un named_addr;
+static socklen_t named_len;
+
+/* Fills stack below the caller with a pattern, so a sockaddr the library
+ * leaves unwritten reads as garbage rather than as the zeroes a fresh
+ * stack would happen to hold. */
+static __attribute__((noinline)) void poison_stack(void) {
+  volatile unsigned char junk[64 * 1024];
+  size_t i;
+  for (i = 0; i < sizeof(junk); i++)
+    junk[i] = 0xa5;
+}
+
+/* An abstract AF_UNIX name (no file to clean up) unique to this process. */
+static socklen_t abstract_name(struct sockaddr_un *sun, char tag) {
+  memset(sun, 0, sizeof(*sun));
+  sun->sun_family = AF_UNIX;
+  snprintf(sun->sun_path + 1, sizeof(sun->sun_path) - 1, "bio-udp-%d-%c",
+           (int)getpid(), tag);
+  return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+                     strlen(sun->sun_path + 1));
+}
+
+static int dgram_socket(const struct sockaddr_un *name, socklen_t len) {
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  if (name != NULL)
+    ck_assert_int_eq(bind(fd, (const struct sockaddr *)name, len), 0);
+  return fd;
+}
+
+static void unnamed_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                         const struct sockaddr *addr, unsigned flags) {
+  static const unsigned char zeroes[sizeof(struct sockaddr_in6)];
+  char *data = buf->base;
+
+  if (flags & UV_UDP_MMSG_FREE) {
+    unnamed_free++;
+    return;
+  }
+  if (nread == 0)
+    return;
+  ck_assert_int_eq(nread, 1);
+  ck_assert_ptr_nonnull(addr);
+  if (data[0] == 'n') {
+    ck_assert_int_eq(addr->sa_family, AF_UNIX);
+    ck_assert_int_eq(memcmp(addr, &named_addr, named_len), 0);
+    named_got++;
+  } else {
+    /* libuv: a zeroed address, AF_UNSPEC (checked as far as every family
+     * libuv hands out reaches). */
+    ck_assert_int_eq(data[0], 'u');
+    ck_assert_int_eq(addr->sa_family, AF_UNSPEC);
+    ck_assert_int_eq(memcmp(addr, zeroes, sizeof(zeroes)), 0);
+    unnamed_got++;
+  }
+  if (unnamed_got + named_got == 4)
+    uv_close((uv_handle_t *)h, close_cb);
+}
+
+static void alloc_one(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = slab;
+  buf->len = 65536; /* below recvmmsg's threshold: the plain path */
+}
+
+/* Datagrams from an unnamed sender (an unbound AF_UNIX socket, as one end
+ * of a socketpair is) carry no address: recv_cb gets a zeroed one. They
+ * alternate with a named sender's, whose address would linger in a reused
+ * buffer, and the stack below is poisoned, so garbage shows either way.
+ * _i: bit 0 the backend; bit 1 the recvmmsg path (slab has three slots:
+ * a batch of three, then one of one), else one recvmsg per datagram. */
+START_TEST(udp_recv_addr_zeroed_for_unnamed_sender) {
+  struct sockaddr_un rname;
+  socklen_t rlen;
+  uv_loop_t loop;
+  uv_udp_t h;
+  int mmsg = (_i & 2) != 0;
+  int named, unnamed;
+  int i;
+
+  use_backend(_i & 1);
+  unnamed_got = named_got = unnamed_free = close_cb_called = 0;
+  rlen = abstract_name(&rname, 'r');
+  named_len = abstract_name(&named_addr, 'n');
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(
+      uv_udp_init_ex(&loop, &h, AF_UNSPEC | (mmsg ? UV_UDP_RECVMMSG : 0)), 0);
+  ck_assert_int_eq(uv_udp_open(&h, dgram_socket(&rname, rlen)), 0);
+  named = dgram_socket(&named_addr, named_len);
+  unnamed = dgram_socket(NULL, 0);
+  for (i = 0; i < 2; i++) {
+    ck_assert_int_eq(
+        sendto(named, "n", 1, 0, (struct sockaddr *)&rname, rlen), 1);
+    ck_assert_int_eq(
+        sendto(unnamed, "u", 1, 0, (struct sockaddr *)&rname, rlen), 1);
+  }
+  ck_assert_int_eq(
+      uv_udp_recv_start(&h, mmsg ? alloc_slab : alloc_one, unnamed_recv), 0);
+  poison_stack();
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(named_got, 2);
+  ck_assert_int_eq(unnamed_got, 2);
+  ck_assert_int_eq(unnamed_free, mmsg ? 2 : 0);
+  ck_assert_int_eq(close_cb_called, 1);
+  close(named);
+  close(unnamed);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* ---- addresses ---- */
 
 START_TEST(address_helpers) {
@@ -416,6 +597,8 @@ int main(void) {
   tcase_add_loop_test(tc, truncated_datagram_is_partial, 0, 2);
   tcase_add_loop_test(tc, recvmmsg_chunks_then_free, 0, 2);
   tcase_add_loop_test(tc, recvmmsg_free_after_close_in_chunk, 0, 2);
+  tcase_add_loop_test(tc, udp_open_fd_bound_by_idle_handle, 0, 2);
+  tcase_add_loop_test(tc, udp_recv_addr_zeroed_for_unnamed_sender, 0, 4);
   tcase_add_loop_test(tc, address_helpers, 0, 1);
   tcase_add_loop_test(tc, interface_addresses_include_loopback, 0, 1);
   suite_add_tcase(s, tc);
