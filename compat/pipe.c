@@ -118,8 +118,11 @@ UV_EXTERN int uv_pipe_bind(uv_pipe_t *handle, const char *name) {
 }
 
 
+/* Any descriptor will do, as in libuv: one from uv_pipe_open that the
+ * program bound (or set listening) itself is as good as uv_pipe_bind's;
+ * listen(2) says if it is not. */
 int bio__pipe_listen(uv_pipe_t *h, int backlog, uv_connection_cb cb) {
-  if (h->io_watcher.fd == -1 || !(h->flags & S_BOUND))
+  if (h->io_watcher.fd == -1)
     return UV_EINVAL;
   if (h->ipc)
     return UV_EINVAL; /* libuv: an IPC pipe can't listen */
