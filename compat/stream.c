@@ -838,12 +838,11 @@ UV_EXTERN int uv_accept(uv_stream_t *server, uv_stream_t *client) {
   case UV_NAMED_PIPE:
     if (bio__handle_closing((uv_handle_t *)client))
       return UV_EINVAL;
-    err = bio__stream_open(client, fd, S_READABLE | S_WRITABLE);
-    if (err == 0 && client->type == UV_TCP) {
-      int on = 1;
-      if (client->flags & S_NODELAY)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-    }
+    err = client->type == UV_TCP
+              ? bio__tcp_apply_opts((uv_tcp_t *)client, fd)
+              : 0;
+    if (err == 0)
+      err = bio__stream_open(client, fd, S_READABLE | S_WRITABLE);
     break;
   case UV_UDP:
     err = uv_udp_open((uv_udp_t *)client, fd);

@@ -105,6 +105,9 @@ int bio__stream_listen(uv_stream_t *s, int backlog, uv_connection_cb cb);
 int bio__fd_in_use(uv_loop_t *loop, int fd);
 /* Per-kind pieces: listen checks (tcp.c, pipe.c), teardown hooks. */
 int bio__tcp_listen(uv_tcp_t *h, int backlog, uv_connection_cb cb);
+/* Sets uv_tcp_nodelay/uv_tcp_keepalive asked for before h had a socket on
+ * fd, its new one (tcp.c). */
+int bio__tcp_apply_opts(uv_tcp_t *h, int fd);
 int bio__pipe_listen(uv_pipe_t *h, int backlog, uv_connection_cb cb);
 void bio__pipe_close(uv_pipe_t *h); /* unlinks a bound name */
 /* uv_poll_t (poll.c): 1 when its op is out and poll.c queues the handle

@@ -18,8 +18,12 @@ static int tcp_ok(const uv_tcp_t *h) {
 }
 
 
-/* Applies the options set before the socket existed. */
-static int apply_opts(uv_tcp_t *h, int fd) {
+/* Puts the options asked for before the socket existed on fd, whichever
+ * way it arrives (made here, uv_tcp_open, uv_accept), as libuv does when
+ * it takes a descriptor. Keepalive gets the delay the program asked for;
+ * libuv 1.44 puts 60 s there, which we keep for a delay of 0 (the kernel
+ * refuses an idle time of 0). */
+int bio__tcp_apply_opts(uv_tcp_t *h, int fd) {
   int on = 1;
   if ((h->flags & S_NODELAY) &&
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0)
@@ -27,6 +31,8 @@ static int apply_opts(uv_tcp_t *h, int fd) {
   if (h->flags & S_KEEPALIVE) {
     bio_stream_ext *x = bio__sx((uv_stream_t *)h);
     int delay = x != NULL ? (int)x->keepalive_delay_s : 0;
+    if (delay == 0)
+      delay = 60;
     if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
       return -errno;
     if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) !=
@@ -51,7 +57,7 @@ static int new_socket(uv_tcp_t *h, int domain, unsigned int flags) {
   fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
-  err = apply_opts(h, fd);
+  err = bio__tcp_apply_opts(h, fd);
   if (err == 0)
     err = bio__stream_open((uv_stream_t *)h, fd, flags);
   if (err != 0)
@@ -105,6 +111,8 @@ UV_EXTERN int uv_tcp_open(uv_tcp_t *handle, uv_os_sock_t sock) {
   if (bio__fd_in_use(handle->loop, sock))
     return UV_EEXIST;
   err = bio__set_nonblock(sock, 1);
+  if (err == 0)
+    err = bio__tcp_apply_opts(handle, sock);
   if (err != 0)
     return err;
   return bio__stream_open((uv_stream_t *)handle, sock,
