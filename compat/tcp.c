@@ -18,6 +18,24 @@ static int tcp_ok(const uv_tcp_t *h) {
 }
 
 
+/* SO_KEEPALIVE, and when on: the idle time asked for, then probes every
+ * second, ten of them, before the peer counts as gone (libuv 1.44's
+ * schedule; the kernel's default waits 75 s between 9 probes). */
+static int set_keepalive(int fd, int on, unsigned int delay) {
+  int intvl = 1;
+  int cnt = 10;
+  if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
+    return -errno;
+  if (!on)
+    return 0;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
+    return -errno;
+  return 0;
+}
+
+
 /* Puts the options asked for before the socket existed on fd, whichever
  * way it arrives (made here, uv_tcp_open, uv_accept), as libuv does when
  * it takes a descriptor. Keepalive gets the delay the program asked for;
@@ -33,11 +51,7 @@ int bio__tcp_apply_opts(uv_tcp_t *h, int fd) {
     int delay = x != NULL ? (int)x->keepalive_delay_s : 0;
     if (delay == 0)
       delay = 60;
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
-      return -errno;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) !=
-        0)
-      return -errno;
+    return set_keepalive(fd, 1, (unsigned int)delay);
   }
   return 0;
 }
@@ -258,11 +272,9 @@ UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
     return UV_EINVAL;
   fd = handle->io_watcher.fd;
   if (fd != -1) {
-    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
-      return -errno;
-    if (on && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay,
-                         sizeof(delay)) != 0)
-      return -errno;
+    int err = set_keepalive(fd, on, delay);
+    if (err != 0)
+      return err;
   }
   if (on) {
     bio_stream_ext *x = bio__sx_need((uv_stream_t *)handle);

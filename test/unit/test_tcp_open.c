@@ -3,7 +3,8 @@
  * bound (or set listening) itself accepts a connection that carries a
  * byte each way; options set on a handle with no socket yet
  * (uv_tcp_nodelay, uv_tcp_keepalive) are on the socket once it arrives,
- * whichever way it does (uv_tcp_open, bind, connect, uv_accept). */
+ * whichever way it does (uv_tcp_open, bind, connect, uv_accept); keepalive
+ * probes on libuv 1.44's schedule. */
 #include "config.h"
 
 #include <check.h>
@@ -112,6 +113,8 @@ static void check_opts(uv_tcp_t *h) {
   ck_assert_int_ne(sockopt(fd, IPPROTO_TCP, TCP_NODELAY), 0);
   ck_assert_int_ne(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
   ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), KEEPIDLE_S);
+  ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 1);
+  ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT), 10);
 }
 
 
@@ -202,6 +205,32 @@ START_TEST(tcp_options_applied_when_fd_arrives) {
 END_TEST
 
 
+/* uv_tcp_keepalive on a handle that has its socket: the idle time asked
+ * for, then libuv 1.44's probe schedule (every second, ten probes), not
+ * the kernel's default (75 s, nine); off turns SO_KEEPALIVE off. */
+START_TEST(tcp_keepalive_probes_as_libuv) {
+  uv_loop_t loop;
+  uv_tcp_t h;
+  uv_os_fd_t fd;
+
+  use_backend(_i);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_tcp_init_ex(&loop, &h, AF_INET), 0);
+  ck_assert_int_eq(uv_fileno((uv_handle_t *)&h, &fd), 0);
+  ck_assert_int_eq(uv_tcp_keepalive(&h, 1, 33), 0);
+  ck_assert_int_ne(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
+  ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE), 33);
+  ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL), 1);
+  ck_assert_int_eq(sockopt(fd, IPPROTO_TCP, TCP_KEEPCNT), 10);
+  ck_assert_int_eq(uv_tcp_keepalive(&h, 0, 0), 0);
+  ck_assert_int_eq(sockopt(fd, SOL_SOCKET, SO_KEEPALIVE), 0);
+  uv_close((uv_handle_t *)&h, NULL);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+
 int main(void) {
   Suite *s = suite_create("tcp_open");
   TCase *tc = tcase_create("late socket");
@@ -211,6 +240,7 @@ int main(void) {
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, tcp_listen_on_opened_bound_fd, 0, 4);
   tcase_add_loop_test(tc, tcp_options_applied_when_fd_arrives, 0, 8);
+  tcase_add_loop_test(tc, tcp_keepalive_probes_as_libuv, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
