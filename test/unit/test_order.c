@@ -4,14 +4,22 @@
  * thread or the loop's, many handles, sends made during the callbacks (to
  * a handle the walk has yet to reach: this walk; to one it passed: the
  * next), a send from another thread during a callback, a handle closed
- * by an earlier callback of the walk. */
+ * by an earlier callback of the walk. And closes: uv_close of a stream
+ * gives its socket up before it returns, so that a peer sees the close
+ * before the bytes written elsewhere right after it (Node's HTTP proxy
+ * test), armed poll or one-shot; a closed listener refuses connections at
+ * once. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "uv.h"
@@ -203,6 +211,189 @@ START_TEST(async_closed_during_walk_not_run) {
 END_TEST
 
 
+/* ---- closing streams ---- */
+
+static uv_tcp_t listener, conn_a, conn_b;
+static int naccepted;
+static int peer1 = -1, peer2 = -1; /* plain sockets: A's and B's peers */
+static int a_reads, a_writes, b_reads, b_writes;
+static char rbuf[64];
+static uv_write_t echo_req, x_req;
+/* What the peers saw in the callback that closed A and wrote to B. */
+static int checked, p2_ready, p1_recv = -2, p1_errno;
+
+static void tcp_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  (void)h;
+  (void)size;
+  *buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void echo_write_cb(uv_write_t *req, int status) {
+  (void)req;
+  ck_assert_int_eq(status, 0);
+  a_writes++;
+}
+
+static void x_write_cb(uv_write_t *req, int status) {
+  (void)req;
+  ck_assert_int_eq(status, 0);
+  b_writes++;
+}
+
+/* A answers each byte (so that, from its third wake-up, its poll stays
+ * armed on io_uring). */
+static void a_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  uv_buf_t b;
+  if (n <= 0)
+    return;
+  a_reads++;
+  b = uv_buf_init(buf->base, (unsigned)n);
+  ck_assert_int_eq(uv_write(&echo_req, s, &b, 1, echo_write_cb), 0);
+}
+
+/* P2's byte: close A, write to B, then look at the peers as soon as B's
+ * byte is there (uv_write sent it: it is the batch's first writer). */
+static void b_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  static char x = 'x';
+  uv_buf_t b = uv_buf_init(&x, 1);
+  struct pollfd pfd;
+  char c;
+
+  (void)buf;
+  if (n <= 0)
+    return;
+  b_reads++;
+  uv_close((uv_handle_t *)&conn_a, on_close);
+  ck_assert_int_eq(uv_write(&x_req, s, &b, 1, x_write_cb), 0);
+  pfd.fd = peer2;
+  pfd.events = POLLIN;
+  pfd.revents = 0;
+  p2_ready = poll(&pfd, 1, 5000) == 1 && (pfd.revents & POLLIN);
+  errno = 0;
+  p1_recv = (int)recv(peer1, &c, 1, MSG_DONTWAIT);
+  p1_errno = errno;
+  checked = 1;
+  uv_close((uv_handle_t *)s, on_close);
+  uv_close((uv_handle_t *)&listener, on_close);
+}
+
+static void order_connection_cb(uv_stream_t *l, int status) {
+  uv_tcp_t *c = naccepted == 0 ? &conn_a : &conn_b;
+  ck_assert_int_eq(status, 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, c), 0);
+  ck_assert_int_eq(uv_accept(l, (uv_stream_t *)c), 0);
+  ck_assert_int_eq(
+      uv_read_start((uv_stream_t *)c, tcp_alloc, naccepted == 0 ? a_read
+                                                                : b_read),
+      0);
+  naccepted++;
+}
+
+static void start_listener(struct sockaddr_in *addr) {
+  int len = sizeof(*addr);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_tcp_init(&loop, &listener), 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, addr), 0);
+  ck_assert_int_eq(
+      uv_tcp_bind(&listener, (const struct sockaddr *)addr, 0), 0);
+  ck_assert_int_eq(uv_listen((uv_stream_t *)&listener, 8,
+                             order_connection_cb),
+                   0);
+  ck_assert_int_eq(
+      uv_tcp_getsockname(&listener, (struct sockaddr *)addr, &len), 0);
+}
+
+static int connect_to(const struct sockaddr_in *addr) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  ck_assert_int_eq(connect(fd, (const struct sockaddr *)addr, sizeof(*addr)),
+                   0);
+  return fd;
+}
+
+static void run_until(const int *counter, int value) {
+  int i;
+  for (i = 0; i < 10000 && *counter < value; i++)
+    uv_run(&loop, UV_RUN_ONCE);
+  ck_assert_int_ge(*counter, value);
+}
+
+/* Peer P1 talks to stream A, P2 to B. _i bit 1: A first converses three
+ * times (on io_uring its read poll is armed from then on); else it has
+ * only read_start'ed (a one-shot poll out). In B's read callback
+ * uv_close(A), then uv_write(B, "x"): when B's byte reaches P2, P1 must
+ * read A's EOF already, as with libuv, whose close(2) is at once. */
+START_TEST(close_then_write_keeps_peer_order) {
+  struct sockaddr_in addr;
+  int rounds = (_i & 2) ? 3 : 0;
+  int k;
+  char c;
+
+  use_backend(_i);
+  naccepted = a_reads = a_writes = b_reads = b_writes = 0;
+  checked = p2_ready = 0;
+  p1_recv = -2;
+  closes = 0;
+  start_listener(&addr);
+  peer1 = connect_to(&addr);
+  run_until(&naccepted, 1);
+  peer2 = connect_to(&addr);
+  run_until(&naccepted, 2);
+  for (k = 1; k <= rounds; k++) {
+    ck_assert_int_eq(write(peer1, "m", 1), 1);
+    run_until(&a_writes, k);
+    ck_assert_int_eq(a_reads, k);
+    ck_assert_int_eq(read(peer1, &c, 1), 1);
+    ck_assert_int_eq(c, 'm');
+  }
+  /* Let A's poll (armed or not) reach the kernel. */
+  uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_int_eq(write(peer2, "g", 1), 1);
+  run_until(&checked, 1);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  ck_assert_int_eq(closes, 3);
+  ck_assert_int_eq(b_writes, 1);
+  ck_assert_msg(p2_ready, "B's byte did not reach its peer");
+  ck_assert_msg(p1_recv == 0,
+                "B's byte reached its peer before A's close did: recv on "
+                "A's peer gave %d (%s)",
+                p1_recv, p1_recv < 0 ? strerror(p1_errno) : "data");
+  ck_assert_int_eq(read(peer2, &c, 1), 1);
+  ck_assert_int_eq(c, 'x');
+  close(peer1);
+  close(peer2);
+}
+END_TEST
+
+/* A listener whose accept op (io_uring: an armed multishot accept; epoll:
+ * its watch) is out refuses connections as soon as uv_close returns, as
+ * libuv's does: the op must not keep its socket listening. */
+START_TEST(close_listener_refuses_at_once) {
+  struct sockaddr_in addr;
+  int fd;
+  int r;
+
+  use_backend(_i);
+  closes = 0;
+  naccepted = 0;
+  start_listener(&addr);
+  uv_run(&loop, UV_RUN_NOWAIT); /* the op reaches the kernel */
+  uv_close((uv_handle_t *)&listener, on_close);
+  fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ck_assert_int_ge(fd, 0);
+  r = connect(fd, (const struct sockaddr *)&addr, sizeof(addr));
+  ck_assert_msg(r == -1 && errno == ECONNREFUSED,
+                "connect to a closed listener: %d (%s)", r,
+                r == 0 ? "connected" : strerror(errno));
+  close(fd);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+  ck_assert_int_eq(closes, 1);
+}
+END_TEST
+
+
 int main(void) {
   Suite *s = suite_create("order");
   TCase *tc = tcase_create("async");
@@ -216,6 +407,11 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, async_thread_send_during_callback_not_lost, 0, 2);
   tcase_add_loop_test(tc, async_closed_during_walk_not_run, 0, 2);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("close");
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, close_then_write_keeps_peer_order, 0, 4);
+  tcase_add_loop_test(tc, close_listener_refuses_at_once, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
