@@ -1,15 +1,25 @@
 /* uv_async_t: uv_async_send from any thread pushes the handle on the loop's
  * lock-free stack and wakes the loop; the loop runs only the handles that
  * were sent, where libuv scans every async handle of the loop per wake.
+ * It runs them in the order the handles were initialised, as libuv's scan
+ * of its list does, not in send order: each handle carries a sequence
+ * number from its init, and a wake sorts what it took by it.
  * pending: 0 idle, 1 a sender is pushing, 2 pushed and not yet delivered. */
 #include "config.h"
 
 #include <sched.h>
+#include <stdint.h>
 
 #include "internal.h"
 
-/* The stack link reuses queue[0]: we keep no list of all async handles. */
+/* The stack link reuses queue[0] and the init sequence number queue[1]:
+ * we keep no list of all async handles (close does not touch queue). */
 #define LINK(h) (*(uv_async_t **)&(h)->queue[0])
+#define SEQ(h) ((uintptr_t)(h)->queue[1])
+
+/* Process-wide, so no loop field is needed: only the order of one loop's
+ * handles matters, and a loop inits its handles on one thread. */
+static _Atomic uintptr_t next_seq;
 
 static inline _Atomic int *pending_of(uv_async_t *h) {
   return (_Atomic int *)&h->pending;
@@ -19,6 +29,13 @@ _Static_assert(sizeof(_Atomic int) == sizeof(int),
                "uv_async_t.pending is used as an atomic int");
 
 
+/* a was initialised before b (wrap-safe: live handles of one loop span
+ * far fewer than half the counter's range). */
+static inline int seq_before(uintptr_t a, uintptr_t b) {
+  return (intptr_t)(a - b) < 0;
+}
+
+
 UV_EXTERN int uv_async_init(uv_loop_t *loop, uv_async_t *handle,
                             uv_async_cb async_cb) {
   if (loop == NULL || handle == NULL)
@@ -26,7 +43,9 @@ UV_EXTERN int uv_async_init(uv_loop_t *loop, uv_async_t *handle,
   bio__handle_init(loop, (uv_handle_t *)handle, UV_ASYNC);
   handle->async_cb = async_cb;
   handle->queue[0] = NULL;
-  handle->queue[1] = NULL;
+  handle->queue[1] = (void *)(atomic_fetch_add_explicit(
+                                  &next_seq, 1, memory_order_relaxed) +
+                              1);
   atomic_store_explicit(pending_of(handle), 0, memory_order_relaxed);
   bio__handle_start((uv_handle_t *)handle);
   return 0;
@@ -59,28 +78,97 @@ UV_EXTERN int uv_async_send(uv_async_t *handle) {
 }
 
 
-/* Takes what senders pushed and appends it, oldest first, to the ready
- * list. The stack is newest-first, so reverse it. */
+/* Pushes the chain first..last back on the stack (loop thread): handles
+ * sent and not delivered stay where the loop looks before it sleeps
+ * (loop.c's loop_has_wakes reads the stack). */
+static void push_back(bio_uv_loop *ul, uv_async_t *first, uv_async_t *last) {
+  uv_async_t *head = atomic_load_explicit(&ul->async_stack,
+                                          memory_order_relaxed);
+  do {
+    LINK(last) = head;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &ul->async_stack, &head, first, memory_order_release,
+      memory_order_relaxed));
+}
+
+
+/* Takes what senders pushed and appends it to the ready list (in no
+ * particular order: the wake sorts). */
 static void take_stack(bio_uv_loop *ul) {
   uv_async_t *h = atomic_exchange_explicit(&ul->async_stack, NULL,
                                            memory_order_acquire);
-  uv_async_t *fifo = NULL;
   uv_async_t *tail;
 
   if (h == NULL)
     return;
-  tail = h;
-  while (h != NULL) {
-    uv_async_t *next = LINK(h);
-    LINK(h) = fifo;
-    fifo = h;
-    h = next;
-  }
+  for (tail = h; LINK(tail) != NULL; tail = LINK(tail))
+    ;
   if (ul->async_ready == NULL)
-    ul->async_ready = fifo;
+    ul->async_ready = h;
   else
-    LINK(ul->async_ready_tail) = fifo;
+    LINK(ul->async_ready_tail) = h;
   ul->async_ready_tail = tail;
+}
+
+
+/* Everything sent and not yet delivered: the ready list and the stack. */
+static uv_async_t *take_all(bio_uv_loop *ul) {
+  uv_async_t *h;
+
+  take_stack(ul);
+  h = ul->async_ready;
+  ul->async_ready = NULL;
+  ul->async_ready_tail = NULL;
+  return h;
+}
+
+
+static uv_async_t *merge(uv_async_t *a, uv_async_t *b) {
+  uv_async_t *head = NULL;
+  uv_async_t **tailp = &head;
+
+  while (a != NULL && b != NULL) {
+    if (seq_before(SEQ(b), SEQ(a))) {
+      *tailp = b;
+      b = LINK(b);
+    } else {
+      *tailp = a;
+      a = LINK(a);
+    }
+    tailp = &LINK(*tailp);
+  }
+  *tailp = a != NULL ? a : b;
+  return head;
+}
+
+
+/* Sorts a list by init order: a bottom-up merge sort, O(n log n) for a
+ * wake that finds many handles sent. */
+static uv_async_t *sort(uv_async_t *list) {
+  uv_async_t *bins[sizeof(void *) * 8];
+  size_t nbins = 0;
+  size_t i;
+
+  if (list == NULL || LINK(list) == NULL)
+    return list;
+  while (list != NULL) {
+    uv_async_t *run = list;
+    list = LINK(list);
+    LINK(run) = NULL;
+    /* bins[i] holds a sorted run of 2^i handles, or nothing. */
+    for (i = 0; i < nbins && bins[i] != NULL; i++) {
+      run = merge(bins[i], run);
+      bins[i] = NULL;
+    }
+    if (i == nbins)
+      nbins++;
+    bins[i] = run;
+  }
+  list = NULL;
+  for (i = 0; i < nbins; i++)
+    if (bins[i] != NULL)
+      list = merge(bins[i], list);
+  return list;
 }
 
 
@@ -91,26 +179,79 @@ static void wait_push_done(uv_async_t *h) {
 }
 
 
+/* Handles sent while a callback of the batch ran. Those after the last
+ * delivered (cur) that existed when the batch began join the batch, as
+ * libuv's scan would still reach them; the rest (sent again, or sent
+ * for the first time after being passed over, or initialised since)
+ * wait for the next wake on *later. Closed ones are dropped. */
+static uv_async_t *take_arrivals(bio_uv_loop *ul, uv_async_t *batch,
+                                 uintptr_t cur, uintptr_t last,
+                                 uv_async_t **later) {
+  uv_async_t *h = take_all(ul);
+  uv_async_t *join = NULL;
+
+  while (h != NULL) {
+    uv_async_t *next = LINK(h);
+    if (bio__handle_closing((uv_handle_t *)h)) {
+      LINK(h) = NULL;
+    } else if (seq_before(cur, SEQ(h)) && !seq_before(last, SEQ(h))) {
+      LINK(h) = join;
+      join = h;
+    } else {
+      LINK(h) = *later;
+      *later = h;
+    }
+    h = next;
+  }
+  return join == NULL ? batch : merge(batch, sort(join));
+}
+
+
 void bio__async_wake(bio_loop *core, void *arg) {
   uv_loop_t *loop = arg;
   bio_uv_loop *ul = bio__uv(loop);
+  /* Handles initialised from here on are not part of this batch. */
+  uintptr_t last = atomic_load_explicit(&next_seq, memory_order_relaxed);
+  uv_async_t *batch = sort(take_all(ul));
+  uv_async_t *later = NULL;
+  uv_async_t *tail = NULL;
   uv_async_t *h;
+  uintptr_t cur;
 
   (void)core;
-  take_stack(ul);
-  while ((h = ul->async_ready) != NULL) {
-    ul->async_ready = LINK(h);
-    if (ul->async_ready == NULL)
-      ul->async_ready_tail = NULL;
+  while ((h = batch) != NULL) {
+    batch = LINK(h);
     LINK(h) = NULL;
     if (bio__handle_closing((uv_handle_t *)h))
       continue; /* closed after it was sent: no callback */
     wait_push_done(h);
     /* From here a new send may push h again: it will be delivered again. */
     atomic_store_explicit(pending_of(h), 0, memory_order_release);
-    if (h->async_cb != NULL)
-      h->async_cb(h);
+    if (h->async_cb == NULL)
+      continue;
+    cur = SEQ(h);
+    h->async_cb(h);
+    /* One load per callback when nothing was sent meanwhile. */
+    if (atomic_load_explicit(&ul->async_stack, memory_order_relaxed) !=
+            NULL ||
+        ul->async_ready != NULL)
+      batch = take_arrivals(ul, batch, cur, last, &later);
   }
+  /* Back on the stack for the next wake, but for those closed by a later
+   * callback of the batch: the stack is not purged. */
+  batch = NULL;
+  while ((h = later) != NULL) {
+    later = LINK(h);
+    LINK(h) = NULL;
+    if (bio__handle_closing((uv_handle_t *)h))
+      continue;
+    LINK(h) = batch;
+    if (batch == NULL)
+      tail = h;
+    batch = h;
+  }
+  if (batch != NULL)
+    push_back(ul, batch, tail);
 }
 
 
@@ -119,11 +260,12 @@ void bio__async_close(uv_async_t *h) {
 
   wait_push_done(h);
   if (atomic_load_explicit(pending_of(h), memory_order_acquire) == 2) {
-    /* h sits on the stack or the ready list. Unlinking it here would cost
-     * a scan per close (closing a million handles would be quadratic), so
-     * gather everything on the ready list, where the closing flag keeps
-     * h's callback from running, and drop closing handles from the list in
-     * one pass before any close callback runs (bio__async_purge). */
+    /* h sits on the stack, the ready list or a wake's batch. Unlinking it
+     * here would cost a scan per close (closing a million handles would
+     * be quadratic), so gather the stack on the ready list, where the
+     * closing flag keeps h's callback from running, and drop closing
+     * handles from the list in one pass before any close callback runs
+     * (bio__async_purge; a wake's batch drops them as it goes). */
     take_stack(ul);
     ul->async_purge = 1;
   }
@@ -142,21 +284,23 @@ void bio__async_purge(uv_loop_t *loop) {
   if (!ul->async_purge)
     return;
   ul->async_purge = 0;
-  for (h = ul->async_ready; h != NULL;) {
+  h = ul->async_ready;
+  ul->async_ready = NULL;
+  ul->async_ready_tail = NULL;
+  while (h != NULL) {
     uv_async_t *next = LINK(h);
     if (!bio__handle_closing((uv_handle_t *)h)) {
-      LINK(h) = NULL;
-      if (tail == NULL)
-        keep = h;
-      else
-        LINK(tail) = h;
-      tail = h;
+      LINK(h) = keep;
+      if (keep == NULL)
+        tail = h;
+      keep = h;
     }
     h = next;
   }
-  ul->async_ready = keep;
-  ul->async_ready_tail = tail;
-  /* Survivors were sent and still need their wake. */
-  if (keep != NULL)
+  /* Survivors were sent and still need their wake: back on the stack,
+   * where the loop looks before it sleeps. */
+  if (keep != NULL) {
+    push_back(ul, keep, tail);
     bio__loop_wake(&ul->core);
+  }
 }

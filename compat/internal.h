@@ -78,7 +78,7 @@ enum {
 typedef struct bio_uv_loop {
   bio_loop core;
   /* uv_async_send pushes handles here (lock-free, any thread); the loop
-   * takes the whole stack at a wake and runs it in send order. */
+   * takes the whole stack at a wake and runs it in init order. */
   _Atomic(uv_async_t *) async_stack;
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;

@@ -1600,25 +1600,36 @@ static void close_progress(uv_stream_t *s) {
 int bio__stream_close(uv_stream_t *s) {
   bio_loop *core = bio__core(s->loop);
   bio_stream_ext *x = bio__sx(s);
+  int in_kernel = 0; /* an op the kernel holds the socket for */
 
   /* No shutdown() of a listener here: the socket may be shared (passed
    * over IPC to other threads or processes, as Node's cluster and libuv's
    * multi-accept benchmark do), and shutdown would stop it for all of them.
-   * On io_uring the poll keeps the socket open until its cancel lands, one
-   * turn later; connections that arrive in that window are reset. */
+   * On io_uring an op in the kernel (a poll, an armed accept) holds the
+   * socket; close(2) alone would leave it open until the op's cancel
+   * lands, a turn later. A peer would see this close after what we write
+   * elsewhere meanwhile, and a listener would still take connections (to
+   * reset them). So the cancels go to the kernel and complete before the
+   * close: one io_uring_enter, paid only when an op was in the kernel
+   * (bio__op_cancel says -EBUSY; a poll not yet submitted, or epoll's,
+   * cancels at once). */
   s->flags &= ~(S_READING | S_LISTENING | S_READABLE | S_WRITABLE);
   s->alloc_cb = NULL;
   s->read_cb = NULL;
   if (read_op(s)->state != BIO_OP_IDLE)
-    bio__op_cancel(core, read_op(s));
+    in_kernel |= bio__op_cancel(core, read_op(s)) != 0;
   /* Writes left for the deferred turn go now, as far as the socket
    * takes them: libuv would have written them already. */
   if (writes_deferred(s))
     flush_writes_arm(s, 0);
-  if (bio__sh(s)->out & OUT_SEND)
-    settle_send(s);
+  if (bio__sh(s)->out & OUT_SEND) {
+    settle_send(s); /* which hands the read op's cancel over too */
+    in_kernel = 0;
+  }
   if (x != NULL && x->wop.state != BIO_OP_IDLE)
-    bio__op_cancel(core, &x->wop);
+    in_kernel |= bio__op_cancel(core, &x->wop) != 0;
+  if (in_kernel)
+    bio__loop_submit_now(core);
   while (!bio__q_empty(WQ(s))) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
     s->write_queue_size -= req_left(req);
