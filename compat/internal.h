@@ -153,9 +153,6 @@ static inline void bio__req_unregister(uv_loop_t *loop) {
 
 /* ---- per-kind hooks, called by the loop and uv_close ---- */
 
-/* Set around uv_spawn's fork (which execs at once: no descriptor of ours
- * is shared): the fork handlers then leave their state alone. */
-extern __thread int bio__spawning;
 void bio__run_timers(uv_loop_t *loop);
 int bio__next_timeout(const uv_loop_t *loop); /* ms, -1 = none */
 void bio__timer_close(uv_timer_t *h);

@@ -1,16 +1,20 @@
-/* uv_process_t: uv_spawn by fork and exec, with a close-on-exec pipe that
- * carries the child's errno back when it fails before exec (so uv_spawn
- * returns it), and exit reporting through the loop's internal SIGCHLD
- * handle (signal.c), which reaps only this loop's own children. Also
- * uv_kill and uv_process_kill. */
+/* uv_process_t: uv_spawn by clone(CLONE_VM | CLONE_VFORK) and exec (the
+ * parent's memory is shared, not copied: the cost doesn't grow with the
+ * heap); a child that can't exec leaves its errno in that shared memory
+ * for uv_spawn to return. Exit reporting through the loop's internal
+ * SIGCHLD handle (signal.c), which reaps only this loop's own children.
+ * Also uv_kill and uv_process_kill. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,23 +125,65 @@ void bio__process_close(uv_process_t *h) {
 }
 
 
-__thread int bio__spawning;
+/* ---- the child, between clone and exec ----
+ *
+ * It runs in the parent's memory (CLONE_VM), on a stack of its own, while
+ * the calling thread waits in clone (CLONE_VFORK) until it execs or exits.
+ * So: async-signal-safe calls only, no malloc or locks (other threads of
+ * the parent go on using the heap), and no stores to memory the parent
+ * owns except the spawn-private scratch in child_ctx. glibc's set*id and
+ * setgroups are avoided: in a threaded process they signal every thread
+ * of what they take to be their own process, the parent's. */
 
+#if defined(SYS_setuid32)
+#define SYS_SETUID SYS_setuid32
+#define SYS_SETGID SYS_setgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETUID SYS_setuid
+#define SYS_SETGID SYS_setgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
 
-/* ---- the child, between fork and exec: async-signal-safe calls only ---- */
+/* ASan would poison shadow memory for the child's frames on a stack it
+ * never sees unwound; the child's own code stays uninstrumented. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize_address)
+#define CHILD_CODE __attribute__((no_sanitize_address, noinline))
+#endif
+#endif
+#ifndef CHILD_CODE
+#define CHILD_CODE __attribute__((noinline))
+#endif
+
+#define CHILD_STACK_SIZE (64 * 1024)
+
+/* Everything the child needs, made by the parent before the clone. */
+typedef struct {
+  const uv_process_options_t *o;
+  int count;
+  int *use;        /* the descriptor each stdio number gets, or -1;
+                      the child renumbers in place (scratch) */
+  char **paths;    /* execve candidates in order, NULL-terminated */
+  char **sh_argv;  /* "/bin/sh", <candidate>, args[1..]: ENOEXEC's retry;
+                      the child fills [1] (scratch) */
+  char **envp;
+  int search;      /* paths came from a PATH search */
+  int pre_err;     /* the search's own error, reported where exec fails */
+  int rt_min;
+  int rt_max;
+  volatile int err; /* written by the child when it can't exec */
+} child_ctx;
+
 
 /* Tells the parent why we could not exec, and goes. */
-_Noreturn static void child_fail(int error_fd, int err) {
-  ssize_t r;
-
-  do
-    r = write(error_fd, &err, sizeof(err));
-  while (r < 0 && errno == EINTR);
+CHILD_CODE _Noreturn static void child_fail(child_ctx *c, int err) {
+  c->err = err;
   _exit(127);
 }
 
 
-static int set_cloexec(int fd, int on) {
+CHILD_CODE static int set_cloexec(int fd, int on) {
   int fl = fcntl(fd, F_GETFD);
   if (fl < 0)
     return -errno;
@@ -147,58 +193,66 @@ static int set_cloexec(int fd, int on) {
 }
 
 
-_Noreturn static void child_run(const uv_process_options_t *o, int count,
-                                fd_pair *pairs, int error_fd) {
-  sigset_t none;
-  int fd;
+/* No handler of the parent may run here: it would run on the parent's
+ * data. libuv sets the classic signals to SIG_DFL (ignored ones too);
+ * real-time ones with a handler go to SIG_DFL as well (exec would do that
+ * anyway), ignored ones stay ignored across exec as with libuv. */
+CHILD_CODE static void child_reset_signals(child_ctx *c) {
+  struct sigaction dfl;
+  struct sigaction cur;
   int n;
 
-  /* The parent's handlers (ours among them) mean nothing here; libuv
-   * resets the classic signals and leaves glibc's real-time ones alone. */
+  memset(&dfl, 0, sizeof(dfl));
+  dfl.sa_handler = SIG_DFL;
   for (n = 1; n < 32; n++) {
     if (n == SIGKILL || n == SIGSTOP)
       continue;
-    if (signal(n, SIG_DFL) == SIG_ERR)
-      child_fail(error_fd, -errno);
+    if (sigaction(n, &dfl, NULL) != 0)
+      child_fail(c, -errno);
   }
-  if (o->flags & UV_PROCESS_DETACHED)
-    setsid();
+  for (n = c->rt_min; n <= c->rt_max; n++) {
+    if (sigaction(n, NULL, &cur) != 0)
+      continue;
+    if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)
+      sigaction(n, &dfl, NULL);
+  }
+}
 
-  /* The error pipe must survive the renumbering below. */
-  if (error_fd < count) {
-    error_fd = fcntl(error_fd, F_DUPFD_CLOEXEC, count);
-    if (error_fd < 0)
-      _exit(127);
-  }
+
+CHILD_CODE static void child_stdio(child_ctx *c) {
+  int count = c->count;
+  int *use = c->use;
+  int fd;
+
   /* A source numbered below its target may be overwritten by an earlier
    * target (a stdout/stderr swap): move those out of the way first. */
   for (fd = 0; fd < count; fd++) {
-    int use = pairs[fd][1];
-    if (use < 0 || use >= fd)
+    int from = use[fd];
+    if (from < 0 || from >= fd)
       continue;
-    pairs[fd][1] = fcntl(use, F_DUPFD_CLOEXEC, count);
-    if (pairs[fd][1] < 0)
-      child_fail(error_fd, -errno);
+    use[fd] = fcntl(from, F_DUPFD_CLOEXEC, count);
+    if (use[fd] < 0)
+      child_fail(c, -errno);
   }
   for (fd = 0; fd < count; fd++) {
-    int use = pairs[fd][1];
+    int from = use[fd];
     int devnull = 0;
 
-    if (use < 0) {
+    if (from < 0) {
       if (fd > STDERR_FILENO)
         continue;
       /* Ignored stdio still exists, on /dev/null, as libuv has it. */
       close(fd);
-      use = open("/dev/null", fd == 0 ? O_RDONLY : O_RDWR);
-      if (use < 0)
-        child_fail(error_fd, -errno);
+      from = open("/dev/null", fd == 0 ? O_RDONLY : O_RDWR);
+      if (from < 0)
+        child_fail(c, -errno);
       devnull = 1;
     }
-    if (use == fd) {
+    if (from == fd) {
       if (!devnull && set_cloexec(fd, 0) != 0)
-        child_fail(error_fd, -errno);
-    } else if (dup2(use, fd) < 0) {
-      child_fail(error_fd, -errno);
+        child_fail(c, -errno);
+    } else if (dup2(from, fd) < 0) {
+      child_fail(c, -errno);
     }
     /* Children expect blocking stdio (the descriptor may be one of our
      * nonblocking sockets). */
@@ -207,87 +261,219 @@ _Noreturn static void child_run(const uv_process_options_t *o, int count,
       if (fl >= 0 && (fl & O_NONBLOCK))
         fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
-    if (devnull && use != fd && use >= count)
-      close(use);
+    if (devnull && from != fd && from >= count)
+      close(from);
   }
+}
 
+
+/* execvp's rules over the candidates the parent listed: a file that is
+ * not an executable format runs under /bin/sh; a PATH search goes on past
+ * entries that don't hold it, and reports EACCES if one refused. */
+CHILD_CODE _Noreturn static void child_exec(child_ctx *c) {
+  char **args = c->o->args;
+  int eacces = 0;
+  int e = ENOENT;
+  int i;
+
+  if (c->pre_err != 0)
+    child_fail(c, c->pre_err);
+  for (i = 0; c->paths[i] != NULL; i++) {
+    execve(c->paths[i], args, c->envp);
+    e = errno;
+    if (e == ENOEXEC) {
+      c->sh_argv[1] = c->paths[i];
+      execve("/bin/sh", c->sh_argv, c->envp);
+      e = errno;
+    }
+    if (!c->search)
+      break;
+    if (e == EACCES)
+      eacces = 1;
+    else if (e != ENOENT && e != ESTALE && e != ENOTDIR && e != ENODEV &&
+             e != ETIMEDOUT)
+      break; /* a real error: reported as it is */
+    else if (c->paths[i + 1] == NULL && eacces)
+      e = EACCES;
+  }
+  child_fail(c, -e);
+}
+
+
+CHILD_CODE static int child_main(void *arg) {
+  child_ctx *c = arg;
+  const uv_process_options_t *o = c->o;
+  sigset_t none;
+
+  child_reset_signals(c);
+  if (o->flags & UV_PROCESS_DETACHED)
+    setsid();
+  child_stdio(c);
   if (o->cwd != NULL && chdir(o->cwd) != 0)
-    child_fail(error_fd, -errno);
+    child_fail(c, -errno);
   /* Dropping root: shed the supplementary groups too. Fails harmlessly
    * when we are not root. */
   if (o->flags & (UV_PROCESS_SETUID | UV_PROCESS_SETGID))
-    (void)setgroups(0, NULL);
-  if ((o->flags & UV_PROCESS_SETGID) && setgid(o->gid) != 0)
-    child_fail(error_fd, -errno);
-  if ((o->flags & UV_PROCESS_SETUID) && setuid(o->uid) != 0)
-    child_fail(error_fd, -errno);
-  /* execvp looks the file up in PATH of the environment it passes on,
-   * as libuv's child does. */
-  if (o->env != NULL)
-    environ = o->env;
+    (void)syscall(SYS_SETGROUPS, 0, NULL);
+  if ((o->flags & UV_PROCESS_SETGID) && syscall(SYS_SETGID, o->gid) != 0)
+    child_fail(c, -errno);
+  if ((o->flags & UV_PROCESS_SETUID) && syscall(SYS_SETUID, o->uid) != 0)
+    child_fail(c, -errno);
+  /* Handlers are reset: what arrives now takes its default action. */
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  execvp(o->file, o->args);
-  child_fail(error_fd, -errno);
+  child_exec(c);
 }
 
 
 /* ---- the parent ---- */
 
-/* Forks with every signal blocked that can be, so nothing runs in the
- * child before its handlers are reset; faults still end it. Then waits on
- * the error pipe: EOF means the exec happened. Returns 0 or the child's
- * -errno (the child is reaped then). */
-static int fork_exec(const uv_process_options_t *o, int count,
-                     fd_pair *pairs, pid_t *pid_out) {
+/* What execvp would try, listed here because the child may not allocate.
+ * PATH comes from the environment the child gets (as libuv's child reads
+ * it after setting environ), glibc's default without one; relative
+ * entries stay relative to the child's cwd. One allocation, returned in
+ * *block; pre_err as execvp fails before any exec. */
+static int plan_exec(child_ctx *c, const uv_process_options_t *o,
+                     void **block) {
+  const char *file = o->file;
+  const char *path = NULL;
+  size_t file_len = strlen(file);
+  size_t path_len;
+  size_t entries = 1;
+  size_t argc = 0;
+  size_t size;
+  const char *p;
+  char *chars;
+  char **v;
+  size_t n;
+
+  c->envp = o->env != NULL ? o->env : environ;
+  while (o->args[argc] != NULL)
+    argc++;
+  c->search = file_len > 0 && strchr(file, '/') == NULL;
+  if (c->search) {
+    for (v = c->envp; *v != NULL; v++) {
+      if (strncmp(*v, "PATH=", 5) == 0) {
+        path = *v + 5;
+        break;
+      }
+    }
+    if (path == NULL)
+      path = "/bin:/usr/bin";
+    for (p = path; *p != '\0'; p++)
+      entries += *p == ':';
+  }
+  path_len = c->search ? strlen(path) : 0;
+  /* Pointers first, then the ints, then the strings: each aligned. */
+  size = (entries + 1 + (argc > 1 ? argc : 1) + 2) * sizeof(char *) +
+         (size_t)c->count * sizeof(int) +
+         (c->search ? path_len + entries * (file_len + 2) : 0);
+  *block = bio__malloc(size);
+  if (*block == NULL)
+    return UV_ENOMEM;
+  c->paths = *block;
+  c->sh_argv = c->paths + entries + 1;
+  c->use = (int *)(c->sh_argv + (argc > 1 ? argc : 1) + 2);
+  chars = (char *)(c->use + c->count);
+
+  c->sh_argv[0] = (char *)"/bin/sh";
+  c->sh_argv[1] = NULL;
+  for (n = 1; n < argc; n++)
+    c->sh_argv[n + 1] = o->args[n];
+  c->sh_argv[argc > 1 ? argc + 1 : 2] = NULL;
+
+  c->pre_err = 0;
+  n = 0;
+  if (file_len == 0) {
+    c->pre_err = UV_ENOENT;
+  } else if (!c->search) {
+    c->paths[n++] = (char *)file;
+  } else if (file_len > NAME_MAX) {
+    c->pre_err = UV_ENAMETOOLONG;
+  } else {
+    /* glibc skips entries too long to fit its PATH_MAX buffer. */
+    size_t limit = strnlen(path, PATH_MAX - 1) + 1;
+
+    for (p = path;;) {
+      const char *end = strchrnul(p, ':');
+      size_t len = (size_t)(end - p);
+
+      if (len < limit) {
+        c->paths[n++] = chars;
+        memcpy(chars, p, len);
+        chars += len;
+        if (len > 0)
+          *chars++ = '/';
+        memcpy(chars, file, file_len + 1);
+        chars += file_len + 1;
+      }
+      if (*end == '\0')
+        break;
+      p = end + 1;
+    }
+  }
+  c->paths[n] = NULL;
+  return 0;
+}
+
+
+/* Starts the child with every signal blocked, so no handler of ours can
+ * run in it before it resets them, and waits (CLONE_VFORK) until it has
+ * exec'd or failed. Unlike fork, nothing of the parent's memory is
+ * copied, so the cost doesn't grow with the heap. Returns 0 or the
+ * child's -errno (the child is reaped then). */
+static int start_child(const uv_process_options_t *o, int count,
+                       fd_pair *pairs, pid_t *pid_out) {
+  child_ctx c;
+  void *block = NULL;
   sigset_t all;
   sigset_t old;
-  int errpipe[2];
-  int child_err;
-  ssize_t r;
+  char *stack;
   pid_t pid;
   int err;
+  int i;
 
-  if (pipe2(errpipe, O_CLOEXEC) != 0)
-    return -errno;
-  sigfillset(&all);
-  sigdelset(&all, SIGSEGV);
-  sigdelset(&all, SIGBUS);
-  sigdelset(&all, SIGILL);
-  sigdelset(&all, SIGFPE);
-  sigdelset(&all, SIGABRT);
-  sigdelset(&all, SIGTRAP);
-  sigdelset(&all, SIGSYS);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
-  bio__spawning = 1;
-  pid = fork();
-  bio__spawning = 0;
-  if (pid == 0) {
-    close(errpipe[0]);
-    child_run(o, count, pairs, errpipe[1]);
-  }
-  err = pid < 0 ? -errno : 0;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  close(errpipe[1]);
-  if (err != 0) {
-    close(errpipe[0]);
+  memset(&c, 0, sizeof(c));
+  c.o = o;
+  c.count = count;
+  c.rt_min = SIGRTMIN;
+  c.rt_max = SIGRTMAX;
+  err = plan_exec(&c, o, &block);
+  if (err != 0)
     return err;
+  for (i = 0; i < count; i++)
+    c.use[i] = pairs[i][1];
+  c.err = 0;
+
+  /* The lowest page stays inaccessible: an overflow faults
+   * instead of writing over whatever lies below. */
+  stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    bio__free(block);
+    return -errno;
   }
-  do
-    r = read(errpipe[0], &child_err, sizeof(child_err));
-  while (r < 0 && errno == EINTR);
-  close(errpipe[0]);
-  if (r == 0) {
+  (void)mprotect(stack, (size_t)sysconf(_SC_PAGESIZE), PROT_NONE);
+
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  pid = clone(child_main, stack + CHILD_STACK_SIZE,
+              CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+  err = pid < 0 ? -errno : c.err;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  munmap(stack, CHILD_STACK_SIZE);
+  bio__free(block);
+  if (pid < 0)
+    return err;
+  if (err == 0) {
     *pid_out = pid;
     return 0;
   }
-  /* It failed (or died some other way before exec): reap it now, so no
-   * zombie is left and no exit is reported. */
+  /* It failed before exec: reap it now, so no zombie is left and no exit
+   * is reported. */
   while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
     ;
-  if (r == (ssize_t)sizeof(child_err) && child_err < 0)
-    return child_err;
-  return UV_EPIPE;
+  return err;
 }
 
 
@@ -399,13 +585,13 @@ UV_EXTERN int uv_spawn(uv_loop_t *loop, uv_process_t *process,
     if (err != 0)
       goto fail;
   }
-  /* Watching SIGCHLD before the fork: a child that exits at once is then
+  /* Watching SIGCHLD before the clone: a child that exits at once is then
    * still seen. */
   err = watch_children(loop);
   if (err != 0)
     goto fail;
 
-  exec_err = fork_exec(&o, count, pairs, &pid);
+  exec_err = start_child(&o, count, pairs, &pid);
   if (exec_err == 0) {
     process->pid = pid;
     process->exit_cb = o.exit_cb;

@@ -229,14 +229,11 @@ static void kick(uv_stream_t *s) {
 /* Set once a kernel refused the armed accept op (EINVAL: no multishot
  * accept): listeners poll and accept themselves from then on. */
 static int accept_op_refused;
-/* Set in both processes at a fork (not uv_spawn's): listening sockets
- * may be shared. */
+/* Set in both processes at a fork (uv_spawn clones without one):
+ * listening sockets may be shared. */
 static volatile int forked;
 
-static void note_fork(void) {
-  if (!bio__spawning)
-    forked = 1;
-}
+static void note_fork(void) { forked = 1; }
 
 static void accepted_take(bio_fd_sink *sink, int fd);
 
