@@ -10,6 +10,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,6 +43,17 @@ typedef struct uring_state {
   unsigned features; /* IORING_FEAT_* of the current ring */
   int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
   struct io_uring_probe *probe;
+  /* The ops that have an SQE whose last CQE has not come: an open-
+   * addressing set (linear probing, at most half full), so that a ring
+   * that must be replaced (the loop moved to another thread) can hand
+   * them to its successor instead of losing them. */
+  bio_op **live;
+  unsigned live_cap; /* a power of two, or 0 */
+  unsigned live_n;
+  /* uv_backend_fd: an eventfd registered with the ring, which the kernel
+   * signals when a completion, or work it deferred to us, comes in. */
+  int notify_fd;      /* -1 until asked for */
+  int notify_pending; /* not registered yet: only the submitter may */
 } uring_state;
 
 
@@ -58,6 +71,73 @@ static int env_disabled(const char *name) {
 }
 
 
+/* ---- the set of live ops ---- */
+
+static unsigned live_slot(const uring_state *st, const bio_op *op) {
+  uint64_t h = (uint64_t)(uintptr_t)op * 0x9e3779b97f4a7c15ull;
+  return (unsigned)(h >> 32) & (st->live_cap - 1);
+}
+
+
+static int live_grow(uring_state *st) {
+  unsigned cap = st->live_cap != 0 ? st->live_cap * 2 : 256;
+  bio_op **old = st->live;
+  unsigned old_cap = st->live_cap;
+  unsigned i;
+
+  st->live = bio__calloc(cap, sizeof(*st->live));
+  if (st->live == NULL) {
+    st->live = old;
+    return -ENOMEM;
+  }
+  st->live_cap = cap;
+  for (i = 0; i < old_cap; i++) {
+    unsigned j;
+    if (old[i] == NULL)
+      continue;
+    for (j = live_slot(st, old[i]); st->live[j] != NULL; j = (j + 1) & (cap - 1))
+      ;
+    st->live[j] = old[i];
+  }
+  bio__free(old);
+  return 0;
+}
+
+
+static int live_add(uring_state *st, bio_op *op) {
+  unsigned i;
+  if ((st->live_n + 1) * 2 > st->live_cap && live_grow(st) != 0)
+    return -ENOMEM;
+  for (i = live_slot(st, op); st->live[i] != NULL; i = (i + 1) & (st->live_cap - 1))
+    assert(st->live[i] != op);
+  st->live[i] = op;
+  st->live_n++;
+  return 0;
+}
+
+
+/* Removes op, shifting back the entries of its probe run that a hole
+ * would cut off from their home slot. */
+static void live_del(uring_state *st, bio_op *op) {
+  unsigned mask = st->live_cap - 1;
+  unsigned i, j;
+
+  for (i = live_slot(st, op); st->live[i] != op; i = (i + 1) & mask)
+    assert(st->live[i] != NULL);
+  st->live[i] = NULL;
+  st->live_n--;
+  for (j = (i + 1) & mask; st->live[j] != NULL; j = (j + 1) & mask) {
+    unsigned home = live_slot(st, st->live[j]);
+    /* Move j back to the hole at i unless its home lies in (i, j]. */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      st->live[i] = st->live[j];
+      st->live[j] = NULL;
+      i = j;
+    }
+  }
+}
+
+
 static int create_ring(bio_loop *loop, uring_state *st) {
   struct io_uring_params p;
   unsigned try_flags[3];
@@ -70,12 +150,11 @@ static int create_ring(bio_loop *loop, uring_state *st) {
    * disabled (5.10) so that the thread running the loop, not the one that
    * initialised it, becomes the single issuer. BIO_URING_DEFER=0 turns
    * them off. */
-  if (!env_disabled("BIO_URING_DEFER") && !st->shared && !st->embedded)
+  if (!env_disabled("BIO_URING_DEFER") && !st->shared)
     try_flags[n++] = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                      IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
   /* COOP_TASKRUN (5.19) skips the IPI that would interrupt us. */
-  if (!st->embedded)
-    try_flags[n++] = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  try_flags[n++] = IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   try_flags[n++] = 0;
 
   for (i = 0; i < n; i++) {
@@ -114,6 +193,7 @@ static int uring_init(bio_loop *loop) {
 
   if (st == NULL)
     return -ENOMEM;
+  st->notify_fd = -1;
   err = create_ring(loop, st);
   if (err != 0) {
     bio__free(st);
@@ -145,6 +225,9 @@ static void uring_close(bio_loop *loop) {
     return;
   io_uring_free_probe(st->probe);
   io_uring_queue_exit(&st->ring);
+  if (st->notify_fd >= 0)
+    close(st->notify_fd);
+  bio__free(st->live);
   bio__free(st);
   loop->backend_data = NULL;
 }
@@ -315,6 +398,13 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     st->unsubmitted++;
     return -EINVAL;
   }
+  if (live_add(st, op) != 0) {
+    io_uring_prep_nop(sqe);
+    io_uring_sqe_set_data64(sqe, IGNORED_CQE);
+    st->inflight++;
+    st->unsubmitted++;
+    return -ENOMEM;
+  }
   if (op->flags & BIO_OPF_ASYNC)
     sqe->flags |= IOSQE_ASYNC;
   io_uring_sqe_set_data(sqe, op);
@@ -442,6 +532,8 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
           ((bio_fd_sink *)op->buf)->take(op->buf, res);
         res = 0;
       }
+      if (!more)
+        live_del(st, op);
       if ((op->flags & BIO_OPF_CANCELLED) && !more) {
         op->flags &= (uint16_t)~BIO_OPF_CANCELLED;
         res = -ECANCELED;
@@ -450,6 +542,7 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
         bio__op_list_push(done, op);
       continue;
     }
+    live_del(st, op);
     op->res = cqe->res;
     if (op->flags & BIO_OPF_CANCELLED) {
       op->flags &= (uint16_t)~(BIO_OPF_CANCELLED | BIO_OPF_CREDS_STALE);
@@ -466,6 +559,21 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
 }
 
 
+/* Registers notify_fd with the ring. A SINGLE_ISSUER ring takes
+ * registrations from its submitter only: until that thread comes by
+ * (uring_wait), the registration waits. */
+static void register_notify(uring_state *st) {
+  st->notify_pending = 1;
+  if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
+      st->owner_tid != current_tid())
+    return;
+  if (io_uring_register_eventfd(&st->ring, st->notify_fd) == 0)
+    st->notify_pending = 0;
+}
+
+
+/* Replaces the ring with a new, empty one. The set of live ops is the
+ * caller's to empty first. */
 static int rebuild(bio_loop *loop, uring_state *st) {
   io_uring_free_probe(st->probe);
   st->probe = NULL;
@@ -476,7 +584,66 @@ static int rebuild(bio_loop *loop, uring_state *st) {
   if (create_ring(loop, st) != 0)
     return -ENOMEM;
   st->probe = io_uring_get_probe_ring(&st->ring);
+  if (st->notify_fd >= 0)
+    register_notify(st);
   return 0;
+}
+
+
+/* An op that ends without the kernel: its last completion, res. */
+static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
+  op->flags &= (uint16_t)~BIO_OPF_CANCELLED;
+  if (op->flags & BIO_OPF_MULTI) {
+    if (bio__op_fire_multi(op, res, 0))
+      bio__op_list_push(done, op);
+    return;
+  }
+  op->res = res;
+  bio__op_list_push(done, op);
+}
+
+
+/* The loop moved to another thread, and a SINGLE_ISSUER ring takes
+ * nothing from there: not a submission, not an enter to run the work it
+ * deferred. Take what the old CQ already shows (plain memory reads), then
+ * give every op still live to a new ring that any thread may drive. The
+ * old ring's exit cancels what it still held; socket I/O that readiness
+ * had queued as deferred work was never done, so running it again is
+ * sound. Not so for work a kernel worker finished whose completion still
+ * waited for the old thread (a file read at the file position, an open
+ * with O_CREAT|O_EXCL): that one runs twice. Ops go to the new ring in
+ * no particular order. */
+static int move_to_new_ring(bio_loop *loop, uring_state *st,
+                            bio_op_list *done) {
+  bio_op **old;
+  unsigned cap, i;
+  int err;
+
+  reap(st, done);
+  old = st->live;
+  cap = st->live_cap;
+  st->live = NULL;
+  st->live_cap = 0;
+  st->live_n = 0;
+  st->shared = 1;
+  err = rebuild(loop, st);
+  for (i = 0; i < cap; i++) {
+    bio_op *op = old[i];
+    int32_t res;
+    if (op == NULL)
+      continue;
+    if (op->flags & BIO_OPF_CANCELLED)
+      res = -ECANCELED;
+    else if (op->flags & BIO_OPF_CREDS_STALE)
+      res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
+    else if (err != 0)
+      res = err;
+    else if ((res = uring_submit(loop, op)) == 0)
+      continue;
+    end_op(op, res, done);
+  }
+  bio__free(old);
+  return err;
 }
 
 
@@ -494,6 +661,23 @@ static int kernel_has_work(uring_state *st) {
 }
 
 
+/* The embedder polls notify_fd, level-triggered: after a turn it must be
+ * readable exactly when a wait would find something. Reading it empties
+ * it; what came before the read and was not reaped (work the kernel
+ * deferred to us, an overflowed CQ) makes it readable again. What comes
+ * after the read signals it anew. */
+static void rearm_notify(uring_state *st) {
+  uint64_t n;
+  if (read(st->notify_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+    return;
+  if (st->notify_pending || io_uring_cq_ready(&st->ring) != 0 ||
+      kernel_has_work(st)) {
+    n = 1;
+    (void)!write(st->notify_fd, &n, sizeof(n));
+  }
+}
+
+
 static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   uring_state *st = loop->backend_data;
   struct io_uring_cqe *cqe;
@@ -505,16 +689,18 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
    * the core learns from -ERESTART (it re-arms its own wake read). */
   if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
       st->owner_tid != current_tid()) {
-    st->shared = 1;
-    err = rebuild(loop, st);
-    return err != 0 ? err : -ERESTART;
+    err = move_to_new_ring(loop, st, done);
+    if (err != 0)
+      return err;
   }
   err = ensure_enabled(st);
   if (err != 0)
     return err;
+  if (st->notify_pending)
+    register_notify(st);
 
   gate_creds(loop, st);
-  if (reap(st, done) != 0 || timeout_ms == 0) {
+  if (reap(st, done) != 0 || done->head != NULL || timeout_ms == 0) {
     /* No waiting. Enter the kernel only when it has something for us:
      * SQEs to submit, completion work it deferred to us (TASKRUN_FLAG,
      * 5.19, raises IORING_SQ_TASKRUN then), or an overflowed CQ to flush.
@@ -549,6 +735,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
       st->unsubmitted = 0;
   }
   reap(st, done);
+  if (st->notify_fd >= 0)
+    rearm_notify(st);
   /* -EINTR goes up: the core waits again when a signal cut it short. */
   if (err == -ETIME || err == -EAGAIN || err == -EBUSY)
     err = 0;
@@ -577,17 +765,23 @@ static int uring_ready(bio_loop *loop) {
 
 static int uring_fd(bio_loop *loop) {
   uring_state *st = loop->backend_data;
-  /* Someone will poll(2) the ring fd and call us when it is readable
-   * (libuv's embedding pattern). Deferred task work would never make it
-   * readable, so switch, once, to a ring whose completions post at once. */
-  if (!st->embedded && (st->setup_flags & (IORING_SETUP_DEFER_TASKRUN |
-                                           IORING_SETUP_COOP_TASKRUN))) {
-    st->embedded = 1;
-    if (rebuild(loop, st) != 0)
+  uint64_t one = 1;
+
+  /* Someone will poll(2) this fd and run the loop when it is readable
+   * (libuv's embedding pattern). The ring's own fd would not do: work the
+   * kernel defers to us (DEFER_TASKRUN, COOP_TASKRUN) never makes it
+   * readable. An eventfd registered with the ring is signalled for that
+   * too, and the ring and what it holds stay as they are. */
+  if (st->notify_fd < 0) {
+    st->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (st->notify_fd < 0)
       return -1;
-    loop->ops_lost = 1;
+    st->embedded = 1;
+    register_notify(st);
+    /* Readable at first: the turn it brings takes what came before. */
+    (void)!write(st->notify_fd, &one, sizeof(one));
   }
-  return st->ring.ring_fd;
+  return st->notify_fd;
 }
 
 
@@ -607,6 +801,18 @@ static int uring_fork(bio_loop *loop) {
 
   /* The child shares the parent's ring; unmapping our view of it leaves
    * the parent's requests alone. A new ring starts empty. */
+  memset(st->live, 0, st->live_cap * sizeof(*st->live));
+  st->live_n = 0;
+  if (st->notify_fd >= 0) {
+    /* The eventfd is the parent's too: a fresh one under the same number. */
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0)
+      return -errno;
+    err = dup3(fd, st->notify_fd, O_CLOEXEC) < 0 ? -errno : 0;
+    close(fd);
+    if (err != 0)
+      return err;
+  }
   err = rebuild(loop, st);
   return err != 0 ? err : 1;
 }
