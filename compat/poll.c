@@ -158,15 +158,28 @@ UV_EXTERN int uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
 
 
 UV_EXTERN int uv_poll_stop(uv_poll_t *handle) {
+  bio_loop *core;
+  bio_op *op;
+
   if (handle == NULL || handle->type != UV_POLL)
     return UV_EINVAL;
+  core = bio__core(handle->loop);
+  op = op_of(handle);
   handle->flags &= ~((unsigned int)ALL_EVENTS << POLL_EVENTS_SHIFT);
   bio__handle_stop((uv_handle_t *)handle);
-  if (op_of(handle)->state != BIO_OP_IDLE)
-    bio__op_cancel(bio__core(handle->loop), op_of(handle));
-  else
-    /* The fd is the user's, who may close it as soon as we return. */
-    bio__loop_forget_fd(bio__core(handle->loop), handle->io_watcher.fd);
+  /* The fd is the user's, who may close it as soon as we return (uvloop
+   * does), expecting the socket gone: a peer sees EOF, a listener
+   * refuses. On io_uring a poll in the kernel holds the file until its
+   * cancel lands, a turn later; so the cancel goes to the kernel and
+   * completes now. One io_uring_enter, paid only when the op was there
+   * (bio__op_cancel says -EBUSY; a poll not yet submitted, or epoll's,
+   * cancels at once). */
+  if (op->state != BIO_OP_IDLE) {
+    int in_kernel = op->state == BIO_OP_INFLIGHT;
+    if (bio__op_cancel(core, op) != 0 && in_kernel)
+      bio__loop_submit_now(core);
+  }
+  bio__loop_forget_fd(core, handle->io_watcher.fd);
   return 0;
 }
 

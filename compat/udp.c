@@ -869,31 +869,47 @@ UV_EXTERN int uv_udp_using_recvmmsg(const uv_udp_t *handle) {
 
 /* ---- close ---- */
 
+/* Cancels op; 1 when the kernel holds it still (a poll its cancel has yet
+ * to reach), so its file too. */
+static int cancel_held(bio_loop *core, bio_op *op) {
+  int in_kernel = op->state == BIO_OP_INFLIGHT;
+  return bio__op_cancel(core, op) != 0 && in_kernel;
+}
+
+
 int bio__udp_close(uv_udp_t *h) {
   bio_loop *core = bio__core(h->loop);
+  int in_kernel = 0;
   void **q;
 
   h->flags &= ~(UDP_F_RECVING | UDP_F_READ_LATER);
   h->alloc_cb = NULL;
   h->recv_cb = NULL;
   if (RECV_OP(h)->state != BIO_OP_IDLE)
-    bio__op_cancel(core, RECV_OP(h));
+    in_kernel |= cancel_held(core, RECV_OP(h));
   /* Unsent requests end with UV_ECANCELED, after those already done. */
   while (!bio__q_empty(UNSENT(h))) {
     udp_req_priv *p;
     q = bio__q_next(UNSENT(h));
     p = priv(req_of_link(q));
     if (p->op.state != BIO_OP_IDLE)
-      bio__op_cancel(core, &p->op);
+      in_kernel |= cancel_held(core, &p->op);
     p->status = UV_ECANCELED;
     bio__q_remove(q);
     bio__q_insert_tail(FINISHED(h), q);
   }
   bio__handle_stop((uv_handle_t *)h);
-  if (!ops_busy(h) && bio__q_empty(FINISHED(h))) {
-    close_fd(h);
+  /* libuv closes the socket here, and a program may bind its port again
+   * at once. On io_uring a poll in the kernel holds the socket's file
+   * until its cancel lands: the cancels go to the kernel and complete
+   * now (one io_uring_enter, only when an op was there). Then no op of
+   * ours names the fd in the kernel or in a queue, and it may close
+   * while their callbacks wait for their turn. */
+  if (in_kernel)
+    bio__loop_submit_now(core);
+  close_fd(h);
+  if (!ops_busy(h) && bio__q_empty(FINISHED(h)))
     return 0;
-  }
   /* Wait for our ops; hold the loop alive as a closing handle would. */
   h->flags |= UDP_F_CLOSE_WAIT;
   bio__req_register(h->loop);
