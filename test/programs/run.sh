@@ -12,7 +12,7 @@
 # LD_LIBRARY_PATH, one run): what a program does there is the reference.
 # PROGRAMs: cmake uvloop luv node (default: all). Logs stay in the work
 # directory (default: ./check-programs.d). Each run is killed after its
-# program's limit (cmake 300 s, node 120 s, others 60 s; --timeout or
+# program's limit (cmake 120 s, node 60 s, others 30 s; --timeout or
 # BIO_PROG_TIMEOUT overrides): a hang is a failure.
 set -u
 src=$(cd "$(dirname "$0")" && pwd)
@@ -68,7 +68,7 @@ for prog in $programs; do
     esac
     secs_max=$limit
     [ -n "$secs_max" ] || case $prog in
-      cmake) secs_max=300 ;; node) secs_max=120 ;; *) secs_max=60 ;;
+      cmake) secs_max=120 ;; node) secs_max=60 ;; *) secs_max=30 ;;
     esac
     start=$(date +%s.%N)
     (cd "$dir" && timeout -k 10 "$secs_max" "${env[@]}" "${wrap[@]}" \

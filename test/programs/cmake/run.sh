@@ -13,9 +13,8 @@ cmake --build "$b" -j 4 || fail "cmake --build failed"
 for f in calc textstat libbioutil.a; do
   [ -e "$b/$f" ] || fail "the build made no $f"
 done
-ctest --test-dir "$b" -j4 -V > "$BIO_PROG_WORK/ctest.out" 2>&1
-rc=$?
-cat "$BIO_PROG_WORK/ctest.out"
+ctest --test-dir "$b" -j4 -V 2>&1 | tee "$BIO_PROG_WORK/ctest.out"
+rc=${PIPESTATUS[0]}
 [ $rc = 0 ] || fail "ctest exited with status $rc"
 out=$BIO_PROG_WORK/ctest.out
 expect "$out" '^100% tests passed, 0 tests failed out of 11$'

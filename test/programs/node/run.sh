@@ -11,9 +11,9 @@ export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$nodelib
 ldd_check "$node"
 ldd_check "$nodelib/libnode.so.108"
 out=$BIO_PROG_WORK/out
-"$node" "$BIO_PROG_SRC/node/main.js" > "$out" 2>&1
-rc=$?
-cat "$out"
+# Through tee: a run killed by its timeout still shows how far it got.
+"$node" "$BIO_PROG_SRC/node/main.js" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
 [ $rc = 0 ] || fail "main.js exited with status $rc"
 runtime_check "$out"
 expect "$out" '^node: v18\.'

@@ -6,9 +6,9 @@ ext=$($py -c 'import uvloop.loop; print(uvloop.loop.__file__)') ||
   fail "cannot import uvloop (tools/install-deps --programs)"
 ldd_check "$ext"
 out=$BIO_PROG_WORK/out
-$py -u "$BIO_PROG_SRC/uvloop/main.py" > "$out" 2>&1
-rc=$?
-cat "$out"
+# Through tee: a run killed by its timeout still shows how far it got.
+$py -u "$BIO_PROG_SRC/uvloop/main.py" 2>&1 | tee "$out"
+rc=${PIPESTATUS[0]}
 [ $rc = 0 ] || fail "main.py exited with status $rc"
 runtime_check "$out"
 expect "$out" '^tcp: 8a23e57d 5e1d195a c938dc8d a1001980$'
