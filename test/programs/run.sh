@@ -31,16 +31,19 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+die() { echo "run.sh: $*" >&2; exit 2; }
 programs=${*:-cmake uvloop luv node}
 if [ $system = 1 ]; then
   backends=system
-  expect_lib=$(readlink -f "$(ldconfig -p | awk '$1 == "libuv.so.1" && /x86-64/ { print $NF; exit }')")
+  expect_lib=$(ldconfig -p |
+    awk '$1 == "libuv.so.1" && /x86-64/ { print $NF; exit }')
+  expect_lib=$(readlink -f "$expect_lib")
 else
-  [ -e "$libdir/libuv.so.1" ] || { echo "run.sh: no libuv.so.1 in '$libdir'" >&2; exit 2; }
+  [ -e "$libdir/libuv.so.1" ] || die "no libuv.so.1 in '$libdir'"
   expect_lib=$(readlink -f "$libdir/libuv.so.1")
   case " $backends " in
     *" no-uring "*) [ -x "$nouring" ] ||
-      { echo "run.sh: --no-uring PATH (test/programs/no-uring) needed" >&2; exit 2; } ;;
+      die "--no-uring PATH (test/programs/no-uring) needed" ;;
   esac
   nouring=$(readlink -f "$nouring")
 fi
@@ -48,13 +51,14 @@ mkdir -p "$work" && work=$(cd "$work" && pwd) || exit 2
 
 failed=0 total=0
 for prog in $programs; do
-  [ -f "$src/$prog/run.sh" ] || { echo "run.sh: no program '$prog'" >&2; exit 2; }
+  [ -f "$src/$prog/run.sh" ] || die "no program '$prog'"
   for mode in $backends; do
     dir=$work/$prog-$mode
     rm -rf "$dir" && mkdir -p "$dir/tmp"
     # A clean environment: what a user's shell might set (BIO_*, UV_*,
-    # LD_PRELOAD) must not change what is tested.
-    env=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+    # LD_PRELOAD) must not change what is tested, and PATH finds Debian's
+    # programs, not others in /usr/local.
+    env=(env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin
          HOME="$dir" TMPDIR="$dir/tmp" LANG=C.UTF-8
          BIO_PROG_MODE="$mode" BIO_PROG_EXPECT="$expect_lib"
          BIO_PROG_SRC="$src" BIO_PROG_WORK="$dir"
@@ -64,7 +68,7 @@ for prog in $programs; do
       uring|epoll) env+=(BIO_BACKEND="$mode" LD_LIBRARY_PATH="$libdir") ;;
       no-uring) env+=(LD_LIBRARY_PATH="$libdir"); wrap=("$nouring") ;;
       system) ;;
-      *) echo "run.sh: unknown backend '$mode'" >&2; exit 2 ;;
+      *) die "unknown backend '$mode'" ;;
     esac
     secs_max=$limit
     [ -n "$secs_max" ] || case $prog in
