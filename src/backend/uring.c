@@ -799,9 +799,16 @@ static int uring_fork(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   int err;
 
+  bio_op **old = st->live;
+  unsigned cap = st->live_cap, i;
+
   /* The child shares the parent's ring; unmapping our view of it leaves
-   * the parent's requests alone. A new ring starts empty. */
-  memset(st->live, 0, st->live_cap * sizeof(*st->live));
+   * the parent's requests alone. A new ring starts empty, but for what
+   * waits on readiness (polls, armed accepts), which the child goes on
+   * watching as libuv's re-registered watchers do. Work the parent's ring
+   * was doing (reads, writes, fs ops) stays the parent's. */
+  st->live = NULL;
+  st->live_cap = 0;
   st->live_n = 0;
   if (st->notify_fd >= 0) {
     /* The eventfd is the parent's too: a fresh one under the same number. */
@@ -814,6 +821,13 @@ static int uring_fork(bio_loop *loop) {
       return err;
   }
   err = rebuild(loop, st);
+  for (i = 0; err == 0 && i < cap; i++) {
+    bio_op *op = old[i];
+    if (op != NULL && !(op->flags & BIO_OPF_CANCELLED) &&
+        (op->opcode == BIO_OP_POLL || op->opcode == BIO_OP_ACCEPT))
+      (void)uring_submit(loop, op);
+  }
+  bio__free(old);
   return err != 0 ? err : 1;
 }
 
