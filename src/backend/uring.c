@@ -73,6 +73,15 @@ static int env_disabled(const char *name) {
 
 /* ---- the set of live ops ---- */
 
+/* An entry's low bit (ops are aligned): the owner asked for a cancel that
+ * the ring has not carried out yet (a cancel SQE follows the op's). */
+#define LIVE_CANCEL ((uintptr_t)1)
+
+static bio_op *live_op(const bio_op *entry) {
+  return (bio_op *)((uintptr_t)entry & ~LIVE_CANCEL);
+}
+
+
 static unsigned live_slot(const uring_state *st, const bio_op *op) {
   uint64_t h = (uint64_t)(uintptr_t)op * 0x9e3779b97f4a7c15ull;
   return (unsigned)(h >> 32) & (st->live_cap - 1);
@@ -95,7 +104,8 @@ static int live_grow(uring_state *st) {
     unsigned j;
     if (old[i] == NULL)
       continue;
-    for (j = live_slot(st, old[i]); st->live[j] != NULL; j = (j + 1) & (cap - 1))
+    for (j = live_slot(st, live_op(old[i])); st->live[j] != NULL;
+         j = (j + 1) & (cap - 1))
       ;
     st->live[j] = old[i];
   }
@@ -108,11 +118,25 @@ static int live_add(uring_state *st, bio_op *op) {
   unsigned i;
   if ((st->live_n + 1) * 2 > st->live_cap && live_grow(st) != 0)
     return -ENOMEM;
-  for (i = live_slot(st, op); st->live[i] != NULL; i = (i + 1) & (st->live_cap - 1))
-    assert(st->live[i] != op);
+  for (i = live_slot(st, op); st->live[i] != NULL;
+       i = (i + 1) & (st->live_cap - 1))
+    assert(live_op(st->live[i]) != op);
   st->live[i] = op;
   st->live_n++;
   return 0;
+}
+
+
+/* The slot of op, or live_cap when it is not in the set. */
+static unsigned live_find(const uring_state *st, const bio_op *op) {
+  unsigned i;
+  if (st->live_cap == 0)
+    return 0;
+  for (i = live_slot(st, op); st->live[i] != NULL;
+       i = (i + 1) & (st->live_cap - 1))
+    if (live_op(st->live[i]) == op)
+      return i;
+  return st->live_cap;
 }
 
 
@@ -120,14 +144,14 @@ static int live_add(uring_state *st, bio_op *op) {
  * would cut off from their home slot. */
 static void live_del(uring_state *st, bio_op *op) {
   unsigned mask = st->live_cap - 1;
-  unsigned i, j;
+  unsigned i = live_find(st, op);
+  unsigned j;
 
-  for (i = live_slot(st, op); st->live[i] != op; i = (i + 1) & mask)
-    assert(st->live[i] != NULL);
+  assert(i < st->live_cap);
   st->live[i] = NULL;
   st->live_n--;
   for (j = (i + 1) & mask; st->live[j] != NULL; j = (j + 1) & mask) {
-    unsigned home = live_slot(st, st->live[j]);
+    unsigned home = live_slot(st, live_op(st->live[j]));
     /* Move j back to the hole at i unless its home lies in (i, j]. */
     if (((j - home) & mask) >= ((j - i) & mask)) {
       st->live[i] = st->live[j];
@@ -489,6 +513,11 @@ static int uring_cancel(bio_loop *loop, bio_op *op) {
   io_uring_sqe_set_data64(sqe, IGNORED_CQE);
   st->inflight++;
   st->unsubmitted++;
+  /* A move to a new ring (move_to_new_ring) must not revive it. Not in
+   * the set: reaped already, its callback yet to run. */
+  i = live_find(st, op);
+  if (i < st->live_cap)
+    st->live[i] = (bio_op *)((uintptr_t)op | LIVE_CANCEL);
   return -EBUSY;
 }
 
@@ -628,11 +657,11 @@ static int move_to_new_ring(bio_loop *loop, uring_state *st,
   st->shared = 1;
   err = rebuild(loop, st);
   for (i = 0; i < cap; i++) {
-    bio_op *op = old[i];
+    bio_op *op = live_op(old[i]);
     int32_t res;
     if (op == NULL)
       continue;
-    if (op->flags & BIO_OPF_CANCELLED)
+    if ((op->flags & BIO_OPF_CANCELLED) || old[i] != op)
       res = -ECANCELED;
     else if (op->flags & BIO_OPF_CREDS_STALE)
       res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
