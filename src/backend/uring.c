@@ -38,7 +38,7 @@ typedef struct uring_state {
   unsigned unsubmitted;
   int enabled;       /* R_DISABLED rings start on first use */
   int shared;        /* seen used by two threads: no SINGLE_ISSUER */
-  int embedded;      /* the fd is polled by someone else: plain ring */
+  int embedded;      /* uv_backend_fd was asked: someone polls notify_fd */
   pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
   unsigned features; /* IORING_FEAT_* of the current ring */
   int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
@@ -714,8 +714,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 
   /* A loop may move to another thread between runs (libuv allows it), but
    * a SINGLE_ISSUER ring refuses a second submitter with EEXIST. Start
-   * over with a ring any thread may use; what was in flight is lost, which
-   * the core learns from -ERESTART (it re-arms its own wake read). */
+   * over with a ring any thread may use, taking along what was in flight
+   * (move_to_new_ring). */
   if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
       st->owner_tid != current_tid()) {
     err = move_to_new_ring(loop, st, done);
