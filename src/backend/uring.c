@@ -54,6 +54,8 @@ typedef struct uring_state {
    * signals when a completion, or work it deferred to us, comes in. */
   int notify_fd;      /* -1 until asked for */
   int notify_pending; /* not registered yet: only the submitter may */
+  /* Ops a fork's child ended without the kernel, for the next wait. */
+  bio_op_list ended;
 } uring_state;
 
 
@@ -218,6 +220,7 @@ static int uring_init(bio_loop *loop) {
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;
+  bio__op_list_init(&st->ended);
   err = create_ring(loop, st);
   if (err != 0) {
     bio__free(st);
@@ -632,6 +635,49 @@ static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
 }
 
 
+/* Gives every live op to a new ring: rebuilds it, then submits them again
+ * or, when they must not run again, ends them (into done). Ops whose
+ * cancel the owner had asked for end with -ECANCELED; in a fork's child
+ * (child), so do file ops (below). */
+static int hand_over(bio_loop *loop, uring_state *st, int child,
+                     bio_op_list *done) {
+  bio_op **old = st->live;
+  unsigned cap = st->live_cap;
+  unsigned i;
+  int err;
+
+  st->live = NULL;
+  st->live_cap = 0;
+  st->live_n = 0;
+  err = rebuild(loop, st);
+  /* Enabled now, by this thread: a full SQ must be able to go to the
+   * kernel to make room. */
+  if (err == 0)
+    err = ensure_enabled(st);
+  for (i = 0; i < cap; i++) {
+    bio_op *op = live_op(old[i]);
+    int32_t res;
+    if (op == NULL)
+      continue;
+    if ((op->flags & BIO_OPF_CANCELLED) || old[i] != op)
+      res = -ECANCELED;
+    else if (op->flags & BIO_OPF_CREDS_STALE)
+      res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
+    else if (err != 0)
+      res = err;
+    else if (child && !(op->flags & BIO_OPF_INTERNAL) &&
+             (op->opcode == BIO_OP_READ || op->opcode == BIO_OP_WRITE ||
+              op->opcode >= BIO_OP_FS_FIRST))
+      res = -ECANCELED;
+    else if ((res = uring_submit(loop, op)) == 0)
+      continue;
+    end_op(op, res, done);
+  }
+  bio__free(old);
+  return err;
+}
+
+
 /* The loop moved to another thread, and a SINGLE_ISSUER ring takes
  * nothing from there: not a submission, not an enter to run the work it
  * deferred. Take what the old CQ already shows (plain memory reads), then
@@ -644,35 +690,9 @@ static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
  * no particular order. */
 static int move_to_new_ring(bio_loop *loop, uring_state *st,
                             bio_op_list *done) {
-  bio_op **old;
-  unsigned cap, i;
-  int err;
-
   reap(st, done);
-  old = st->live;
-  cap = st->live_cap;
-  st->live = NULL;
-  st->live_cap = 0;
-  st->live_n = 0;
   st->shared = 1;
-  err = rebuild(loop, st);
-  for (i = 0; i < cap; i++) {
-    bio_op *op = live_op(old[i]);
-    int32_t res;
-    if (op == NULL)
-      continue;
-    if ((op->flags & BIO_OPF_CANCELLED) || old[i] != op)
-      res = -ECANCELED;
-    else if (op->flags & BIO_OPF_CREDS_STALE)
-      res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
-    else if (err != 0)
-      res = err;
-    else if ((res = uring_submit(loop, op)) == 0)
-      continue;
-    end_op(op, res, done);
-  }
-  bio__free(old);
-  return err;
+  return hand_over(loop, st, 0, done);
 }
 
 
@@ -727,6 +747,10 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
     return err;
   if (st->notify_pending)
     register_notify(st);
+  if (st->ended.head != NULL) {
+    bio__op_list_concat(done, &st->ended);
+    bio__op_list_init(&st->ended);
+  }
 
   gate_creds(loop, st);
   if (reap(st, done) != 0 || done->head != NULL || timeout_ms == 0) {
@@ -788,7 +812,8 @@ static int uring_ready(bio_loop *loop) {
     return 1;
   if (st->unsubmitted != 0)
     submit_now(loop, st);
-  return io_uring_cq_ready(&st->ring) != 0 || kernel_has_work(st);
+  return io_uring_cq_ready(&st->ring) != 0 || kernel_has_work(st) ||
+         st->ended.head != NULL;
 }
 
 
@@ -820,18 +845,22 @@ static int uring_busy(bio_loop *loop) {
    * only ever runs uv_run submits them in its next wait anyway. */
   if (st->embedded && st->unsubmitted != 0)
     return 1;
-  return io_uring_cq_ready(&st->ring) != 0;
+  return io_uring_cq_ready(&st->ring) != 0 || st->ended.head != NULL;
 }
 
 
+/* In a fork's child. The ring, and its mapping, are the parent's too:
+ * nothing of it may be touched (a reap would take the parent's
+ * completions). A new ring takes the child's copies of the live ops, as
+ * libuv's child watches the parent's descriptors again: polls, socket
+ * I/O, armed accepts, the core's wake read. File ops (reads and writes
+ * of files, fs ops) end with -ECANCELED instead: the parent's ring
+ * carries them out, and a second run in the child could do harm (a file
+ * position moved twice, a file created or removed twice). */
 static int uring_fork(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   int err;
 
-  /* The child shares the parent's ring; unmapping our view of it leaves
-   * the parent's requests alone. A new ring starts empty. */
-  memset(st->live, 0, st->live_cap * sizeof(*st->live));
-  st->live_n = 0;
   if (st->notify_fd >= 0) {
     /* The eventfd is the parent's too: a fresh one under the same number. */
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -842,8 +871,7 @@ static int uring_fork(bio_loop *loop) {
     if (err != 0)
       return err;
   }
-  err = rebuild(loop, st);
-  return err != 0 ? err : 1;
+  return hand_over(loop, st, 1, &st->ended);
 }
 
 

@@ -66,18 +66,6 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
 }
 
 
-/* The backend's fork started over without what it had in flight: our own
- * wake read is re-armed here; owners of other ops learn it from their
- * result. */
-static void rearm_if_lost(bio_loop *loop) {
-  if (!loop->ops_lost)
-    return;
-  loop->ops_lost = 0;
-  loop->wake_op.state = BIO_OP_IDLE;
-  arm_wake(loop);
-}
-
-
 const sigset_t *bio__wait_sigmask(const bio_loop *loop, sigset_t *buf) {
   if (!loop->block_sigprof)
     return NULL;
@@ -674,14 +662,10 @@ int bio__loop_fork(bio_loop *loop) {
   close(fd);
   atomic_store(&loop->wake_pending, 0);
   atomic_store(&loop->posters, 0); /* their threads stayed in the parent */
-  /* 1: the backend's new kernel object has none of the old ops. */
+  /* The backend's new kernel object takes the ops in flight, our wake
+   * read among them. */
   err = loop->backend->fork(loop);
-  if (err < 0)
-    return err;
-  if (err == 1)
-    loop->ops_lost = 1;
-  rearm_if_lost(loop);
-  return 0;
+  return err < 0 ? err : 0;
 }
 
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "uv.h"
@@ -58,6 +59,8 @@ typedef struct {
   ssize_t fs_res; /* -1 until the read's callback */
   int timed;
   int asynced;
+  int sockets_only; /* no listener, no fs read (the fork test) */
+  int in_child;
 } fixture;
 
 static fixture fx;
@@ -79,8 +82,8 @@ static void close_all(uv_handle_t *h, void *arg) {
 
 
 static int all_arrived(void) {
-  return fx.ngot >= fx.want && fx.polled && fx.accepted == CONNS &&
-         fx.fs_res >= 0;
+  return fx.ngot >= fx.want && fx.polled &&
+         (fx.sockets_only || (fx.accepted == CONNS && fx.fs_res >= 0));
 }
 
 
@@ -135,6 +138,8 @@ static void fs_read_cb(uv_fs_t *req) {
  * would wait for the op too: fail at once. */
 static void watchdog_cb(uv_timer_t *t) {
   (void)t;
+  if (fx.in_child)
+    _exit(3);
   ck_abort_msg("watchdog: no progress in 5 s (ngot %zu, polled %d, "
                "accepted %d, fs read %zd)",
                fx.ngot, fx.polled, fx.accepted, fx.fs_res);
@@ -172,7 +177,7 @@ static void feed_all(void) {
 /* A loop with a stream reading, a poll handle waiting, a listener
  * accepting and an fs read, all handed to the backend by one turn; the
  * watchdog unref'd so it never keeps the loop alive by itself. */
-static void setup(int backend) {
+static void setup_with(int backend, int sockets_only) {
   struct sockaddr_in sa;
   struct sockaddr_storage name;
   int namelen = sizeof(name);
@@ -193,6 +198,9 @@ static void setup(int backend) {
       uv_read_start((uv_stream_t *)&fx.reader, alloc_cb, read_cb), 0);
   ck_assert_int_eq(uv_poll_init(&fx.loop, &fx.poller, fx.poll_fd), 0);
   ck_assert_int_eq(uv_poll_start(&fx.poller, UV_READABLE, poll_cb), 0);
+  fx.sockets_only = sockets_only;
+  if (sockets_only)
+    goto watchdog;
   ck_assert_int_eq(uv_tcp_init(&fx.loop, &fx.server), 0);
   ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &sa), 0);
   ck_assert_int_eq(uv_tcp_bind(&fx.server, (struct sockaddr *)&sa, 0), 0);
@@ -208,11 +216,15 @@ static void setup(int backend) {
   ck_assert_int_eq(
       uv_fs_read(&fx.loop, &fx.fs_req, fx.fs_pipe[0], &buf, 1, -1, fs_read_cb),
       0);
+watchdog:
   ck_assert_int_eq(uv_timer_init(&fx.loop, &fx.watchdog), 0);
   ck_assert_int_eq(uv_timer_start(&fx.watchdog, watchdog_cb, 5000, 0), 0);
   uv_unref((uv_handle_t *)&fx.watchdog);
   ck_assert_int_eq(uv_run(&fx.loop, UV_RUN_NOWAIT), 1);
 }
+
+
+static void setup(int backend) { setup_with(backend, 0); }
 
 
 static void teardown(void) {
@@ -222,13 +234,15 @@ static void teardown(void) {
   close(fx.peer);
   close(fx.poll_peer);
   close(fx.poll_fd);
+  ck_assert_uint_eq(fx.ngot, fx.want);
+  ck_assert_int_eq(memcmp(fx.got, "abcdef", fx.want), 0);
+  ck_assert_int_eq(fx.polled, 1);
+  if (fx.sockets_only)
+    return;
   close(fx.fs_pipe[0]);
   close(fx.fs_pipe[1]);
   for (i = 0; i < CONNS; i++)
     close(fx.clients[i]);
-  ck_assert_uint_eq(fx.ngot, fx.want);
-  ck_assert_int_eq(memcmp(fx.got, "abcdef", fx.want), 0);
-  ck_assert_int_eq(fx.polled, 1);
   ck_assert_int_eq(fx.accepted, CONNS);
   ck_assert_int_eq(fx.fs_res, 2);
   ck_assert_int_eq(memcmp(fx.fs_buf, "fs", 2), 0);
@@ -437,6 +451,42 @@ START_TEST(backend_fd_survives_epoll_ctl_del) {
 END_TEST
 
 
+/* uv_loop_fork in a child: the stream's read and the poll the parent had
+ * handed to the kernel are the child's too (libuv's child watches the
+ * parent's descriptors again); io_uring's child once got an empty ring.
+ * Without a listener (the parent's ring would accept too) or an fs read
+ * (the parent's pool runs it). */
+START_TEST(fork_child_keeps_ops_in_flight) {
+  pid_t pid;
+  int status;
+
+  setup_with(_i, 1);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    fx.in_child = 1;
+    if (uv_loop_fork(&fx.loop) != 0)
+      _exit(2);
+    fx.want = 6;
+    if (write(fx.peer, "abcdef", 6) != 6 || write(fx.poll_peer, "p", 1) != 1)
+      _exit(4);
+    uv_run(&fx.loop, UV_RUN_DEFAULT);
+    _exit(fx.ngot == 6 && fx.polled == 1 ? 0 : 5);
+  }
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status));
+  ck_assert_int_eq(WEXITSTATUS(status), 0);
+  /* The parent's loop still closes. */
+  uv_walk(&fx.loop, close_all, NULL);
+  ck_assert_int_eq(uv_run(&fx.loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&fx.loop), 0);
+  close(fx.peer);
+  close(fx.poll_peer);
+  close(fx.poll_fd);
+}
+END_TEST
+
+
 int main(void) {
   Suite *s = suite_create("embed");
   TCase *tc = tcase_create("backend fd");
@@ -449,6 +499,7 @@ int main(void) {
   tcase_add_loop_test(tc, loop_moved_to_thread_keeps_ops, 0, 2);
   tcase_add_loop_test(tc, loop_moved_to_thread_after_backend_fd, 0, 2);
   tcase_add_loop_test(tc, backend_fd_survives_epoll_ctl_del, 0, 2);
+  tcase_add_loop_test(tc, fork_child_keeps_ops_in_flight, 0, 2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
