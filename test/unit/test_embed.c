@@ -404,6 +404,36 @@ START_TEST(loop_moved_to_thread_after_backend_fd) {
 END_TEST
 
 
+static void *ask_backend_fd(void *arg) {
+  *(int *)arg = uv_backend_fd(&fx.loop);
+  return NULL;
+}
+
+
+/* uv_backend_fd from a thread other than the one running the loop: an
+ * io_uring ring with one submitter takes the eventfd's registration only
+ * from that one, at its next turn (until then the fd is readable); after
+ * it the fd wakes the embedder for everything. */
+START_TEST(backend_fd_asked_from_other_thread) {
+  pthread_t thread;
+  int fd = -1, turns;
+
+  setup(_i);
+  ck_assert_int_eq(pthread_create(&thread, NULL, ask_backend_fd, &fd), 0);
+  ck_assert_int_eq(pthread_join(thread, NULL), 0);
+  ck_assert_int_ge(fd, 0);
+  feed_all();
+  for (turns = 0; turns < 1000 && !all_arrived(); turns++) {
+    readable(fd, uv_backend_timeout(&fx.loop));
+    uv_run(&fx.loop, UV_RUN_NOWAIT);
+  }
+  ck_assert(all_arrived());
+  ck_assert_int_eq(uv_backend_fd(&fx.loop), fd);
+  teardown();
+}
+END_TEST
+
+
 /* uvloop's poll stop: uv_poll_stop, then epoll_ctl(EPOLL_CTL_DEL) of the
  * descriptor on uv_backend_fd, errors ignored (on io_uring the fd is no
  * epoll fd). The loop must still see the descriptor when the poll starts
@@ -498,6 +528,7 @@ int main(void) {
   tcase_add_loop_test(tc, backend_fd_embedding_wakes, 0, 2);
   tcase_add_loop_test(tc, loop_moved_to_thread_keeps_ops, 0, 2);
   tcase_add_loop_test(tc, loop_moved_to_thread_after_backend_fd, 0, 2);
+  tcase_add_loop_test(tc, backend_fd_asked_from_other_thread, 0, 2);
   tcase_add_loop_test(tc, backend_fd_survives_epoll_ctl_del, 0, 2);
   tcase_add_loop_test(tc, fork_child_keeps_ops_in_flight, 0, 2);
   suite_add_tcase(s, tc);
