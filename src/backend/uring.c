@@ -6,11 +6,11 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -38,7 +38,7 @@ typedef struct uring_state {
   unsigned unsubmitted;
   int enabled;       /* R_DISABLED rings start on first use */
   int shared;        /* seen used by two threads: no SINGLE_ISSUER */
-  int embedded;      /* the fd is polled by someone else: plain ring */
+  int embedded;      /* uv_backend_fd was asked: someone polls notify_fd */
   pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
   unsigned features; /* IORING_FEAT_* of the current ring */
   int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
@@ -54,6 +54,8 @@ typedef struct uring_state {
    * signals when a completion, or work it deferred to us, comes in. */
   int notify_fd;      /* -1 until asked for */
   int notify_pending; /* not registered yet: only the submitter may */
+  /* Ops a fork's child ended without the kernel, for the next wait. */
+  bio_op_list ended;
 } uring_state;
 
 
@@ -72,6 +74,15 @@ static int env_disabled(const char *name) {
 
 
 /* ---- the set of live ops ---- */
+
+/* An entry's low bit (ops are aligned): the owner asked for a cancel that
+ * the ring has not carried out yet (a cancel SQE follows the op's). */
+#define LIVE_CANCEL ((uintptr_t)1)
+
+static bio_op *live_op(const bio_op *entry) {
+  return (bio_op *)((uintptr_t)entry & ~LIVE_CANCEL);
+}
+
 
 static unsigned live_slot(const uring_state *st, const bio_op *op) {
   /* The product's middle bits: its top bits would put ops that lie next
@@ -97,7 +108,7 @@ static int live_grow(uring_state *st) {
     unsigned j;
     if (old[i] == NULL)
       continue;
-    for (j = live_slot(st, old[i]); st->live[j] != NULL;
+    for (j = live_slot(st, live_op(old[i])); st->live[j] != NULL;
          j = (j + 1) & (cap - 1))
       ;
     st->live[j] = old[i];
@@ -113,10 +124,23 @@ static int live_add(uring_state *st, bio_op *op) {
     return -ENOMEM;
   for (i = live_slot(st, op); st->live[i] != NULL;
        i = (i + 1) & (st->live_cap - 1))
-    ;
+    assert(live_op(st->live[i]) != op);
   st->live[i] = op;
   st->live_n++;
   return 0;
+}
+
+
+/* The slot of op, or live_cap when it is not in the set. */
+static unsigned live_find(const uring_state *st, const bio_op *op) {
+  unsigned i;
+  if (st->live_cap == 0)
+    return 0;
+  for (i = live_slot(st, op); st->live[i] != NULL;
+       i = (i + 1) & (st->live_cap - 1))
+    if (live_op(st->live[i]) == op)
+      return i;
+  return st->live_cap;
 }
 
 
@@ -124,14 +148,14 @@ static int live_add(uring_state *st, bio_op *op) {
  * would cut off from their home slot. */
 static void live_del(uring_state *st, bio_op *op) {
   unsigned mask = st->live_cap - 1;
-  unsigned i, j;
+  unsigned i = live_find(st, op);
+  unsigned j;
 
-  for (i = live_slot(st, op); st->live[i] != op; i = (i + 1) & mask)
-    ;
+  assert(i < st->live_cap);
   st->live[i] = NULL;
   st->live_n--;
   for (j = (i + 1) & mask; st->live[j] != NULL; j = (j + 1) & mask) {
-    unsigned home = live_slot(st, st->live[j]);
+    unsigned home = live_slot(st, live_op(st->live[j]));
     /* Move j back to the hole at i unless its home lies in (i, j]. */
     if (((j - home) & mask) >= ((j - i) & mask)) {
       st->live[i] = st->live[j];
@@ -198,6 +222,7 @@ static int uring_init(bio_loop *loop) {
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;
+  bio__op_list_init(&st->ended);
   err = create_ring(loop, st);
   if (err != 0) {
     bio__free(st);
@@ -493,6 +518,11 @@ static int uring_cancel(bio_loop *loop, bio_op *op) {
   io_uring_sqe_set_data64(sqe, IGNORED_CQE);
   st->inflight++;
   st->unsubmitted++;
+  /* A move to a new ring (move_to_new_ring) must not revive it. Not in
+   * the set: reaped already, its callback yet to run. */
+  i = live_find(st, op);
+  if (i < st->live_cap)
+    st->live[i] = (bio_op *)((uintptr_t)op | LIVE_CANCEL);
   return -EBUSY;
 }
 
@@ -607,6 +637,49 @@ static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
 }
 
 
+/* Gives every live op to a new ring: rebuilds it, then submits them again
+ * or, when they must not run again, ends them (into done). Ops whose
+ * cancel the owner had asked for end with -ECANCELED; in a fork's child
+ * (child), so do file ops (below). */
+static int hand_over(bio_loop *loop, uring_state *st, int child,
+                     bio_op_list *done) {
+  bio_op **old = st->live;
+  unsigned cap = st->live_cap;
+  unsigned i;
+  int err;
+
+  st->live = NULL;
+  st->live_cap = 0;
+  st->live_n = 0;
+  err = rebuild(loop, st);
+  /* Enabled now, by this thread: a full SQ must be able to go to the
+   * kernel to make room. */
+  if (err == 0)
+    err = ensure_enabled(st);
+  for (i = 0; i < cap; i++) {
+    bio_op *op = live_op(old[i]);
+    int32_t res;
+    if (op == NULL)
+      continue;
+    if ((op->flags & BIO_OPF_CANCELLED) || old[i] != op)
+      res = -ECANCELED;
+    else if (op->flags & BIO_OPF_CREDS_STALE)
+      res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
+    else if (err != 0)
+      res = err;
+    else if (child && !(op->flags & BIO_OPF_INTERNAL) &&
+             (op->opcode == BIO_OP_READ || op->opcode == BIO_OP_WRITE ||
+              op->opcode >= BIO_OP_FS_FIRST))
+      res = -ECANCELED;
+    else if ((res = uring_submit(loop, op)) == 0)
+      continue;
+    end_op(op, res, done);
+  }
+  bio__free(old);
+  return err;
+}
+
+
 /* The loop moved to another thread, and a SINGLE_ISSUER ring takes
  * nothing from there: not a submission, not an enter to run the work it
  * deferred. Take what the old CQ already shows (plain memory reads), then
@@ -619,35 +692,9 @@ static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
  * no particular order. */
 static int move_to_new_ring(bio_loop *loop, uring_state *st,
                             bio_op_list *done) {
-  bio_op **old;
-  unsigned cap, i;
-  int err;
-
   reap(st, done);
-  old = st->live;
-  cap = st->live_cap;
-  st->live = NULL;
-  st->live_cap = 0;
-  st->live_n = 0;
   st->shared = 1;
-  err = rebuild(loop, st);
-  for (i = 0; i < cap; i++) {
-    bio_op *op = old[i];
-    int32_t res;
-    if (op == NULL)
-      continue;
-    if (op->flags & BIO_OPF_CANCELLED)
-      res = -ECANCELED;
-    else if (op->flags & BIO_OPF_CREDS_STALE)
-      res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
-    else if (err != 0)
-      res = err;
-    else if ((res = uring_submit(loop, op)) == 0)
-      continue;
-    end_op(op, res, done);
-  }
-  bio__free(old);
-  return err;
+  return hand_over(loop, st, 0, done);
 }
 
 
@@ -689,8 +736,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
 
   /* A loop may move to another thread between runs (libuv allows it), but
    * a SINGLE_ISSUER ring refuses a second submitter with EEXIST. Start
-   * over with a ring any thread may use; what was in flight is lost, which
-   * the core learns from -ERESTART (it re-arms its own wake read). */
+   * over with a ring any thread may use, taking along what was in flight
+   * (move_to_new_ring). */
   if ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) && st->enabled &&
       st->owner_tid != current_tid()) {
     err = move_to_new_ring(loop, st, done);
@@ -702,6 +749,10 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
     return err;
   if (st->notify_pending)
     register_notify(st);
+  if (st->ended.head != NULL) {
+    bio__op_list_concat(done, &st->ended);
+    bio__op_list_init(&st->ended);
+  }
 
   gate_creds(loop, st);
   if (reap(st, done) != 0 || done->head != NULL || timeout_ms == 0) {
@@ -763,7 +814,8 @@ static int uring_ready(bio_loop *loop) {
     return 1;
   if (st->unsubmitted != 0)
     submit_now(loop, st);
-  return io_uring_cq_ready(&st->ring) != 0 || kernel_has_work(st);
+  return io_uring_cq_ready(&st->ring) != 0 || kernel_has_work(st) ||
+         st->ended.head != NULL;
 }
 
 
@@ -795,25 +847,22 @@ static int uring_busy(bio_loop *loop) {
    * only ever runs uv_run submits them in its next wait anyway. */
   if (st->embedded && st->unsubmitted != 0)
     return 1;
-  return io_uring_cq_ready(&st->ring) != 0;
+  return io_uring_cq_ready(&st->ring) != 0 || st->ended.head != NULL;
 }
 
 
+/* In a fork's child. The ring, and its mapping, are the parent's too:
+ * nothing of it may be touched (a reap would take the parent's
+ * completions). A new ring takes the child's copies of the live ops, as
+ * libuv's child watches the parent's descriptors again: polls, socket
+ * I/O, armed accepts, the core's wake read. File ops (reads and writes
+ * of files, fs ops) end with -ECANCELED instead: the parent's ring
+ * carries them out, and a second run in the child could do harm (a file
+ * position moved twice, a file created or removed twice). */
 static int uring_fork(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   int err;
 
-  bio_op **old = st->live;
-  unsigned cap = st->live_cap, i;
-
-  /* The child shares the parent's ring; unmapping our view of it leaves
-   * the parent's requests alone. A new ring starts empty, but for what
-   * waits on readiness (polls, armed accepts), which the child goes on
-   * watching as libuv's re-registered watchers do. Work the parent's ring
-   * was doing (reads, writes, fs ops) stays the parent's. */
-  st->live = NULL;
-  st->live_cap = 0;
-  st->live_n = 0;
   if (st->notify_fd >= 0) {
     /* The eventfd is the parent's too: a fresh one under the same number. */
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -824,15 +873,7 @@ static int uring_fork(bio_loop *loop) {
     if (err != 0)
       return err;
   }
-  err = rebuild(loop, st);
-  for (i = 0; err == 0 && i < cap; i++) {
-    bio_op *op = old[i];
-    if (op != NULL && !(op->flags & BIO_OPF_CANCELLED) &&
-        (op->opcode == BIO_OP_POLL || op->opcode == BIO_OP_ACCEPT))
-      (void)uring_submit(loop, op);
-  }
-  bio__free(old);
-  return err != 0 ? err : 1;
+  return hand_over(loop, st, 1, &st->ended);
 }
 
 

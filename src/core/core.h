@@ -207,14 +207,15 @@ struct bio_backend {
    * res set. Returns 0 or -errno (-EINTR is not an error to the caller). */
   int (*wait)(bio_loop *loop, int timeout_ms, bio_op_list *done);
   /* A file descriptor that becomes readable when wait would not block
-   * (for embedding: uv_backend_fd). A backend may rebuild itself to make
-   * that true, and then sets loop->ops_lost. */
+   * (for embedding: uv_backend_fd), the same one for the loop's life. It
+   * must not disturb what is in flight. */
   int (*fd)(bio_loop *loop);
   /* Nonzero when work is done or queued that the fd does not show yet
    * (unsubmitted SQEs, completions not reported): wait must not block. */
   int (*busy)(bio_loop *loop);
-  /* After fork(), in the child: rebuild kernel state. Returns 1 when ops
-   * that were in flight are gone (the core re-arms its own), 0 when kept. */
+  /* After fork(), in the child: rebuild kernel state. The ops in flight
+   * stay in flight, or complete (with an error) through the next wait.
+   * Returns 0 or -errno. */
   int (*fork)(bio_loop *loop);
   /* Optional: fd is about to be closed by its owner, with no op of ours
    * waiting on it; drop any kernel interest that would outlive close. */
@@ -296,7 +297,6 @@ struct bio_loop {
   unsigned io_backoff;
   uint64_t spins_caught, spins_missed; /* for tests and profiling */
   int cancels_unflushed; /* an armed MULTI op was cancelled since the wait */
-  int ops_lost; /* the backend restarted without its in-flight ops */
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
    * signals must not cut waits short, so waits block SIGPROF. */
   int block_sigprof;

@@ -66,17 +66,6 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
 }
 
 
-/* The backend started over without what it had in flight: our own wake
- * read is re-armed here; owners of other ops learn it from their result. */
-static void rearm_if_lost(bio_loop *loop) {
-  if (!loop->ops_lost)
-    return;
-  loop->ops_lost = 0;
-  loop->wake_op.state = BIO_OP_IDLE;
-  arm_wake(loop);
-}
-
-
 const sigset_t *bio__wait_sigmask(const bio_loop *loop, sigset_t *buf) {
   if (!loop->block_sigprof)
     return NULL;
@@ -545,11 +534,6 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
     adapt_spin(loop, spun, bio__clock_ns() - idle_start);
   if (err == -EINTR)
     err = 0;
-  if (err == -ERESTART) {
-    loop->ops_lost = 1;
-    err = 0;
-  }
-  rearm_if_lost(loop);
   bio__op_list_concat(&loop->completed, &done);
   take_posted(loop);
   return err;
@@ -641,17 +625,13 @@ void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg) {
 
 
 int bio__loop_backend_fd(bio_loop *loop) {
-  int fd;
-
   if (!loop->embedded) {
     loop->embedded = 1;
     atomic_store(&loop->wake_pending, 0);
     if (handed_over(loop))
       bio__loop_wake(loop);
   }
-  fd = loop->backend->fd(loop);
-  rearm_if_lost(loop);
-  return fd;
+  return loop->backend->fd(loop);
 }
 
 
@@ -682,14 +662,10 @@ int bio__loop_fork(bio_loop *loop) {
   close(fd);
   atomic_store(&loop->wake_pending, 0);
   atomic_store(&loop->posters, 0); /* their threads stayed in the parent */
-  /* 1: the backend's new kernel object has none of the old ops. */
+  /* The backend's new kernel object takes the ops in flight, our wake
+   * read among them. */
   err = loop->backend->fork(loop);
-  if (err < 0)
-    return err;
-  if (err == 1)
-    loop->ops_lost = 1;
-  rearm_if_lost(loop);
-  return 0;
+  return err < 0 ? err : 0;
 }
 
 

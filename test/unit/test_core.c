@@ -146,6 +146,116 @@ START_TEST(cancel_inflight_read_gives_ecanceled) {
 END_TEST
 
 
+static bio_loop loop_for_move;
+
+/* A loop's turns on another thread (pthread_create's argument). */
+typedef struct moved_loop {
+  bio_loop *loop;
+  counted_op *ops;
+  int n;
+  int fds[2 * 300]; /* pipes, for the tests that write them */
+} moved_loop;
+
+static int all_called(const moved_loop *m) {
+  int i;
+  for (i = 0; i < m->n; i++)
+    if (m->ops[i].calls == 0)
+      return 0;
+  return 1;
+}
+
+/* Turns until every op was called, for 2 s at most. */
+static void *poll_all_done(void *arg) {
+  moved_loop *m = arg;
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (!all_called(m)) {
+    bio__loop_poll(m->loop, 50);
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= 2)
+      break;
+  }
+  return NULL;
+}
+
+
+/* io_uring: a loop that moves to another thread gets a new ring, and the
+ * ops of the old one go over to it, but not one whose cancel the owner
+ * asked for and the old ring had not carried out: it ends cancelled (it
+ * was resubmitted, live again, and took the bytes written later). */
+START_TEST(cancel_then_thread_move_gives_ecanceled) {
+  moved_loop m;
+  pthread_t t;
+  counted_op c;
+  char buf[4];
+  char got;
+  int fds[2];
+
+  loop_on(&loop_for_move, backend_names[_i]);
+  prep_pipe_read(&c, fds, buf, sizeof(buf));
+  bio__op_submit(&loop_for_move, &c.op);
+  bio__loop_poll(&loop_for_move, 0);
+  bio__op_cancel(&loop_for_move, &c.op);
+  m.loop = &loop_for_move;
+  m.ops = &c;
+  m.n = 1;
+  ck_assert_int_eq(pthread_create(&t, NULL, poll_all_done, &m), 0);
+  ck_assert_int_eq(pthread_join(t, NULL), 0);
+  ck_assert_int_eq(c.calls, 1);
+  ck_assert_int_eq(c.res, -ECANCELED);
+  ck_assert_int_eq(write(fds[1], "x", 1), 1);
+  bio__loop_poll(&loop_for_move, 0);
+  ck_assert_int_eq(read(fds[0], &got, 1), 1);
+  ck_assert_int_eq(c.calls, 1);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop_for_move);
+}
+END_TEST
+
+
+/* More ops in flight than the backend's first table of them holds, some
+ * handed to the kernel, some still queued, all complete once after the
+ * loop moved to another thread. */
+START_TEST(thread_move_keeps_many_ops) {
+  enum { N = 300 };
+  static char bufs[N][4];
+  moved_loop *m = calloc(1, sizeof(*m));
+  pthread_t t;
+  int i;
+
+  ck_assert_ptr_nonnull(m);
+  m->ops = calloc(N, sizeof(*m->ops));
+  m->n = N;
+  m->loop = &loop_for_move;
+  loop_on(&loop_for_move, backend_names[_i]);
+  for (i = 0; i < N; i++) {
+    prep_pipe_read(&m->ops[i], &m->fds[2 * i], bufs[i], sizeof(bufs[i]));
+    bio__op_submit(&loop_for_move, &m->ops[i].op);
+    if (i == N / 2)
+      bio__loop_poll(&loop_for_move, 0);
+  }
+  for (i = 0; i < N; i += 2)
+    ck_assert_int_eq(write(m->fds[2 * i + 1], "ab", 2), 2);
+  ck_assert_int_eq(pthread_create(&t, NULL, poll_all_done, m), 0);
+  usleep(10000);
+  for (i = 1; i < N; i += 2)
+    ck_assert_int_eq(write(m->fds[2 * i + 1], "ab", 2), 2);
+  ck_assert_int_eq(pthread_join(t, NULL), 0);
+  for (i = 0; i < N; i++) {
+    ck_assert_int_eq(m->ops[i].calls, 1);
+    ck_assert_int_eq(m->ops[i].res, 2);
+    ck_assert_int_eq(memcmp(bufs[i], "ab", 2), 0);
+  }
+  for (i = 0; i < 2 * N; i++)
+    close(m->fds[i]);
+  bio__loop_close(&loop_for_move);
+  free(m->ops);
+  free(m);
+}
+END_TEST
+
+
 static int wake_calls;
 static void on_wake(bio_loop *loop, void *arg) {
   (void)loop;
@@ -540,6 +650,8 @@ int main(void) {
   tcase_add_loop_test(tc, read_completes_when_data_arrives, 0, 2);
   tcase_add_loop_test(tc, poll_reports_readable, 0, 2);
   tcase_add_loop_test(tc, cancel_inflight_read_gives_ecanceled, 0, 2);
+  tcase_add_loop_test(tc, cancel_then_thread_move_gives_ecanceled, 0, 2);
+  tcase_add_loop_test(tc, thread_move_keeps_many_ops, 0, 2);
   tcase_add_loop_test(tc, wake_from_threads_coalesces, 0, 2);
   tcase_add_loop_test(tc, many_ops_beyond_cq_size_all_complete, 0, 2);
   tcase_add_loop_test(tc, fork_child_gets_own_wake, 0, 2);
