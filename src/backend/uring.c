@@ -9,10 +9,14 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -215,10 +219,80 @@ static int create_ring(bio_loop *loop, uring_state *st) {
 }
 
 
+/* ---- seccomp: a filter may kill the process on io_uring_setup ---- */
+
+/* The "Seccomp:" and "Seccomp_filters:" lines of /proc/self/status: the
+ * mode (2: filters installed) and how many filters; -1 when unknown. */
+static void seccomp_state(int *mode, int *filters) {
+  char line[128];
+  FILE *f = fopen("/proc/self/status", "re");
+
+  *mode = -1;
+  *filters = -1;
+  if (f == NULL)
+    return;
+  while (fgets(line, sizeof(line), f) != NULL) {
+    if (sscanf(line, "Seccomp: %d", mode) == 1)
+      continue;
+    (void)sscanf(line, "Seccomp_filters: %d", filters);
+  }
+  fclose(f);
+}
+
+
+static int probe_child(void *arg) {
+  struct io_uring_params p;
+  long fd;
+  (void)arg;
+  /* A trap handler of the parent's must not run here (SECCOMP_RET_TRAP):
+   * this child shares the parent's memory. */
+  signal(SIGSYS, SIG_DFL);
+  memset(&p, 0, sizeof(p));
+  fd = syscall(__NR_io_uring_setup, 1, &p);
+  if (fd >= 0)
+    close((int)fd);
+  _exit(0);
+}
+
+
+/* Some sandboxes kill the process that calls io_uring_setup (a seccomp
+ * SECCOMP_RET_KILL_* rule) rather than fail the call. Where filters are
+ * installed, a child that shares our memory and stops us until it exits
+ * (no copy, no SIGCHLD: it has no exit signal) makes the call first; if
+ * it dies of it, so would we, and epoll it is. 0 or -EPERM; remembered
+ * per count of installed filters (filters are only ever added). */
+static int seccomp_allows_uring(void) {
+  static _Atomic int known_filters = -1, known_verdict;
+  char stack[16384] __attribute__((aligned(16)));
+  int mode, filters, status, verdict;
+  pid_t pid;
+
+  seccomp_state(&mode, &filters);
+  if (mode != 2)
+    return 0;
+  if (filters >= 0 && atomic_load(&known_filters) == filters)
+    return atomic_load(&known_verdict);
+  pid = clone(probe_child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK,
+              NULL);
+  if (pid < 0)
+    return 0; /* no probe possible: try, as before */
+  while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR)
+    ;
+  verdict = WIFSIGNALED(status) ? -EPERM : 0;
+  atomic_store(&known_verdict, verdict);
+  atomic_store(&known_filters, filters);
+  return verdict;
+}
+
+
 static int uring_init(bio_loop *loop) {
-  uring_state *st = bio__calloc(1, sizeof(*st));
+  uring_state *st;
   int err;
 
+  err = seccomp_allows_uring();
+  if (err != 0)
+    return err;
+  st = bio__calloc(1, sizeof(*st));
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;

@@ -1,5 +1,5 @@
 # Shared by the program scripts (sourced). The runner (run.sh) exports:
-#   BIO_PROG_MODE    uring | epoll | no-uring | system
+#   BIO_PROG_MODE    uring | epoll | no-uring | kill-uring | system
 #   BIO_PROG_EXPECT  the file libuv.so.1 must resolve to (our build's, or
 #                    the system's in system mode)
 #   BIO_PROG_SRC     this directory; BIO_PROG_WORK: a fresh scratch directory
@@ -37,7 +37,7 @@ runtime_check() {
     fail "libuv mapped in the process: $(echo $libs); expected $BIO_PROG_EXPECT"
   case $BIO_PROG_MODE in
     uring) expect "$out" '^ring: yes' "BIO_BACKEND=uring but no io_uring fd" ;;
-    epoll|no-uring)
+    epoll|no-uring|kill-uring)
       expect "$out" '^ring: no' "an io_uring fd on the $BIO_PROG_MODE run"
       expect "$out" '^epoll: yes' "no epoll fd on the $BIO_PROG_MODE run" ;;
   esac

@@ -17,4 +17,21 @@ out=$("$b/no-uring" "$b/no-uring" echo nested 2>&1)
 "$b/no-uring" /nonexistent/program 2>/dev/null
 rc=$?
 [ $rc = 127 ] || fail "exec failure status $rc, not 127"
+
+# --kill: the call kills the process (SIGSYS), as some sandboxes do.
+"$b/no-uring" --kill "$b/uring-probe" > /dev/null 2>&1
+rc=$?
+[ $rc = 159 ] || fail "io_uring_setup under no-uring --kill: status $rc, not 159 (SIGSYS)"
+echo "under no-uring --kill, io_uring_setup: killed (status $rc)"
+# A loop under such a filter finds out without dying and runs on epoll;
+# without a filter it runs on io_uring.
+out=$("$b/no-uring" --kill "$b/loop-backend")
+rc=$?
+[ $rc = 0 ] && [ "$out" = epoll ] ||
+  fail "loop under no-uring --kill: status $rc, backend '$out' (want 0, epoll)"
+out=$("$b/no-uring" "$b/loop-backend")
+[ "$out" = epoll ] || fail "loop under no-uring: backend '$out', not epoll"
+out=$("$b/loop-backend")
+[ "$out" = uring ] || fail "loop without a filter: backend '$out', not uring"
+echo "loop backend: $out; under no-uring and no-uring --kill: epoll"
 echo PASS

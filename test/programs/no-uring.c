@@ -1,7 +1,9 @@
-/* no-uring PROGRAM [ARGS...]: runs PROGRAM with io_uring denied, as many
- * containers deny it. A seccomp filter (inherited by every child) makes
- * io_uring_setup, io_uring_enter and io_uring_register fail with EPERM;
- * everything else is allowed. blitz-io must then pick epoll by itself. */
+/* no-uring [--kill] PROGRAM [ARGS...]: runs PROGRAM with io_uring denied,
+ * as many containers deny it. A seccomp filter (inherited by every child)
+ * makes io_uring_setup, io_uring_enter and io_uring_register fail with
+ * EPERM, or with --kill kills the process that calls them (as some
+ * sandboxes do); everything else is allowed. blitz-io must then pick
+ * epoll by itself. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/audit.h>
@@ -20,11 +22,12 @@
 #define __NR_io_uring_register 427
 #endif
 
-#define DENY BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & 0xffff))
+#define DENY_EPERM (SECCOMP_RET_ERRNO | (EPERM & 0xffff))
 #define ALLOW BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
 
 
 int main(int argc, char **argv) {
+  int kill = argc > 1 && strcmp(argv[1], "--kill") == 0;
   struct sock_filter code[] = {
     /* Only x86_64 system call numbers are known here: another ABI's
      * calls (i386 via int 0x80) pass untouched. */
@@ -36,12 +39,14 @@ int main(int argc, char **argv) {
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
     ALLOW,
-    DENY,
+    BPF_STMT(BPF_RET | BPF_K, kill ? SECCOMP_RET_KILL_PROCESS : DENY_EPERM),
   };
   struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
 
+  argc -= kill;
+  argv += kill;
   if (argc < 2) {
-    fprintf(stderr, "usage: no-uring PROGRAM [ARGS...]\n");
+    fprintf(stderr, "usage: no-uring [--kill] PROGRAM [ARGS...]\n");
     return 2;
   }
 #if !defined(__x86_64__)

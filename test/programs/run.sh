@@ -1,12 +1,15 @@
 #!/bin/bash
 # Runs real programs from Debian (cmake/ctest, uvloop, luv, Node 18) on our
-# libuv.so.1, on each backend: BIO_BACKEND=uring, BIO_BACKEND=epoll, and
+# libuv.so.1, on each backend: BIO_BACKEND=uring, BIO_BACKEND=epoll,
 # no-uring (io_uring denied by a seccomp filter, no BIO_BACKEND: the loop
-# must fall back to epoll by itself). One line per program and backend;
+# must fall back to epoll by itself), and kill-uring (a filter that kills
+# the process calling io_uring: the loop must find that out without the
+# call, and use epoll). One line per program and backend;
 # exits 1 if any failed or hung.
 #
 #   run.sh --libdir DIR --no-uring PATH [--work DIR] [--timeout SECONDS]
-#          [--backends 'uring epoll no-uring'] [--system] [PROGRAM...]
+#          [--backends 'uring epoll no-uring kill-uring'] [--system]
+#          [PROGRAM...]
 #
 # --system runs the same scripts on the system libuv instead (no
 # LD_LIBRARY_PATH, one run): what a program does there is the reference.
@@ -17,7 +20,7 @@
 set -u
 src=$(cd "$(dirname "$0")" && pwd)
 libdir= nouring= work=$PWD/check-programs.d limit=${BIO_PROG_TIMEOUT:-}
-backends="uring epoll no-uring" system=0
+backends="uring epoll no-uring kill-uring" system=0
 while [ $# -gt 0 ]; do
   case $1 in
     --libdir) libdir=$(cd "$2" && pwd) || exit 2; shift 2 ;;
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
     --timeout) limit=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --system) system=1; shift ;;
-    -h|--help) sed -n "2,15p" "$0"; exit 0 ;;
+    -h|--help) sed -n "2,18p" "$0"; exit 0 ;;
     -*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -42,7 +45,7 @@ else
   [ -e "$libdir/libuv.so.1" ] || die "no libuv.so.1 in '$libdir'"
   expect_lib=$(readlink -f "$libdir/libuv.so.1")
   case " $backends " in
-    *" no-uring "*) [ -x "$nouring" ] ||
+    *" no-uring "*|*" kill-uring "*) [ -x "$nouring" ] ||
       die "--no-uring PATH (test/programs/no-uring) needed" ;;
   esac
   nouring=$(readlink -f "$nouring")
@@ -67,6 +70,8 @@ for prog in $programs; do
     case $mode in
       uring|epoll) env+=(BIO_BACKEND="$mode" LD_LIBRARY_PATH="$libdir") ;;
       no-uring) env+=(LD_LIBRARY_PATH="$libdir"); wrap=("$nouring") ;;
+      kill-uring)
+        env+=(LD_LIBRARY_PATH="$libdir"); wrap=("$nouring" --kill) ;;
       system) ;;
       *) die "unknown backend '$mode'" ;;
     esac
@@ -81,12 +86,12 @@ for prog in $programs; do
     secs=$(awk -v a="$(date +%s.%N)" -v b="$start" 'BEGIN { print a - b }')
     total=$((total + 1))
     if [ $rc = 0 ]; then
-      printf 'PASS  %-7s %-9s %6.1fs\n' "$prog" "$mode" "$secs"
+      printf 'PASS  %-7s %-10s %6.1fs\n' "$prog" "$mode" "$secs"
     else
       failed=$((failed + 1))
       why="exit $rc"
       [ $rc = 124 ] || [ $rc = 137 ] && why="timed out after ${secs_max}s"
-      printf 'FAIL  %-7s %-9s %6.1fs  (%s; log: %s)\n' "$prog" "$mode" \
+      printf 'FAIL  %-7s %-10s %6.1fs  (%s; log: %s)\n' "$prog" "$mode" \
         "$secs" "$why" "$dir/log"
       tail -n 25 "$dir/log" | sed 's/^/    | /'
     fi
