@@ -295,7 +295,13 @@ struct bio_loop {
    * doubles with each miss in a row, up to SPIN_BACKOFF_MAX. */
   unsigned io_skip;
   unsigned io_backoff;
-  uint64_t spins_caught, spins_missed; /* for tests and profiling */
+  /* Spin (and pool) policy under contention: a spin is skipped while
+   * bio__cpu_contended says so, unless spin_always (tests). */
+  int spin_always;
+  /* For tests and profiling (BIO_LOOP_STATS=1 prints them at close):
+   * spins that caught their event, that ran out, that were skipped for
+   * contention, and that ended early because we lost the CPU. */
+  uint64_t spins_caught, spins_missed, spins_contended, spins_preempted;
   int cancels_unflushed; /* an armed MULTI op was cancelled since the wait */
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
    * signals must not cut waits short, so waits block SIGPROF. */
@@ -378,6 +384,25 @@ void bio__loop_forget_fd(bio_loop *loop, int fd);
 /* Nonzero when the loop's backend runs ops of this opcode natively. */
 int bio__loop_supports(bio_loop *loop, unsigned opcode);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
+/* One step of a spin: tells the CPU we are waiting. */
+static inline void bio__cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+/* contention.c: nonzero while other threads want the CPUs we may run on
+ * (or a CPU quota throttles us), when spinning for an event would take
+ * a CPU from someone else. now_ns: bio__clock_ns(). */
+int bio__cpu_contended(uint64_t now_ns);
+/* A spinner that lost its CPU for a while in the middle of a spin. */
+void bio__cpu_note_preempted(uint64_t now_ns);
+void bio__cpu_contention_reset(void); /* tests: forget what was seen */
+/* Parsers, exposed for tests: loadavg's runnable count ("a b c R/T ..."),
+ * cpu.stat's nr_throttled; -1 when the text has none. */
+int bio__loadavg_running(const char *text);
+long long bio__cpu_stat_throttled(const char *text);
 /* The signal mask a backend waits with: NULL (leave the mask alone), or
  * the thread's mask plus SIGPROF when loop->block_sigprof is set. */
 #include <signal.h>

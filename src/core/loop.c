@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -22,6 +23,9 @@
 #define LOOP_SPIN_NS 50000u
 /* At most this many idle turns sleep between two tries of an I/O spin. */
 #define SPIN_BACKOFF_MAX 64u
+/* A spin that saw its clock jump this far between two looks was
+ * preempted (spin_before_sleep). */
+#define SPIN_PREEMPTED_NS 200000u
 
 
 static const bio_backend *backend_by_name(const char *name, size_t len) {
@@ -214,7 +218,25 @@ int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
 }
 
 
+/* BIO_LOOP_STATS=1: each loop tells stderr, as it closes, how its
+ * spins went (to see what spinning costs and catches in a real program). */
+static void print_stats(const bio_loop *loop) {
+  const char *v = getenv("BIO_LOOP_STATS");
+  if (v == NULL || strcmp(v, "1") != 0 || loop->backend == NULL)
+    return;
+  fprintf(stderr,
+          "blitz-io: loop %p (%s, spin %u us): spins caught %llu, missed "
+          "%llu, skipped for contention %llu, preempted %llu\n",
+          (const void *)loop, loop->backend->name, loop->spin_ns / 1000u,
+          (unsigned long long)loop->spins_caught,
+          (unsigned long long)loop->spins_missed,
+          (unsigned long long)loop->spins_contended,
+          (unsigned long long)loop->spins_preempted);
+}
+
+
 void bio__loop_close(bio_loop *loop) {
+  print_stats(loop);
   /* A poster whose op we already ran may still be writing the wake fd. */
   while (atomic_load_explicit(&loop->posters, memory_order_acquire) != 0)
     sched_yield();
@@ -401,6 +423,18 @@ static int handed_over(bio_loop *loop) {
 }
 
 
+/* Whether a spin due now is skipped: other threads want our CPUs
+ * (contention.c). The skipped turn sleeps at once; its idle gap is still
+ * measured, so the loop spins again when contention ends and the gaps
+ * are short. */
+static int spin_held_off(bio_loop *loop, uint64_t now_ns) {
+  if (loop->spin_always || !bio__cpu_contended(now_ns))
+    return 0;
+  loop->spins_contended++;
+  return 1;
+}
+
+
 /* About to sleep, the loop may spin instead, for up to spin_ns:
  * - while pool jobs of ours run: a short job (libuv's queue_work
  *   benchmark: an empty one) comes back within microseconds;
@@ -417,21 +451,32 @@ static int handed_over(bio_loop *loop) {
 static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
                              uint64_t start) {
   uint64_t limit = loop->spin_ns;
-  uint64_t deadline;
+  uint64_t deadline, last;
   unsigned i;
 
   if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000u < limit)
     limit = (uint64_t)timeout_ms * 1000000u;
   deadline = start + limit;
+  last = start;
   atomic_store(&loop->spinning, 1);
   for (i = 1;; i++) {
     if (handed_over(loop) || (watch_io && loop->backend->ready(loop)))
       break;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-    if ((i & 15) == 0 && bio__clock_ns() >= deadline)
-      break;
+    bio__cpu_relax();
+    if ((i & 15) == 0) {
+      uint64_t t = bio__clock_ns();
+      /* Sixteen pauses take a microsecond or two: a much longer gap
+       * means the CPU went to someone else meanwhile. Stop, and let no
+       * spin take it from them for a while. */
+      if (t - last > SPIN_PREEMPTED_NS) {
+        bio__cpu_note_preempted(t);
+        loop->spins_preempted++;
+        break;
+      }
+      if (t >= deadline)
+        break;
+      last = t;
+    }
   }
   atomic_store(&loop->spinning, 0);
   /* A wake that saw us spinning wrote nothing: look once more. */
@@ -485,15 +530,17 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
                                     memory_order_relaxed) > 0) &&
         !loop->backend->busy(loop)) {
       idle_start = bio__clock_ns();
-      spun = io;
-      if (spin_before_sleep(loop, timeout_ms, io, idle_start)) {
-        timeout_ms = 0;
-        loop->spins_caught++;
-      } else {
-        loop->spins_missed++;
+      if (!spin_held_off(loop, idle_start)) {
+        spun = io;
+        if (spin_before_sleep(loop, timeout_ms, io, idle_start)) {
+          timeout_ms = 0;
+          loop->spins_caught++;
+        } else {
+          loop->spins_missed++;
+        }
+        if (loop->track_idle)
+          loop->idle_ns += bio__clock_ns() - idle_start;
       }
-      if (loop->track_idle)
-        loop->idle_ns += bio__clock_ns() - idle_start;
     }
   }
 

@@ -106,22 +106,6 @@ static void futex_wake(_Atomic int *word) {
 }
 
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
-
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-
 /* The ticket rides in the completion op's offset field, unused until the
  * op is posted: bio_work itself has no room left in its 40 bytes. */
 static inline uint64_t ticket_of(const bio_work *w) {
@@ -329,15 +313,15 @@ static int spin_for_work(void) {
   uint64_t deadline = 0;
   unsigned i;
 
-  if (pool.spin_ns == 0)
+  if (pool.spin_ns == 0 || bio__cpu_contended(bio__clock_ns()))
     return work_available();
   for (i = 1;; i++) {
     if (work_available() || atomic_load_explicit(&pool.stopping,
                                                  memory_order_relaxed))
       return 1;
-    cpu_relax();
+    bio__cpu_relax();
     if ((i & 63) == 0) {
-      uint64_t t = now_ns();
+      uint64_t t = bio__clock_ns();
       if (deadline == 0)
         deadline = t + pool.spin_ns;
       else if (t >= deadline)
