@@ -11,6 +11,10 @@
 #   --paths LIST       how "ours" is built: relink[,rebuild] (default: relink)
 #   --runs N           runs per library and benchmark (default: 3; median)
 #   --markdown FILE    also write the table as markdown to FILE
+#   --contended        keep every CPU busy with other processes during the
+#                      runs (one busy loop per CPU, started here, stopped
+#                      on exit and by themselves if this script dies): how
+#                      the libraries fare on a loaded machine
 #   --list             print the runner's benchmarks and exit
 #   BENCHMARK...       default: $BIO_BENCHMARKS or
 #                      "million_timers loop_count million_async async_pummel_1"
@@ -18,7 +22,10 @@
 #      ignores it), BIO_CACHE, CC, CFLAGS.
 # Ratio = blitz-io speed / system speed: system time / our time for results
 # printed as durations, our rate / system rate for rates. Higher = we are
-# faster; 1.00 = the same.
+# faster; 1.00 = the same. CPU/op ratio = system CPU per operation / ours
+# (the CPU seconds of the benchmark and its helper processes; per
+# operation because a rate benchmark runs for a fixed time): higher = we
+# use less.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +38,7 @@ paths=relink
 runs=3
 markdown=''
 list=0
+contended=0
 benchmarks=()
 
 while [ $# -gt 0 ]; do
@@ -41,6 +49,7 @@ while [ $# -gt 0 ]; do
     --runs) runs=$2; shift ;;
     --markdown) markdown=$2; shift ;;
     --list) list=1 ;;
+    --contended) contended=1 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) bio_die "unknown option $1 (try --help)" ;;
     *) benchmarks+=("$1") ;;
@@ -85,6 +94,31 @@ fi
 rundir=$work/bench-run
 mkdir -p "$rundir"
 
+# --contended: one busy process per CPU we may use. Each checks now and
+# then that this script still lives, so none outlives it.
+run_limit=300 # seconds for one run of one benchmark
+load_pids=()
+stop_load() {
+  [ ${#load_pids[@]} -gt 0 ] && kill "${load_pids[@]}" 2>/dev/null
+  wait "${load_pids[@]}" 2>/dev/null
+  load_pids=()
+}
+if [ $contended = 1 ]; then
+  trap stop_load EXIT
+  trap 'exit 130' INT TERM
+  for ((c = 0; c < $(nproc); c++)); do
+    bash -c 'while kill -0 "$1" 2>/dev/null; do
+               i=0; while [ $i -lt 100000 ]; do i=$((i + 1)); done
+             done' load "$$" &
+    load_pids+=($!)
+  done
+  # Everything takes longer with the CPUs shared: so may the runner's
+  # limit on each benchmark.
+  export UV_TEST_TIMEOUT_MULTIPLIER=4
+  run_limit=1200
+  bio_say "contended: ${#load_pids[@]} busy processes, one per CPU"
+fi
+
 # run_bench BIN LIBDIR NAME: runs one benchmark once; prints "time SECONDS"
 # or "rate PER_SECOND" parsed from what it printed, or nothing on failure.
 run_bench() {
@@ -92,7 +126,7 @@ run_bench() {
   # The CPU time (user + system) of the benchmark and its children, from
   # the subshell's `times`: wall time alone hides work when a benchmark
   # mostly waits (million_timers sleeps through its 10 s of timeouts).
-  cpu=$( (cd "$rundir" && timeout -k 5 300 env ${l:+LD_LIBRARY_PATH=$l} \
+  cpu=$( (cd "$rundir" && timeout -k 5 "$run_limit" env ${l:+LD_LIBRARY_PATH=$l} \
       "$b" "$name" > "$out" 2>&1 < /dev/null; times) | tail -1 |
       awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, p, /[ms]/);
              t += p[1] * 60 + p[2] } printf "%.3f", t }')
@@ -171,9 +205,14 @@ for name in "${benchmarks[@]}"; do
     o=$(printf '%s\n' "${ours_vals[@]}" | grep . | median)
     sc=$(printf '%s\n' "${sys_cpu[@]}" | grep . | median)
     oc=$(printf '%s\n' "${ours_cpu[@]}" | grep . | median)
+    # CPU per operation: a duration benchmark does fixed work, a rate
+    # benchmark runs for a fixed time, so its operations are rate-sized.
     cpu_ratio=-
-    if [ "$sc" != - ] && [ "$oc" != - ]; then
-      cpu_ratio=$(awk -v s="$sc" -v o="$oc" 'BEGIN { printf "%.2f", (o > 0 ? s / o : 0) }')
+    if [ "$sc" != - ] && [ "$oc" != - ] && [ "$s" != - ] && [ "$o" != - ]; then
+      cpu_ratio=$(awk -v s="$s" -v o="$o" -v sc="$sc" -v oc="$oc" -v k="$kind" '
+        BEGIN { if (k == "time") r = (oc > 0 ? sc / oc : 0)
+                else r = (oc > 0 && s > 0 ? (sc / s) / (oc / o) : 0)
+                printf "%.2f", r }')
     fi
     ratio=-
     if [ "$s" != - ] && [ "$o" != - ]; then
@@ -189,7 +228,7 @@ for name in "${benchmarks[@]}"; do
   done
 done
 
-header="benchmark|system libuv|blitz-io|ratio|system CPU|blitz-io CPU|CPU ratio"
+header="benchmark|system libuv|blitz-io|ratio|system CPU|blitz-io CPU|CPU/op ratio"
 {
   echo "$header"
   printf '%s\n' "${rows[@]}"
@@ -209,23 +248,27 @@ header="benchmark|system libuv|blitz-io|ratio|system CPU|blitz-io CPU|CPU ratio"
       }
     }
   }'
+load=quiet
+[ $contended = 1 ] && load="contended: $(nproc) busy processes"
 echo "(median of $runs interleaved runs; ratio = blitz-io speed / system speed," \
-     "higher is faster; BIO_BACKEND=$backend; ours from $libdir)"
+     "higher is faster; CPU/op ratio = system CPU per op / ours, higher uses" \
+     "less; BIO_BACKEND=$backend; $load; ours from $libdir)"
 
 if [ -n "$markdown" ]; then
   {
-    echo "| benchmark | system libuv | blitz-io | ratio | system CPU | blitz-io CPU | CPU ratio |"
+    echo "| benchmark | system libuv | blitz-io | ratio | system CPU | blitz-io CPU | CPU/op ratio |"
     echo "|---|--:|--:|--:|--:|--:|--:|"
     for row in "${rows[@]}"; do
       echo "| ${row//|/ | } |"
     done
     echo
     echo "libuv 1.44.2's run-benchmarks (relink build), median of $runs" \
-         "interleaved runs, BIO_BACKEND=$backend, $(nproc) CPUs," \
+         "interleaved runs, BIO_BACKEND=$backend, $(nproc) CPUs, $load," \
          "$(uname -r), $(date -u +%Y-%m-%d)." \
          "Ratio = blitz-io speed / system libuv speed; higher is faster." \
-         "CPU = user + system seconds of the benchmark process;" \
-         "CPU ratio = system CPU / blitz-io CPU (higher: we use less)."
+         "CPU = user + system seconds of the benchmark and its helpers;" \
+         "CPU/op ratio = system CPU per operation / blitz-io's (higher: we" \
+         "use less)."
   } > "$markdown"
   echo "markdown table written to $markdown"
 fi
