@@ -40,6 +40,8 @@ static atomic_int throttled_known;
 
 static pthread_once_t cgroup_once = PTHREAD_ONCE_INIT;
 static char cpu_stat_path[256];
+static const char *loadavg_path = "/proc/loadavg";
+static uint64_t hold_ns = HOLD_NS;
 
 
 /* Reads a small file whole; returns its length, or -1. */
@@ -164,7 +166,7 @@ static int sample(void) {
   int running, cpus;
   int busy = 0;
 
-  if (read_small("/proc/loadavg", buf, sizeof(buf)) > 0 &&
+  if (read_small(loadavg_path, buf, sizeof(buf)) > 0 &&
       (running = bio__loadavg_running(buf)) > 0) {
     cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
                                                         : 0;
@@ -180,7 +182,7 @@ static int sample(void) {
 
 
 static void hold(uint64_t now_ns) {
-  uint64_t until = now_ns + HOLD_NS;
+  uint64_t until = now_ns + hold_ns;
   uint64_t cur = atomic_load_explicit(&contended_until_ns,
                                       memory_order_relaxed);
   while (cur < until &&
@@ -212,4 +214,18 @@ void bio__cpu_note_preempted(uint64_t now_ns) {
 void bio__cpu_contention_reset(void) {
   atomic_store(&next_sample_ns, 0);
   atomic_store(&contended_until_ns, 0);
+}
+
+
+void bio__cpu_contention_sources(const char *loadavg, const char *cpu_stat,
+                                 uint64_t hold) {
+  pthread_once(&cgroup_once, find_cpu_stat);
+  loadavg_path = loadavg != NULL ? loadavg : "/proc/loadavg";
+  if (cpu_stat == NULL)
+    find_cpu_stat();
+  else
+    snprintf(cpu_stat_path, sizeof(cpu_stat_path), "%s", cpu_stat);
+  hold_ns = hold != 0 ? hold : HOLD_NS;
+  atomic_store(&throttled_known, 0);
+  bio__cpu_contention_reset();
 }

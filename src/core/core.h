@@ -296,7 +296,8 @@ struct bio_loop {
   unsigned io_skip;
   unsigned io_backoff;
   /* Spin (and pool) policy under contention: a spin is skipped while
-   * bio__cpu_contended says so, unless spin_always (tests). */
+   * bio__cpu_contended says so, and ends when it loses its CPU, unless
+   * spin_always (tests: spin whatever else runs on the machine). */
   int spin_always;
   /* For tests and profiling (BIO_LOOP_STATS=1 prints them at close):
    * spins that caught their event, that ran out, that were skipped for
@@ -399,6 +400,10 @@ int bio__cpu_contended(uint64_t now_ns);
 /* A spinner that lost its CPU for a while in the middle of a spin. */
 void bio__cpu_note_preempted(uint64_t now_ns);
 void bio__cpu_contention_reset(void); /* tests: forget what was seen */
+/* Tests: read loadavg and cpu.stat from these files (NULL: the kernel's;
+ * "" for cpu_stat: none), and hold a "yes" for hold_ns (0: 100 ms). */
+void bio__cpu_contention_sources(const char *loadavg, const char *cpu_stat,
+                                 uint64_t hold_ns);
 /* Parsers, exposed for tests: loadavg's runnable count ("a b c R/T ..."),
  * cpu.stat's nr_throttled; -1 when the text has none. */
 int bio__loadavg_running(const char *text);

@@ -468,7 +468,7 @@ static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
       /* Sixteen pauses take a microsecond or two: a much longer gap
        * means the CPU went to someone else meanwhile. Stop, and let no
        * spin take it from them for a while. */
-      if (t - last > SPIN_PREEMPTED_NS) {
+      if (t - last > SPIN_PREEMPTED_NS && !loop->spin_always) {
         bio__cpu_note_preempted(t);
         loop->spins_preempted++;
         break;
