@@ -708,7 +708,7 @@ UV_EXTERN void uv_free_cpu_info(uv_cpu_info_t *cpu_infos, int count) {
   if (cpu_infos == NULL)
     return;
   for (i = 0; i < count; i++)
-    bio__free(cpu_infos[i].model);
+    bio__free((char *)cpu_infos[i].model); /* ours: strdup. */
   bio__free(cpu_infos);
 }
 

@@ -20,6 +20,7 @@
 #endif
 
 /* The C library's headers first, outside the extern "C" block. */
+#include <math.h>   /* INFINITY and NAN: UV_FS_UTIME_NOW, _OMIT */
 #include <stdint.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -121,6 +122,9 @@ extern "C" {
   XX(EAI_PROTOCOL, "resolved protocol is unknown") \
   XX(EFTYPE, "inappropriate file type or format") \
   XX(ECHARSET, "invalid Unicode character") \
+  XX(ENODATA, "no data available") \
+  XX(EUNATCH, "protocol driver not attached") \
+  XX(ENOEXEC, "exec format error") \
   XX(UNKNOWN, "unknown error") \
   XX(EOF, "end of file")
 
@@ -193,15 +197,23 @@ typedef enum {
 } uv_run_mode;
 
 /* What uv_loop_configure() sets: a signal kept out of the loop's waits
- * (its argument), or idle-time accounting (uv_metrics_idle_time). */
-typedef enum { UV_LOOP_BLOCK_SIGNAL = 0, UV_METRICS_IDLE_TIME = 1 } uv_loop_option;
+ * (its argument), idle-time accounting (uv_metrics_idle_time), or a ring
+ * with a kernel submission thread (accepted; the ring is blitz-io's). */
+typedef enum {
+  UV_LOOP_BLOCK_SIGNAL = 0,
+  UV_METRICS_IDLE_TIME = 1,
+  UV_LOOP_USE_IO_URING_SQPOLL = 2
+} uv_loop_option;
+/* Lets a program test for the option with #ifdef. */
+#define UV_LOOP_USE_IO_URING_SQPOLL UV_LOOP_USE_IO_URING_SQPOLL
 
 /* uv_udp_set_membership() and uv_udp_set_source_membership(). */
 typedef enum { UV_LEAVE_GROUP = 0, UV_JOIN_GROUP = 1 } uv_membership;
 
 /* Bits for uv_tcp_bind(). */
 enum uv_tcp_flags {
-  UV_TCP_IPV6ONLY = 1
+  UV_TCP_IPV6ONLY = 1,
+  UV_TCP_REUSEPORT = 2     /* SO_REUSEPORT: listeners share the port */
 };
 
 /* Bits for uv_udp_bind(), uv_udp_init_ex() and the recv callback. */
@@ -212,6 +224,7 @@ enum uv_udp_flags {
   UV_UDP_MMSG_CHUNK = 8,    /* buffer is a slice of a recvmmsg batch */
   UV_UDP_MMSG_FREE = 16,    /* last callback for a batch: free it now */
   UV_UDP_LINUX_RECVERR = 32,
+  UV_UDP_REUSEPORT = 64,    /* SO_REUSEPORT: sockets share the port */
   UV_UDP_RECVMMSG = 256
 };
 
@@ -226,7 +239,8 @@ enum uv_poll_event {
 typedef enum {
   UV_TTY_MODE_NORMAL = 0,
   UV_TTY_MODE_RAW = 1,
-  UV_TTY_MODE_IO = 2
+  UV_TTY_MODE_IO = 2,
+  UV_TTY_MODE_RAW_VT = 3 /* raw; Windows' VT input, the same as raw here */
 } uv_tty_mode_t;
 
 /* Windows console state; accepted and ignored elsewhere. */
@@ -257,8 +271,29 @@ enum uv_process_flags {
   UV_PROCESS_DETACHED = 1 << 3,
   UV_PROCESS_WINDOWS_HIDE = 1 << 4,
   UV_PROCESS_WINDOWS_HIDE_CONSOLE = 1 << 5,
-  UV_PROCESS_WINDOWS_HIDE_GUI = 1 << 6
+  UV_PROCESS_WINDOWS_HIDE_GUI = 1 << 6,
+  UV_PROCESS_WINDOWS_FILE_PATH_EXACT_NAME = 1 << 7
 };
+
+/* uv_pipe_bind2() and uv_pipe_connect2() flags. */
+enum {
+  UV_PIPE_NO_TRUNCATE = 1u << 0 /* a name too long is an error, not cut */
+};
+
+/* uv_thread_setpriority() levels, mapped to the thread's nice value. */
+enum {
+  UV_THREAD_PRIORITY_HIGHEST = 2,
+  UV_THREAD_PRIORITY_ABOVE_NORMAL = 1,
+  UV_THREAD_PRIORITY_NORMAL = 0,
+  UV_THREAD_PRIORITY_BELOW_NORMAL = -1,
+  UV_THREAD_PRIORITY_LOWEST = -2
+};
+
+/* uv_clock_gettime() clocks. */
+typedef enum {
+  UV_CLOCK_MONOTONIC = 0,
+  UV_CLOCK_REALTIME = 1
+} uv_clock_id;
 
 typedef enum {
   UV_DIRENT_UNKNOWN = 0,
@@ -401,6 +436,8 @@ typedef struct uv_dirent_s uv_dirent_t;
 typedef struct uv_env_item_s uv_env_item_t;
 typedef struct uv_interface_address_s uv_interface_address_t;
 typedef struct uv_passwd_s uv_passwd_t;
+typedef struct uv_group_s uv_group_t;
+typedef struct uv_metrics_s uv_metrics_t;
 typedef struct uv_statfs_s uv_statfs_t;
 typedef struct uv_thread_options_s uv_thread_options_t;
 typedef struct uv_utsname_s uv_utsname_t;
@@ -464,6 +501,12 @@ typedef struct {
   int32_t tv_usec;
 } uv_timeval64_t;
 
+/* uv_clock_gettime() result. */
+typedef struct {
+  int64_t tv_sec;
+  int32_t tv_nsec;
+} uv_timespec64_t;
+
 /* Portable stat: every count is 64 bits wide, whatever the kernel's is. */
 typedef struct {
   uint64_t st_dev; /* device */
@@ -495,7 +538,8 @@ struct uv_statfs_s {
   uint64_t f_bavail; /* free blocks for unprivileged users */
   uint64_t f_files;
   uint64_t f_ffree;
-  uint64_t f_spare[4]; /* zeroed */
+  uint64_t f_frsize; /* fragment size in bytes */
+  uint64_t f_spare[3]; /* zeroed */
 };
 
 /* getrusage(2) in fixed-width fields. */
@@ -528,7 +572,7 @@ struct uv_cpu_times_s {
 };
 
 struct uv_cpu_info_s {
-  char* model; /* from /proc/cpuinfo */
+  const char* model; /* from /proc/cpuinfo */
   int speed; /* MHz */
   struct uv_cpu_times_s cpu_times;
 };
@@ -553,6 +597,21 @@ struct uv_passwd_s {
   unsigned long gid;
   char* shell; /* NULL when unknown */
   char* homedir;
+};
+
+/* uv_os_get_group(): one allocation, freed by uv_os_free_group(). */
+struct uv_group_s {
+  char* groupname;
+  unsigned long gid;
+  char** members; /* NULL-terminated */
+};
+
+/* uv_metrics_info(): counts since the loop started. */
+struct uv_metrics_s {
+  uint64_t loop_count;     /* turns of uv_run */
+  uint64_t events;         /* events the loop's waits returned */
+  uint64_t events_waiting; /* of those, ready while a callback ran */
+  uint64_t* reserved[13];
 };
 
 /* uname(2) minus nodename and domainname, which libuv leaves out. */
@@ -984,6 +1043,7 @@ UV_EXTERN uint64_t uv_now(const uv_loop_t* loop);
 UV_EXTERN int uv_backend_fd(const uv_loop_t* loop);
 UV_EXTERN int uv_backend_timeout(const uv_loop_t* loop);
 UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t* loop);
+UV_EXTERN int uv_metrics_info(uv_loop_t* loop, uv_metrics_t* metrics);
 UV_EXTERN void uv_walk(uv_loop_t* loop, uv_walk_cb walk_cb, void* arg);
 UV_EXTERN void uv_print_all_handles(uv_loop_t* loop, FILE* stream);
 UV_EXTERN void uv_print_active_handles(uv_loop_t* loop, FILE* stream);
@@ -1080,6 +1140,10 @@ UV_EXTERN int uv_tcp_open(uv_tcp_t* handle, uv_os_sock_t sock);
 UV_EXTERN int uv_tcp_nodelay(uv_tcp_t* handle, int enable);
 UV_EXTERN int uv_tcp_keepalive(uv_tcp_t* handle, int enable,
     unsigned int delay);
+/* TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT too (seconds, seconds,
+ * probes). */
+UV_EXTERN int uv_tcp_keepalive_ex(uv_tcp_t* handle, int on, unsigned int idle,
+    unsigned int intvl, unsigned int cnt);
 UV_EXTERN int uv_tcp_simultaneous_accepts(uv_tcp_t* handle, int enable);
 UV_EXTERN int uv_tcp_bind(uv_tcp_t* handle, const struct sockaddr* addr,
     unsigned int flags);
@@ -1096,6 +1160,12 @@ UV_EXTERN int uv_pipe_open(uv_pipe_t* handle, uv_file file);
 UV_EXTERN int uv_pipe_bind(uv_pipe_t* handle, const char* name);
 UV_EXTERN void uv_pipe_connect(uv_connect_t* req, uv_pipe_t* handle,
     const char* name, uv_connect_cb cb);
+/* With the name's length (an abstract socket's name starts with a NUL)
+ * and UV_PIPE_* flags. */
+UV_EXTERN int uv_pipe_bind2(uv_pipe_t* handle, const char* name,
+    size_t namelen, unsigned int flags);
+UV_EXTERN int uv_pipe_connect2(uv_connect_t* req, uv_pipe_t* handle,
+    const char* name, size_t namelen, unsigned int flags, uv_connect_cb cb);
 UV_EXTERN int uv_pipe_getsockname(const uv_pipe_t* handle, char* buffer,
     size_t* size);
 UV_EXTERN int uv_pipe_getpeername(const uv_pipe_t* handle, char* buffer,
@@ -1135,6 +1205,9 @@ UV_EXTERN int uv_udp_init(uv_loop_t* loop, uv_udp_t* handle);
 UV_EXTERN int uv_udp_init_ex(uv_loop_t* loop, uv_udp_t* handle,
     unsigned int flags);
 UV_EXTERN int uv_udp_open(uv_udp_t* handle, uv_os_sock_t sock);
+/* flags: UV_UDP_* bits as for uv_udp_init_ex() (UV_UDP_RECVMMSG). */
+UV_EXTERN int uv_udp_open_ex(uv_udp_t* handle, uv_os_sock_t sock,
+    unsigned int flags);
 UV_EXTERN int uv_udp_bind(uv_udp_t* handle, const struct sockaddr* addr,
     unsigned int flags);
 UV_EXTERN int uv_udp_connect(uv_udp_t* handle, const struct sockaddr* addr);
@@ -1160,6 +1233,11 @@ UV_EXTERN int uv_udp_send(uv_udp_send_t* req, uv_udp_t* handle,
     uv_udp_send_cb send_cb);
 UV_EXTERN int uv_udp_try_send(uv_udp_t* handle, const uv_buf_t bufs[],
     unsigned int nbufs, const struct sockaddr* addr);
+/* count datagrams at once: datagram i is bufs[i][0..nbufs[i]) to addrs[i].
+ * Returns how many went out (> 0), or a UV_E* code for the first. */
+UV_EXTERN int uv_udp_try_send2(uv_udp_t* handle, unsigned int count,
+    uv_buf_t* bufs[], unsigned int nbufs[], struct sockaddr* addrs[],
+    unsigned int flags);
 UV_EXTERN int uv_udp_recv_start(uv_udp_t* handle, uv_alloc_cb alloc_cb,
     uv_udp_recv_cb recv_cb);
 UV_EXTERN int uv_udp_recv_stop(uv_udp_t* handle);
@@ -1272,6 +1350,10 @@ UV_EXTERN int uv_fs_chmod(uv_loop_t* loop, uv_fs_t* req, const char* path,
     int mode, uv_fs_cb cb);
 UV_EXTERN int uv_fs_fchmod(uv_loop_t* loop, uv_fs_t* req, uv_file file,
     int mode, uv_fs_cb cb);
+/* For an atime or mtime of uv_fs_utime, _futime and _lutime: the current
+ * time, or leave it as it is. */
+#define UV_FS_UTIME_NOW (INFINITY)
+#define UV_FS_UTIME_OMIT (NAN)
 UV_EXTERN int uv_fs_utime(uv_loop_t* loop, uv_fs_t* req, const char* path,
     double atime, double mtime, uv_fs_cb cb);
 UV_EXTERN int uv_fs_futime(uv_loop_t* loop, uv_fs_t* req, uv_file file,
@@ -1350,6 +1432,9 @@ UV_EXTERN int uv_os_homedir(char* buffer, size_t* size);
 UV_EXTERN int uv_os_tmpdir(char* buffer, size_t* size);
 UV_EXTERN int uv_os_get_passwd(uv_passwd_t* pwd);
 UV_EXTERN void uv_os_free_passwd(uv_passwd_t* pwd);
+UV_EXTERN int uv_os_get_passwd2(uv_passwd_t* pwd, uv_uid_t uid);
+UV_EXTERN int uv_os_get_group(uv_group_t* grp, uv_uid_t gid);
+UV_EXTERN void uv_os_free_group(uv_group_t* grp);
 UV_EXTERN int uv_os_gethostname(char* buffer, size_t* size);
 UV_EXTERN int uv_os_uname(uv_utsname_t* buffer);
 
@@ -1363,15 +1448,18 @@ UV_EXTERN int uv_resident_set_memory(size_t* rss);
 UV_EXTERN int uv_uptime(double* uptime);
 UV_EXTERN void uv_loadavg(double avg[3]);
 UV_EXTERN int uv_getrusage(uv_rusage_t* rusage);
+UV_EXTERN int uv_getrusage_thread(uv_rusage_t* rusage); /* calling thread */
 UV_EXTERN uint64_t uv_get_free_memory(void);
 UV_EXTERN uint64_t uv_get_total_memory(void);
 UV_EXTERN uint64_t uv_get_constrained_memory(void);
+UV_EXTERN uint64_t uv_get_available_memory(void);
 UV_EXTERN unsigned int uv_available_parallelism(void);
 UV_EXTERN int uv_cpu_info(uv_cpu_info_t** cpu_infos, int* count);
 UV_EXTERN void uv_free_cpu_info(uv_cpu_info_t* cpu_infos, int count);
 
 UV_EXTERN uint64_t uv_hrtime(void);
 UV_EXTERN int uv_gettimeofday(uv_timeval64_t* tv);
+UV_EXTERN int uv_clock_gettime(uv_clock_id clock_id, uv_timespec64_t* ts);
 UV_EXTERN void uv_sleep(unsigned int msec);
 
 UV_EXTERN int uv_dlopen(const char* filename, uv_lib_t* lib);
@@ -1388,6 +1476,19 @@ UV_EXTERN int uv_thread_create_ex(uv_thread_t* tid,
 UV_EXTERN uv_thread_t uv_thread_self(void);
 UV_EXTERN int uv_thread_join(uv_thread_t* tid);
 UV_EXTERN int uv_thread_equal(const uv_thread_t* t1, const uv_thread_t* t2);
+UV_EXTERN int uv_thread_detach(uv_thread_t* tid);
+/* Affinity masks: one char per CPU (nonzero: may run there), mask_size
+ * at least uv_cpumask_size(). */
+UV_EXTERN int uv_cpumask_size(void);
+UV_EXTERN int uv_thread_setaffinity(uv_thread_t* tid, char* cpumask,
+    char* oldmask, size_t mask_size);
+UV_EXTERN int uv_thread_getaffinity(uv_thread_t* tid, char* cpumask,
+    size_t mask_size);
+UV_EXTERN int uv_thread_getcpu(void);
+UV_EXTERN int uv_thread_setname(const char* name); /* the calling thread's */
+UV_EXTERN int uv_thread_getname(uv_thread_t* tid, char* name, size_t size);
+UV_EXTERN int uv_thread_getpriority(uv_thread_t tid, int* priority);
+UV_EXTERN int uv_thread_setpriority(uv_thread_t tid, int priority);
 
 UV_EXTERN void uv_once(uv_once_t* guard, void (*callback)(void));
 
@@ -1431,6 +1532,23 @@ UV_EXTERN int uv_cond_timedwait(uv_cond_t* cv, uv_mutex_t* mutex,
 UV_EXTERN int uv_barrier_init(uv_barrier_t* barrier, unsigned int count);
 UV_EXTERN void uv_barrier_destroy(uv_barrier_t* barrier);
 UV_EXTERN int uv_barrier_wait(uv_barrier_t* barrier);
+
+
+/* ---- UTF-16 and WTF-8 -------------------------------------------------- */
+
+/* WTF-8 is UTF-8 that may also carry unpaired surrogates, so that every
+ * UTF-16 string (a Windows file name, a JavaScript string) converts both
+ * ways. utf16_len -1: up to the NUL. */
+UV_EXTERN size_t uv_utf16_length_as_wtf8(const uint16_t* utf16,
+    ssize_t utf16_len);
+/* *wtf8_ptr NULL: allocates (free with free(3)); else writes there, at most
+ * *wtf8_len_ptr bytes plus a NUL. */
+UV_EXTERN int uv_utf16_to_wtf8(const uint16_t* utf16, ssize_t utf16_len,
+    char** wtf8_ptr, size_t* wtf8_len_ptr);
+/* Units needed, the NUL included; -1 when wtf8 is not WTF-8. */
+UV_EXTERN ssize_t uv_wtf8_length_as_utf16(const char* wtf8);
+UV_EXTERN void uv_wtf8_to_utf16(const char* wtf8, uint16_t* utf16,
+    size_t utf16_len);
 
 #ifdef __cplusplus
 }

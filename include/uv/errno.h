@@ -94,6 +94,11 @@
 #define UV__EAI_PROTOCOL (UV__EAI_ADDRFAMILY - 14)
 
 /* libuv-only conditions, outside any errno range. */
+/* Codes libuv 1.46-1.48 added; kernel errnos on Linux. */
+#define UV__ENOEXEC          (-8)
+#define UV__EUNATCH          (-49)
+#define UV__ENODATA          (-61)
+
 #define UV__EFTYPE           (-4028)
 #define UV__ECHARSET         (-4080)
 #define UV__UNKNOWN          (-4094)
