@@ -286,12 +286,27 @@ static struct timespec seconds_to_timespec(double t) {
 }
 
 
+/* UV_FS_UTIME_NOW (+infinity) and UV_FS_UTIME_OMIT (NaN) are the
+ * kernel's UTIME_NOW and UTIME_OMIT; check_times let nothing else through
+ * that has no timespec. */
+static struct timespec utime_timespec(double t) {
+  struct timespec ts = {0, 0};
+  if (isnan(t))
+    ts.tv_nsec = UTIME_OMIT;
+  else if (isinf(t))
+    ts.tv_nsec = UTIME_NOW;
+  else
+    ts = seconds_to_timespec(t);
+  return ts;
+}
+
+
 static void do_utimes(uv_fs_t *req) {
   struct timespec ts[2];
   int rc;
 
-  ts[0] = seconds_to_timespec(req->atime);
-  ts[1] = seconds_to_timespec(req->mtime);
+  ts[0] = utime_timespec(req->atime);
+  ts[1] = utime_timespec(req->mtime);
   if (req->fs_type == UV_FS_FUTIME)
     rc = futimens(req->file, ts);
   else
@@ -1549,15 +1564,21 @@ UV_EXTERN int uv_fs_fstat(uv_loop_t *loop, uv_fs_t *req, uv_file file,
 }
 
 
-static int check_times(double atime, double mtime) {
-  /* A NaN, an infinity or a time past 64-bit seconds has no timespec;
-   * libuv would pass garbage to the kernel. */
+/* A time is seconds, UV_FS_UTIME_NOW (+infinity) or UV_FS_UTIME_OMIT
+ * (NaN). -infinity, or a time past 64-bit seconds, has no timespec: libuv
+ * would pass garbage to the kernel. */
+static int check_time(double t) {
   const double limit = 9.2e18;
-  if (!isfinite(atime) || !isfinite(mtime))
-    return UV_EINVAL;
-  if (atime >= limit || atime <= -limit || mtime >= limit || mtime <= -limit)
+  if (isnan(t) || (isinf(t) && t > 0))
+    return 0;
+  if (!isfinite(t) || t >= limit || t <= -limit)
     return UV_EINVAL;
   return 0;
+}
+
+static int check_times(double atime, double mtime) {
+  int err = check_time(atime);
+  return err != 0 ? err : check_time(mtime);
 }
 
 

@@ -103,6 +103,10 @@ typedef struct bio_uv_loop {
    * the last of them (send_op_ok). */
   unsigned stream_writers;
   const void *last_writer;
+  /* uv_metrics_info: turns that reached the poll phase, callbacks the
+   * polls ran, and of those the ones already waiting when the poll
+   * looked (counted while idle time is metered, as libuv does). */
+  uint64_t metrics_loop_count, metrics_events, metrics_events_waiting;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

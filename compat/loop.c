@@ -203,6 +203,12 @@ UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
   case UV_METRICS_IDLE_TIME:
     bio__core(loop)->track_idle = 1;
     return 0;
+  case UV_LOOP_USE_IO_URING_SQPOLL:
+    /* libuv's io_uring ring (file ops only) would get a kernel polling
+     * thread. Ours serves every op and sizes its own waits, so the option
+     * is taken and changes nothing (as on libuv where the kernel is too
+     * old for it). */
+    return 0;
   default:
     return UV_ENOSYS;
   }
@@ -233,6 +239,19 @@ UV_EXTERN void uv_update_time(uv_loop_t *loop) {
 
 
 UV_EXTERN void uv_stop(uv_loop_t *loop) { loop->stop_flag = 1; }
+
+
+UV_EXTERN int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics) {
+  bio_uv_loop *u;
+  if (loop == NULL || loop->internal_fields == NULL || metrics == NULL)
+    return UV_EINVAL;
+  u = bio__uv(loop);
+  memset(metrics, 0, sizeof(*metrics));
+  metrics->loop_count = u->metrics_loop_count;
+  metrics->events = u->metrics_events;
+  metrics->events_waiting = u->metrics_events_waiting;
+  return 0;
+}
 
 
 UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t *loop) {
@@ -323,12 +342,16 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
    * aborts there, which we would rather not. */
   n = bio__loop_reap(core, timeout_ms);
   (void)n;
+  bio__uv(loop)->metrics_loop_count++;
   /* A new batch of callbacks (stream.c's send_op_ok). */
   bio__uv(loop)->stream_writers = 0;
   bio__uv(loop)->last_writer = NULL;
   /* Even a zero timeout may have taken a while: callbacks see fresh time. */
   uv_update_time(loop);
-  bio__loop_dispatch(core);
+  n = bio__loop_dispatch(core);
+  bio__uv(loop)->metrics_events += (uint64_t)n;
+  if (core->track_idle && core->reap_found_ready)
+    bio__uv(loop)->metrics_events_waiting += (uint64_t)n;
   /* Sends that came while we were awake wrote no eventfd (the core looked
    * for them before any blocking wait, through loop_has_wakes): run them. */
   if (loop_has_wakes(loop))

@@ -77,18 +77,49 @@ static int new_socket(uv_pipe_t *h) {
 }
 
 
-/* Fills sun with name; names too long are cut as libuv 1.44 cuts them. */
-static socklen_t fill_addr(struct sockaddr_un *sun, const char *name) {
+/* Fills sun with name[0..namelen) and sets *len: a path, NUL-terminated
+ * and cut to fit unless UV_PIPE_NO_TRUNCATE, or (a leading NUL) a Linux
+ * abstract name, whose bytes are all significant. namelen 0 leaves the
+ * path empty: the kernel then picks an abstract name (autobind). */
+static int fill_addr(struct sockaddr_un *sun, socklen_t *len,
+                     const char *name, size_t namelen, unsigned int flags) {
+  size_t room = sizeof(sun->sun_path);
+
+  if ((flags & ~(unsigned int)UV_PIPE_NO_TRUNCATE) != 0 ||
+      (name == NULL && namelen != 0))
+    return UV_EINVAL;
   memset(sun, 0, sizeof(*sun));
   sun->sun_family = AF_UNIX;
-  strncpy(sun->sun_path, name, sizeof(sun->sun_path) - 1);
-  return sizeof(*sun);
+  if (namelen > 0 && name[0] == '\0') {
+    if (namelen > room) {
+      if (flags & UV_PIPE_NO_TRUNCATE)
+        return UV_EINVAL;
+      namelen = room;
+    }
+    memcpy(sun->sun_path, name, namelen);
+    *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + namelen);
+    return 0;
+  }
+  if (namelen > 0 && memchr(name, '\0', namelen) != NULL)
+    return UV_EINVAL; /* a path can't hold a NUL */
+  if (namelen >= room) {
+    if (flags & UV_PIPE_NO_TRUNCATE)
+      return UV_EINVAL;
+    namelen = room - 1;
+  }
+  if (namelen > 0)
+    memcpy(sun->sun_path, name, namelen);
+  *len = namelen == 0 ? (socklen_t)offsetof(struct sockaddr_un, sun_path)
+                      : (socklen_t)sizeof(*sun);
+  return 0;
 }
 
 
-UV_EXTERN int uv_pipe_bind(uv_pipe_t *handle, const char *name) {
+UV_EXTERN int uv_pipe_bind2(uv_pipe_t *handle, const char *name,
+                            size_t namelen, unsigned int flags) {
   struct sockaddr_un sun;
-  char *copy;
+  socklen_t len;
+  char *copy = NULL;
   int err;
 
   if (!pipe_ok(handle) || name == NULL ||
@@ -96,17 +127,21 @@ UV_EXTERN int uv_pipe_bind(uv_pipe_t *handle, const char *name) {
     return UV_EINVAL;
   if (handle->pipe_fname != NULL || (handle->flags & S_BOUND))
     return UV_EINVAL;
-  copy = bio__malloc(strlen(name) + 1);
-  if (copy == NULL)
-    return UV_ENOMEM;
-  strcpy(copy, name);
+  err = fill_addr(&sun, &len, name, namelen, flags);
+  if (err != 0)
+    return err;
+  /* A path is remembered (uv_close unlinks it); an abstract name is not. */
+  if (sun.sun_path[0] != '\0') {
+    copy = bio__strdup(sun.sun_path);
+    if (copy == NULL)
+      return UV_ENOMEM;
+  }
   err = new_socket(handle);
   if (err != 0) {
     bio__free(copy);
     return err;
   }
-  if (bind(handle->io_watcher.fd, (struct sockaddr *)&sun,
-           fill_addr(&sun, name)) != 0) {
+  if (bind(handle->io_watcher.fd, (struct sockaddr *)&sun, len) != 0) {
     err = -errno;
     bio__free(copy);
     /* libuv maps a missing directory to "access denied". */
@@ -115,6 +150,13 @@ UV_EXTERN int uv_pipe_bind(uv_pipe_t *handle, const char *name) {
   handle->pipe_fname = copy;
   handle->flags |= S_BOUND;
   return 0;
+}
+
+
+UV_EXTERN int uv_pipe_bind(uv_pipe_t *handle, const char *name) {
+  if (name == NULL)
+    return UV_EINVAL;
+  return uv_pipe_bind2(handle, name, strlen(name), 0);
 }
 
 
@@ -130,24 +172,30 @@ int bio__pipe_listen(uv_pipe_t *h, int backlog, uv_connection_cb cb) {
 }
 
 
-UV_EXTERN void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
-                               const char *name, uv_connect_cb cb) {
+UV_EXTERN int uv_pipe_connect2(uv_connect_t *req, uv_pipe_t *handle,
+                               const char *name, size_t namelen,
+                               unsigned int flags, uv_connect_cb cb) {
   struct sockaddr_un sun;
+  socklen_t len;
   int err;
   int r;
 
   if (req == NULL || !pipe_ok(handle) || name == NULL ||
       bio__handle_closing((uv_handle_t *)handle) ||
       handle->connect_req != NULL)
-    return; /* no way to say so: libuv would crash or misbehave */
-  err = 0;
-  if (handle->io_watcher.fd == -1) {
+    return UV_EINVAL;
+  err = fill_addr(&sun, &len, name, namelen, flags);
+  if (err != 0)
+    return err;
+  /* Nothing to connect to: reported through the callback, as a refused
+   * name would be. */
+  if (namelen == 0)
+    err = UV_EINVAL;
+  if (err == 0 && handle->io_watcher.fd == -1)
     err = new_socket(handle);
-  }
   if (err == 0) {
     do
-      r = connect(handle->io_watcher.fd, (struct sockaddr *)&sun,
-                  fill_addr(&sun, name));
+      r = connect(handle->io_watcher.fd, (struct sockaddr *)&sun, len);
     while (r != 0 && errno == EINTR);
     err = r == 0 ? 0 : -errno;
   }
@@ -158,6 +206,15 @@ UV_EXTERN void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
     err = 0;
   bio__stream_connect((uv_stream_t *)handle, req,
                       err == 0 ? -EINPROGRESS : err, cb);
+  return 0;
+}
+
+
+UV_EXTERN void uv_pipe_connect(uv_connect_t *req, uv_pipe_t *handle,
+                               const char *name, uv_connect_cb cb) {
+  /* No way to report bad arguments here: libuv would crash or misbehave. */
+  if (name != NULL)
+    (void)uv_pipe_connect2(req, handle, name, strlen(name), 0, cb);
 }
 
 

@@ -33,12 +33,14 @@ enum {
 /* State that does not fit the handle, allocated only when a stream needs
  * it (so an idle accepted connection costs no more than its uv_tcp_t): a
  * second op for write readiness and connect, the descriptors received
- * over an IPC pipe, TCP keepalive's delay. uv_stream_t.queued_fds points
+ * over an IPC pipe, TCP keepalive's schedule. uv_stream_t.queued_fds points
  * here (NULL until needed); freed before the close callback. */
 typedef struct bio_stream_ext {
   bio_op wop; /* POLLOUT: connect completion, then write readiness */
   uv_stream_t *owner;
-  unsigned int keepalive_delay_s;
+  /* TCP keepalive as asked for: idle time, probe interval (seconds),
+   * probes. */
+  unsigned int keepalive_delay_s, keepalive_intvl_s, keepalive_cnt;
   int nfds;
   /* An IPC pipe: BIO_STREAM_FDS_MAX slots, allocated at the first one. A
    * TCP listener with an armed accept op (io_uring): the connections it

@@ -18,18 +18,17 @@ static int tcp_ok(const uv_tcp_t *h) {
 }
 
 
-/* SO_KEEPALIVE, and when on: the idle time asked for, then probes every
- * second, ten of them, before the peer counts as gone (libuv 1.44's
- * schedule; the kernel's default waits 75 s between 9 probes). */
-static int set_keepalive(int fd, int on, unsigned int delay) {
-  int intvl = 1;
-  int cnt = 10;
+/* SO_KEEPALIVE, and when on: probes after idle seconds without traffic,
+ * every intvl seconds, cnt of them, before the peer counts as gone. */
+static int set_keepalive(int fd, int on, unsigned int idle,
+                         unsigned int intvl, unsigned int cnt) {
   if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0)
     return -errno;
   if (!on)
     return 0;
-  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay)) != 0 ||
-      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) != 0 ||
+  if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) != 0 ||
+      setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) !=
+          0 ||
       setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) != 0)
     return -errno;
   return 0;
@@ -38,9 +37,7 @@ static int set_keepalive(int fd, int on, unsigned int delay) {
 
 /* Puts the options asked for before the socket existed on fd, whichever
  * way it arrives (made here, uv_tcp_open, uv_accept), as libuv does when
- * it takes a descriptor. Keepalive gets the delay the program asked for;
- * libuv 1.44 puts 60 s there, which we keep for a delay of 0 (the kernel
- * refuses an idle time of 0). */
+ * it takes a descriptor. */
 int bio__tcp_apply_opts(uv_tcp_t *h, int fd) {
   int on = 1;
   if ((h->flags & S_NODELAY) &&
@@ -48,10 +45,10 @@ int bio__tcp_apply_opts(uv_tcp_t *h, int fd) {
     return -errno;
   if (h->flags & S_KEEPALIVE) {
     bio_stream_ext *x = bio__sx((uv_stream_t *)h);
-    int delay = x != NULL ? (int)x->keepalive_delay_s : 0;
-    if (delay == 0)
-      delay = 60;
-    return set_keepalive(fd, 1, (unsigned int)delay);
+    if (x == NULL)
+      return UV_EINVAL; /* S_KEEPALIVE is set only with x */
+    return set_keepalive(fd, 1, x->keepalive_delay_s, x->keepalive_intvl_s,
+                         x->keepalive_cnt);
   }
   return 0;
 }
@@ -151,7 +148,7 @@ UV_EXTERN int uv_tcp_bind(uv_tcp_t *handle, const struct sockaddr *addr,
     return UV_EINVAL;
   if (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)
     return UV_EINVAL;
-  if (flags & ~(unsigned int)UV_TCP_IPV6ONLY)
+  if (flags & ~(unsigned int)(UV_TCP_IPV6ONLY | UV_TCP_REUSEPORT))
     return UV_EINVAL;
   if ((flags & UV_TCP_IPV6ONLY) && addr->sa_family != AF_INET6)
     return UV_EINVAL;
@@ -159,6 +156,12 @@ UV_EXTERN int uv_tcp_bind(uv_tcp_t *handle, const struct sockaddr *addr,
   if (err != 0)
     return err;
   if (setsockopt(handle->io_watcher.fd, SOL_SOCKET, SO_REUSEADDR, &on,
+                 sizeof(on)) != 0)
+    return -errno;
+  /* Listeners in several threads or processes on one port, the kernel
+   * spreading the connections among them. */
+  if ((flags & UV_TCP_REUSEPORT) &&
+      setsockopt(handle->io_watcher.fd, SOL_SOCKET, SO_REUSEPORT, &on,
                  sizeof(on)) != 0)
     return -errno;
   if (addr->sa_family == AF_INET6) {
@@ -263,16 +266,20 @@ UV_EXTERN int uv_tcp_nodelay(uv_tcp_t *handle, int enable) {
 }
 
 
-UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
-                               unsigned int delay) {
+UV_EXTERN int uv_tcp_keepalive_ex(uv_tcp_t *handle, int on,
+                                  unsigned int idle, unsigned int intvl,
+                                  unsigned int cnt) {
   int fd;
-  int on = enable != 0;
 
   if (!tcp_ok(handle) || bio__handle_closing((uv_handle_t *)handle))
     return UV_EINVAL;
+  on = on != 0;
+  /* The kernel refuses zeros; libuv (1.49 on) says so before trying. */
+  if (on && (idle < 1 || intvl < 1 || cnt < 1))
+    return UV_EINVAL;
   fd = handle->io_watcher.fd;
   if (fd != -1) {
-    int err = set_keepalive(fd, on, delay);
+    int err = set_keepalive(fd, on, idle, intvl, cnt);
     if (err != 0)
       return err;
   }
@@ -281,11 +288,21 @@ UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
     if (x == NULL)
       return UV_ENOMEM;
     handle->flags |= S_KEEPALIVE;
-    x->keepalive_delay_s = delay;
+    x->keepalive_delay_s = idle;
+    x->keepalive_intvl_s = intvl;
+    x->keepalive_cnt = cnt;
   } else {
     handle->flags &= ~S_KEEPALIVE;
   }
   return 0;
+}
+
+
+/* libuv's schedule after the delay: a probe a second, ten of them (the
+ * kernel's default waits 75 s between 9). */
+UV_EXTERN int uv_tcp_keepalive(uv_tcp_t *handle, int enable,
+                               unsigned int delay) {
+  return uv_tcp_keepalive_ex(handle, enable, delay, 1, 10);
 }
 
 

@@ -159,6 +159,9 @@ UV_EXTERN int uv_tty_set_mode(uv_tty_t *tty, uv_tty_mode_t mode) {
 
   if (tty == NULL || tty->type != UV_TTY)
     return UV_EINVAL;
+  /* One raw mode on Unix: RAW_VT differs from RAW on Windows only. */
+  if (mode == UV_TTY_MODE_RAW_VT)
+    mode = UV_TTY_MODE_RAW;
   if ((int)mode == tty->mode)
     return 0;
   fd = tty->io_watcher.fd;

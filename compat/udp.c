@@ -117,10 +117,16 @@ static inline void clear_name_tail(struct sockaddr_storage *peer,
 
 
 /* libuv on Linux means SO_REUSEADDR by UV_UDP_REUSEADDR (several sockets
- * on one address; for multicast, all of them receive). */
-static int set_reuse(int fd) {
+ * on one address; for multicast, all of them receive, else the last bound
+ * one does), and SO_REUSEPORT by UV_UDP_REUSEPORT (the kernel spreads the
+ * datagrams among the sockets). */
+static int set_reuse(int fd, unsigned int flags) {
   int on = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+  if ((flags & UV_UDP_REUSEADDR) &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0)
+    return -errno;
+  if ((flags & UV_UDP_REUSEPORT) &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0)
     return -errno;
   return 0;
 }
@@ -151,7 +157,8 @@ static int do_bind(uv_udp_t *h, const struct sockaddr *addr,
   int on = 1;
   int err;
 
-  if (flags & ~(UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR | UV_UDP_LINUX_RECVERR))
+  if (flags & ~(UV_UDP_IPV6ONLY | UV_UDP_REUSEADDR | UV_UDP_REUSEPORT |
+                UV_UDP_LINUX_RECVERR))
     return UV_EINVAL;
   if ((flags & UV_UDP_IPV6ONLY) && addr->sa_family != AF_INET6)
     return UV_EINVAL;
@@ -170,11 +177,9 @@ static int do_bind(uv_udp_t *h, const struct sockaddr *addr,
     if (err != 0)
       return -errno;
   }
-  if (flags & UV_UDP_REUSEADDR) {
-    err = set_reuse(fd);
-    if (err != 0)
-      return err;
-  }
+  err = set_reuse(fd, flags);
+  if (err != 0)
+    return err;
   if ((flags & UV_UDP_IPV6ONLY) &&
       setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
     return -errno;
@@ -332,13 +337,16 @@ int bio__udp_watching(const uv_udp_t *h) {
 }
 
 
-UV_EXTERN int uv_udp_open(uv_udp_t *handle, uv_os_sock_t sock) {
+UV_EXTERN int uv_udp_open_ex(uv_udp_t *handle, uv_os_sock_t sock,
+                             unsigned int flags) {
   struct sockaddr_storage peer;
   socklen_t len = sizeof(peer);
   int fl;
   int err;
 
   if (!udp_ok(handle) || bio__handle_closing((uv_handle_t *)handle))
+    return UV_EINVAL;
+  if (flags & ~(unsigned int)(UV_UDP_REUSEADDR | UV_UDP_REUSEPORT))
     return UV_EINVAL;
   if (sock < 0)
     return UV_EBADF;
@@ -349,13 +357,19 @@ UV_EXTERN int uv_udp_open(uv_udp_t *handle, uv_os_sock_t sock) {
   fl = fcntl(sock, F_GETFL);
   if (fl < 0 || fcntl(sock, F_SETFL, fl | O_NONBLOCK) < 0)
     return -errno;
-  err = set_reuse(sock);
+  err = set_reuse(sock, flags);
   if (err != 0)
     return err;
   handle->io_watcher.fd = sock;
   if (getpeername(sock, (struct sockaddr *)&peer, &len) == 0 && len > 0)
     handle->flags |= UDP_F_CONNECTED;
   return 0;
+}
+
+
+/* libuv has always set SO_REUSEADDR on a descriptor it is given. */
+UV_EXTERN int uv_udp_open(uv_udp_t *handle, uv_os_sock_t sock) {
+  return uv_udp_open_ex(handle, sock, UV_UDP_REUSEADDR);
 }
 
 
@@ -652,6 +666,73 @@ UV_EXTERN int uv_udp_try_send(uv_udp_t *handle, const uv_buf_t bufs[],
   }
   return (int)send_now(handle->io_watcher.fd, bufs, nbufs, addr,
                        (socklen_t)addrlen);
+}
+
+
+/* Datagram i is bufs[i][0..nbufs[i]) to addrs[i] (NULL on a connected
+ * handle): sendmmsg(2), a batch at a time. Returns how many went out, or,
+ * when the first could not, why. */
+UV_EXTERN int uv_udp_try_send2(uv_udp_t *handle, unsigned int count,
+                               uv_buf_t *bufs[], unsigned int nbufs[],
+                               struct sockaddr *addrs[], unsigned int flags) {
+  enum { BATCH = 64 };
+  struct mmsghdr msgs[BATCH];
+  unsigned int done = 0;
+  int err;
+
+  if (!udp_ok(handle) || count < 1 || flags != 0 || bufs == NULL ||
+      nbufs == NULL || addrs == NULL)
+    return UV_EINVAL;
+  if (bio__handle_closing((uv_handle_t *)handle))
+    return UV_EBADF;
+  if (handle->send_queue_count != 0)
+    return UV_EAGAIN; /* never overtake a queued send */
+  if (addrs[0] != NULL) {
+    err = bind_if_needed(handle, addrs[0]->sa_family, 0);
+    if (err != 0)
+      return err;
+  }
+  if (handle->io_watcher.fd == -1)
+    return UV_EBADF;
+  while (done < count) {
+    unsigned int n = count - done < BATCH ? count - done : BATCH;
+    unsigned int i;
+    int r;
+
+    memset(msgs, 0, n * sizeof(msgs[0]));
+    for (i = 0; i < n; i++) {
+      struct sockaddr *sa = addrs[done + i];
+      if ((bufs[done + i] == NULL && nbufs[done + i] > 0) ||
+          nbufs[done + i] > IOV_MAX)
+        break;
+      if (sa != NULL) {
+        int len = sockaddr_len(sa);
+        if (len < 0)
+          break;
+        msgs[i].msg_hdr.msg_name = sa;
+        msgs[i].msg_hdr.msg_namelen = (socklen_t)len;
+      }
+      msgs[i].msg_hdr.msg_iov = (struct iovec *)(void *)bufs[done + i];
+      msgs[i].msg_hdr.msg_iovlen = nbufs[done + i];
+    }
+    if (i == 0) /* a bad datagram first */
+      return done > 0 ? (int)done : UV_EINVAL;
+    do
+      r = sendmmsg(handle->io_watcher.fd, msgs, i,
+                   MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      if (done > 0)
+        return (int)done;
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+        return UV_EAGAIN;
+      return -errno;
+    }
+    done += (unsigned int)r;
+    if ((unsigned int)r < n)
+      break; /* the socket took what it could, or a datagram was bad */
+  }
+  return (int)done;
 }
 
 

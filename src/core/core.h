@@ -310,6 +310,9 @@ struct bio_loop {
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
   uint64_t idle_ns;
+  /* The last reap found completions ready before it waited (metrics:
+   * events that were waiting when the loop looked). */
+  int reap_found_ready;
   /* Who the backend's kernel object was created by (bio__creds_get): an
    * io_uring ring may act with those credentials, not the caller's. */
   bio_creds ring_creds;

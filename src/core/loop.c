@@ -518,6 +518,10 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
 
   flush_pending(loop);
   loop->cancels_unflushed = 0; /* this wait submits them */
+  loop->reap_found_ready =
+      loop->completed.head != NULL ||
+      atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
+      (loop->backend->ready != NULL && loop->backend->ready(loop));
   /* Idle gaps are timed only where a spin could follow from them. */
   measure = loop->spin_ns != 0 && loop->backend->ready != NULL &&
             !loop->embedded;
