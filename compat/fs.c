@@ -465,6 +465,7 @@ static void do_statfs(uv_fs_t *req) {
   out->f_bavail = (uint64_t)s.f_bavail;
   out->f_files = (uint64_t)s.f_files;
   out->f_ffree = (uint64_t)s.f_ffree;
+  out->f_frsize = (uint64_t)s.f_frsize;
   req->ptr = out;
   req->result = 0;
 }

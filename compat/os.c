@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <stdint.h>
@@ -166,29 +167,25 @@ UV_EXTERN uv_pid_t uv_os_getppid(void) {
 }
 
 
-/* username, homedir and shell share one allocation headed by username, which
- * is what uv_os_free_passwd releases. */
-UV_EXTERN int uv_os_get_passwd(uv_passwd_t *pwd) {
-  struct passwd entry;
-  struct passwd *found = NULL;
+/* Runs a getpwuid_r-style lookup with a scratch buffer that grows while
+ * the C library says it is short (ERANGE). Returns 0 with *scratch to
+ * free, UV_ENOENT when there is no such entry, or an error. */
+typedef int (*lookup_fn)(unsigned long id, void *entry, char *buf,
+                         size_t cap, void **found);
+
+static int lookup(lookup_fn fn, unsigned long id, void *entry,
+                  char **scratch) {
+  void *found = NULL;
   size_t cap;
-  size_t name_len;
-  size_t home_len;
-  size_t shell_len;
-  char *scratch = NULL;
-  char *block;
   int rc;
 
-  if (pwd == NULL)
-    return UV_EINVAL;
-
-  /* glibc says ERANGE when the scratch buffer is short; grow and retry. */
+  *scratch = NULL;
   for (cap = 4096;; cap *= 2) {
-    bio__free(scratch);
-    scratch = bio__malloc(cap);
-    if (scratch == NULL)
+    bio__free(*scratch);
+    *scratch = bio__malloc(cap);
+    if (*scratch == NULL)
       return UV_ENOMEM;
-    rc = getpwuid_r(geteuid(), &entry, scratch, cap, &found);
+    rc = fn(id, entry, *scratch, cap, &found);
     if (rc == EINTR) {
       cap /= 2;
       continue;
@@ -197,10 +194,40 @@ UV_EXTERN int uv_os_get_passwd(uv_passwd_t *pwd) {
       break;
   }
   if (rc != 0 || found == NULL) {
-    bio__free(scratch);
+    bio__free(*scratch);
+    *scratch = NULL;
     return rc != 0 ? -rc : UV_ENOENT;
   }
+  return 0;
+}
 
+static int by_uid(unsigned long id, void *entry, char *buf, size_t cap,
+                  void **found) {
+  return getpwuid_r((uid_t)id, entry, buf, cap, (struct passwd **)found);
+}
+
+static int by_gid(unsigned long id, void *entry, char *buf, size_t cap,
+                  void **found) {
+  return getgrgid_r((gid_t)id, entry, buf, cap, (struct group **)found);
+}
+
+
+/* username, homedir and shell share one allocation headed by username, which
+ * is what uv_os_free_passwd releases. */
+UV_EXTERN int uv_os_get_passwd2(uv_passwd_t *pwd, uv_uid_t uid) {
+  struct passwd entry;
+  size_t name_len;
+  size_t home_len;
+  size_t shell_len;
+  char *scratch;
+  char *block;
+  int rc;
+
+  if (pwd == NULL)
+    return UV_EINVAL;
+  rc = lookup(by_uid, (unsigned long)uid, &entry, &scratch);
+  if (rc != 0)
+    return rc;
   name_len = strlen(entry.pw_name) + 1;
   home_len = strlen(entry.pw_dir) + 1;
   shell_len = strlen(entry.pw_shell) + 1;
@@ -216,6 +243,59 @@ UV_EXTERN int uv_os_get_passwd(uv_passwd_t *pwd) {
   pwd->gid = entry.pw_gid;
   bio__free(scratch);
   return 0;
+}
+
+
+UV_EXTERN int uv_os_get_passwd(uv_passwd_t *pwd) {
+  return uv_os_get_passwd2(pwd, geteuid());
+}
+
+
+/* The member pointers, then the names they point to, then the group's
+ * name: one allocation headed by members, which uv_os_free_group
+ * releases. */
+UV_EXTERN int uv_os_get_group(uv_group_t *grp, uv_uid_t gid) {
+  struct group entry;
+  size_t name_len, strings = 0, count = 0, i;
+  char *scratch, *block, *at;
+  char **members;
+  int rc;
+
+  if (grp == NULL)
+    return UV_EINVAL;
+  rc = lookup(by_gid, (unsigned long)gid, &entry, &scratch);
+  if (rc != 0)
+    return rc;
+  for (count = 0; entry.gr_mem[count] != NULL; count++)
+    strings += strlen(entry.gr_mem[count]) + 1;
+  name_len = strlen(entry.gr_name) + 1;
+  block = bio__malloc((count + 1) * sizeof(char *) + strings + name_len);
+  if (block == NULL) {
+    bio__free(scratch);
+    return UV_ENOMEM;
+  }
+  members = (char **)(void *)block;
+  at = block + (count + 1) * sizeof(char *);
+  for (i = 0; i < count; i++) {
+    size_t n = strlen(entry.gr_mem[i]) + 1;
+    members[i] = memcpy(at, entry.gr_mem[i], n);
+    at += n;
+  }
+  members[count] = NULL;
+  grp->groupname = memcpy(at, entry.gr_name, name_len);
+  grp->members = members;
+  grp->gid = entry.gr_gid;
+  bio__free(scratch);
+  return 0;
+}
+
+
+UV_EXTERN void uv_os_free_group(uv_group_t *grp) {
+  if (grp == NULL)
+    return;
+  bio__free(grp->members);
+  grp->members = NULL;
+  grp->groupname = NULL;
 }
 
 
@@ -327,12 +407,36 @@ UV_EXTERN int uv_gettimeofday(uv_timeval64_t *tv) {
 }
 
 
-UV_EXTERN int uv_getrusage(uv_rusage_t *rusage) {
+UV_EXTERN int uv_clock_gettime(uv_clock_id clock_id, uv_timespec64_t *ts) {
+  struct timespec now;
+  clockid_t id;
+
+  if (ts == NULL)
+    return UV_EFAULT;
+  switch (clock_id) {
+  case UV_CLOCK_MONOTONIC:
+    id = CLOCK_MONOTONIC;
+    break;
+  case UV_CLOCK_REALTIME:
+    id = CLOCK_REALTIME;
+    break;
+  default:
+    return UV_EINVAL;
+  }
+  if (clock_gettime(id, &now) != 0)
+    return -errno;
+  ts->tv_sec = (int64_t)now.tv_sec;
+  ts->tv_nsec = (int32_t)now.tv_nsec;
+  return 0;
+}
+
+
+static int rusage_of(int who, uv_rusage_t *rusage) {
   struct rusage ru;
 
   if (rusage == NULL)
     return UV_EINVAL;
-  if (getrusage(RUSAGE_SELF, &ru) != 0)
+  if (getrusage(who, &ru) != 0)
     return -errno;
   rusage->ru_utime.tv_sec = ru.ru_utime.tv_sec;
   rusage->ru_utime.tv_usec = ru.ru_utime.tv_usec;
@@ -353,6 +457,16 @@ UV_EXTERN int uv_getrusage(uv_rusage_t *rusage) {
   rusage->ru_nvcsw = (uint64_t) ru.ru_nvcsw;
   rusage->ru_nivcsw = (uint64_t) ru.ru_nivcsw;
   return 0;
+}
+
+
+UV_EXTERN int uv_getrusage(uv_rusage_t *rusage) {
+  return rusage_of(RUSAGE_SELF, rusage);
+}
+
+
+UV_EXTERN int uv_getrusage_thread(uv_rusage_t *rusage) {
+  return rusage_of(RUSAGE_THREAD, rusage);
 }
 
 
@@ -505,18 +619,18 @@ static uint64_t cgroup_min_limit(const char *mount, char *dir,
 }
 
 
-UV_EXTERN uint64_t uv_get_constrained_memory(void) {
+/* Our memory cgroup, from /proc/self/cgroup: the v1 hierarchy's path
+ * (v1_dir) or, without one, the v2 path (v2_dir); "" when not found. */
+static void memory_cgroup(char v1_dir[1024], char v2_dir[1024]) {
   char buf[4096];
-  char v1_dir[1024] = "";
-  char v2_dir[1024] = "";
   char *line;
   char *save = NULL;
   char *ctrl;
   char *path;
 
+  v1_dir[0] = v2_dir[0] = '\0';
   if (read_small_file("/proc/self/cgroup", buf, sizeof(buf)) != 0)
-    return cgroup_limit("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-
+    return;
   /* Lines are "id:controllers:path"; v2 is "0::path", v1 names "memory".
    * On hybrid hosts both appear and only the v1 hierarchy has the memory
    * controller, so it takes precedence. */
@@ -529,7 +643,7 @@ UV_EXTERN uint64_t uv_get_constrained_memory(void) {
     if (path == NULL)
       continue;
     *path++ = '\0';
-    if (*path != '/' || strlen(path) >= sizeof(v1_dir))
+    if (*path != '/' || strlen(path) >= 1024)
       continue;
     if (*ctrl == '\0')
       strcpy(v2_dir, path);
@@ -538,11 +652,49 @@ UV_EXTERN uint64_t uv_get_constrained_memory(void) {
       strcpy(v1_dir, path);
   }
   if (v1_dir[0] != '\0')
+    v2_dir[0] = '\0';
+}
+
+
+UV_EXTERN uint64_t uv_get_constrained_memory(void) {
+  char v1_dir[1024];
+  char v2_dir[1024];
+
+  memory_cgroup(v1_dir, v2_dir);
+  if (v1_dir[0] != '\0')
     return cgroup_min_limit("/sys/fs/cgroup/memory", v1_dir,
                             "memory.limit_in_bytes");
   if (v2_dir[0] != '\0')
     return cgroup_min_limit("/sys/fs/cgroup", v2_dir, "memory.max");
-  return 0;
+  return cgroup_limit("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+}
+
+
+/* Under a limit: what the cgroup may still use (its limit less what it
+ * uses now); without one, the machine's free memory. */
+UV_EXTERN uint64_t uv_get_available_memory(void) {
+  char v1_dir[1024];
+  char v2_dir[1024];
+  char path[PATH_MAX];
+  char buf[64];
+  uint64_t limit = uv_get_constrained_memory();
+  uint64_t used = 0;
+
+  if (limit == 0)
+    return uv_get_free_memory();
+  memory_cgroup(v1_dir, v2_dir);
+  if (v1_dir[0] != '\0')
+    snprintf(path, sizeof(path), "/sys/fs/cgroup/memory%s/memory.usage_in_bytes",
+             strcmp(v1_dir, "/") == 0 ? "" : v1_dir);
+  else if (v2_dir[0] != '\0')
+    snprintf(path, sizeof(path), "/sys/fs/cgroup%s/memory.current",
+             strcmp(v2_dir, "/") == 0 ? "" : v2_dir);
+  else
+    snprintf(path, sizeof(path), "/sys/fs/cgroup/memory/memory.usage_in_bytes");
+  if (read_small_file(path, buf, sizeof(buf)) == 0 &&
+      sscanf(buf, "%" SCNu64, &used) != 1)
+    used = 0;
+  return used < limit ? limit - used : 0;
 }
 
 

@@ -3,9 +3,13 @@
  * are thin wrappers; their job is libuv's error contract: setup failures come
  * back as UV_E* codes, misuse of an initialised object aborts. */
 
+#include "config.h"
+
 #include "uv.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <string.h>
 #include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -124,6 +128,161 @@ UV_EXTERN int uv_thread_join(uv_thread_t *tid) {
 
 UV_EXTERN int uv_thread_equal(const uv_thread_t *t1, const uv_thread_t *t2) {
   return pthread_equal(*t1, *t2);
+}
+
+
+UV_EXTERN int uv_thread_detach(uv_thread_t *tid) {
+  if (tid == NULL)
+    return UV_EINVAL;
+  return -pthread_detach(*tid);
+}
+
+
+/* ---- affinity, CPU, name, priority (libuv 1.45-1.48) ------------------ */
+
+/* Masks are one char per CPU, as many as the kernel's cpu_set_t holds. */
+UV_EXTERN int uv_cpumask_size(void) { return CPU_SETSIZE; }
+
+
+static void mask_to_chars(const cpu_set_t *set, char *mask, size_t size) {
+  size_t i;
+  for (i = 0; i < size; i++)
+    mask[i] = i < CPU_SETSIZE && CPU_ISSET(i, set) ? 1 : 0;
+}
+
+
+UV_EXTERN int uv_thread_getaffinity(uv_thread_t *tid, char *cpumask,
+                                    size_t mask_size) {
+  cpu_set_t set;
+  int rc;
+
+  if (tid == NULL || cpumask == NULL ||
+      mask_size < (size_t)uv_cpumask_size())
+    return UV_EINVAL;
+  CPU_ZERO(&set);
+  rc = pthread_getaffinity_np(*tid, sizeof(set), &set);
+  if (rc != 0)
+    return -rc;
+  mask_to_chars(&set, cpumask, mask_size);
+  return 0;
+}
+
+
+/* CPUs named that do not exist are left out by the kernel, which refuses
+ * only a mask with none it can use. */
+UV_EXTERN int uv_thread_setaffinity(uv_thread_t *tid, char *cpumask,
+                                    char *oldmask, size_t mask_size) {
+  cpu_set_t set;
+  size_t i;
+  int rc;
+
+  if (tid == NULL || cpumask == NULL ||
+      mask_size < (size_t)uv_cpumask_size())
+    return UV_EINVAL;
+  if (oldmask != NULL) {
+    rc = uv_thread_getaffinity(tid, oldmask, mask_size);
+    if (rc != 0)
+      return rc;
+  }
+  CPU_ZERO(&set);
+  for (i = 0; i < mask_size && i < CPU_SETSIZE; i++)
+    if (cpumask[i])
+      CPU_SET(i, &set);
+  rc = pthread_setaffinity_np(*tid, sizeof(set), &set);
+  return -rc;
+}
+
+
+UV_EXTERN int uv_thread_getcpu(void) {
+  int cpu = sched_getcpu();
+  return cpu < 0 ? -errno : cpu;
+}
+
+
+/* The kernel keeps 15 bytes of a thread's name; a longer one is cut. */
+#define THREAD_NAME_MAX 16
+
+UV_EXTERN int uv_thread_setname(const char *name) {
+  char buf[THREAD_NAME_MAX];
+
+  if (name == NULL)
+    return UV_EINVAL;
+  strncpy(buf, name, sizeof(buf) - 1);
+  buf[sizeof(buf) - 1] = '\0';
+  return -pthread_setname_np(pthread_self(), buf);
+}
+
+
+UV_EXTERN int uv_thread_getname(uv_thread_t *tid, char *name, size_t size) {
+  char buf[THREAD_NAME_MAX];
+  size_t n;
+  int rc;
+
+  if (tid == NULL || name == NULL || size == 0)
+    return UV_EINVAL;
+  rc = pthread_getname_np(*tid, buf, sizeof(buf));
+  if (rc != 0)
+    return -rc;
+  n = strnlen(buf, sizeof(buf) - 1);
+  if (n > size - 1)
+    n = size - 1;
+  memcpy(name, buf, n);
+  name[n] = '\0';
+  return 0;
+}
+
+
+/* A SCHED_OTHER thread's only priority is its nice value, and a thread
+ * can read and set its own (it has a kernel thread id of its own); libuv
+ * maps its levels to nice -4 .. 4 there. Any other thread, or one under a
+ * real-time policy, has the levels spread over the policy's range. */
+UV_EXTERN int uv_thread_getpriority(uv_thread_t tid, int *priority) {
+  struct sched_param param;
+  int policy, rc, nice_value;
+
+  if (priority == NULL)
+    return UV_EINVAL;
+  rc = pthread_getschedparam(tid, &policy, &param);
+  if (rc != 0)
+    return -rc;
+  if (policy == SCHED_OTHER && pthread_equal(tid, pthread_self())) {
+    errno = 0;
+    nice_value = getpriority(PRIO_PROCESS, (id_t)gettid());
+    if (nice_value == -1 && errno != 0)
+      return -errno;
+    *priority = nice_value;
+    return 0;
+  }
+  *priority = param.sched_priority;
+  return 0;
+}
+
+
+UV_EXTERN int uv_thread_setpriority(uv_thread_t tid, int priority) {
+  struct sched_param param;
+  int policy, rc, lo, hi, want;
+
+  if (priority < UV_THREAD_PRIORITY_LOWEST ||
+      priority > UV_THREAD_PRIORITY_HIGHEST)
+    return UV_EINVAL;
+  rc = pthread_getschedparam(tid, &policy, &param);
+  if (rc != 0)
+    return -rc;
+  if (policy == SCHED_OTHER && pthread_equal(tid, pthread_self())) {
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), -2 * priority) != 0)
+      return -errno;
+    return 0;
+  }
+  lo = sched_get_priority_min(policy);
+  hi = sched_get_priority_max(policy);
+  if (lo == -1 || hi == -1)
+    return -errno;
+  /* LOWEST .. HIGHEST over lo .. hi, in quarters. */
+  want = lo + (hi - lo) * (priority - UV_THREAD_PRIORITY_LOWEST) / 4;
+  if (param.sched_priority == want)
+    return 0;
+  param.sched_priority = want;
+  return -pthread_setschedparam(tid, policy, &param);
 }
 
 

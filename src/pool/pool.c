@@ -360,6 +360,9 @@ static void *worker_main(void *arg) {
   int searching = 0;
 
   self = me;
+  /* The name libuv gives its pool threads (1.48 on): tools and programs
+   * look for it (ps, top, a debugger's thread list, libuv's own tests). */
+  pthread_setname_np(pthread_self(), "libuv-worker");
   atomic_fetch_add(&pool.started, 1);
   futex_wake(&pool.started);
   for (;;) {
