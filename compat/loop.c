@@ -1,6 +1,7 @@
-/* uv_loop_t on the completion core: init/close, the default loop, and
- * uv_run's phases in libuv's order (timers, pending, idle, prepare, poll,
- * check, closing), plus the loop's small accessors and uv_walk. */
+/* uv_run's phases in libuv 1.46+'s order (pending, idle, prepare, poll,
+ * check, closing, timers; in UV_RUN_DEFAULT timers before the first turn
+ * too), plus the loop's small accessors and uv_walk. */
+
 #include "config.h"
 
 #include <errno.h>
@@ -368,11 +369,14 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
   alive = loop_alive(loop);
   if (!alive)
     uv_update_time(loop);
-
-  while (alive && loop->stop_flag == 0) {
+  /* libuv 1.46 on runs the timers at the end of each turn, after the
+   * poll (and, in UV_RUN_DEFAULT only, once before the first turn). */
+  if (mode == UV_RUN_DEFAULT && alive && loop->stop_flag == 0) {
     uv_update_time(loop);
     bio__run_timers(loop);
+  }
 
+  while (alive && loop->stop_flag == 0) {
     can_sleep = bio__q_empty(loop->pending_queue) &&
                 bio__q_empty(loop->idle_handles);
     run_pending(loop);
@@ -409,11 +413,8 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
     bio__run_check(loop);
     run_closing(loop);
 
-    if (mode == UV_RUN_ONCE) {
-      /* ONCE promises progress: a poll that timed out leaves due timers. */
-      uv_update_time(loop);
-      bio__run_timers(loop);
-    }
+    uv_update_time(loop);
+    bio__run_timers(loop);
     alive = loop_alive(loop);
     if (mode == UV_RUN_ONCE || mode == UV_RUN_NOWAIT)
       break;

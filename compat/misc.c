@@ -20,11 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The libuv release whose ABI we implement; uv.h must agree. */
+/* The libuv release whose API we implement (its ABI includes 1.44.2's);
+ * uv.h must agree. */
 #define ABI_MAJOR 1
-#define ABI_MINOR 44
-#define ABI_PATCH 2
-#define ABI_TEXT "1.44.2"
+#define ABI_MINOR 52
+#define ABI_PATCH 1
+#define ABI_TEXT "1.52.1"
 
 _Static_assert(UV_VERSION_MAJOR == ABI_MAJOR &&
                UV_VERSION_MINOR == ABI_MINOR &&

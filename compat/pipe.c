@@ -225,6 +225,7 @@ static int get_name(const uv_pipe_t *h, name_fn fn, char *buffer,
   struct sockaddr_un sun;
   socklen_t len = sizeof(sun);
   size_t n;
+  int abstract;
 
   if (!pipe_ok(h) || buffer == NULL || size == NULL)
     return UV_EINVAL;
@@ -233,18 +234,23 @@ static int get_name(const uv_pipe_t *h, name_fn fn, char *buffer,
   memset(&sun, 0, sizeof(sun));
   if (fn(h->io_watcher.fd, (struct sockaddr *)&sun, &len) != 0)
     return -errno;
+  abstract = len > offsetof(struct sockaddr_un, sun_path) &&
+             sun.sun_path[0] == '\0';
   if (len <= offsetof(struct sockaddr_un, sun_path))
     n = 0;
-  else if (sun.sun_path[0] == '\0') /* abstract: bytes, not a string */
+  else if (abstract) /* bytes, not a string */
     n = len - offsetof(struct sockaddr_un, sun_path);
   else
     n = strnlen(sun.sun_path, sizeof(sun.sun_path));
-  if (n >= *size) {
+  /* A path needs room for its NUL too; an abstract name's bytes are all
+   * there is (libuv 1.46 on), so it may fill the buffer exactly. */
+  if (n + (abstract ? 0 : 1) > *size) {
     *size = n + 1;
     return UV_ENOBUFS;
   }
   memcpy(buffer, sun.sun_path, n);
-  buffer[n] = '\0';
+  if (n < *size)
+    buffer[n] = '\0';
   *size = n;
   return 0;
 }

@@ -1220,7 +1220,10 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
                         uv_stream_t *send_handle, uv_write_cb cb) {
   size_t bytes;
 
-  if (req == NULL || !stream_ok(handle) || (bufs == NULL && nbufs > 0))
+  /* No buffers, or a count so large it is a negative number converted
+   * (libuv 1.46 on): a bad argument, before anything about the stream. */
+  if (req == NULL || !stream_ok(handle) || bufs == NULL || nbufs < 1 ||
+      nbufs > 1024 * 1024)
     return UV_EINVAL;
   if (handle->io_watcher.fd == -1 ||
       bio__handle_closing((uv_handle_t *)handle))

@@ -103,9 +103,13 @@ void bio__run_timers(uv_loop_t *loop) {
   bio_wheel *w = &bio__core(loop)->wheel;
   bio_timer *t;
 
-  /* One at a time: a callback may stop or start any timer, including
-   * 0 ms ones that, as in libuv 1.44, still fire in this same pass. */
-  while ((t = bio__wheel_pop(w, loop->time)) != NULL) {
+  /* The timers due when the pass begins, one at a time (a callback may
+   * stop or start any timer). One (re)started by a callback of this pass
+   * waits for the next, even at 0 ms, as in libuv 1.46 on: a timer that
+   * restarts itself at 0 ms can't keep the loop in its timer phase. */
+  uint64_t limit = w->next_seq;
+
+  while ((t = bio__wheel_pop_before(w, loop->time, limit)) != NULL) {
     uv_timer_t *h = owner(t);
     bio__handle_stop((uv_handle_t *)h);
     if (h->repeat != 0) {

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <linux/errqueue.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -33,7 +34,8 @@ enum {
   UDP_F_CONNECTED = 1u << 17, /* uv_udp_connect'ed */
   UDP_F_MMSG = 1u << 18,      /* created with UV_UDP_RECVMMSG */
   UDP_F_CLOSE_WAIT = 1u << 19, /* closed; waiting for our ops to return */
-  UDP_F_READ_LATER = 1u << 20  /* readable, but send callbacks go first */
+  UDP_F_READ_LATER = 1u << 20, /* readable, but send callbacks go first */
+  UDP_F_ERRQUEUE = 1u << 21    /* ...and the error queue has something */
 };
 
 /* The handle's receive op sits in io_watcher, before its fd, which stays
@@ -872,6 +874,67 @@ static void read_datagrams(uv_udp_t *h) {
 }
 
 
+/* POLLERR after the reads: the socket's error queue holds something (with
+ * IP_RECVERR, the ICMP errors our sends met). As libuv 1.52 does, each
+ * error comes to recv_cb as nread = the error, addr = the host that
+ * reported it, flags UV_UDP_LINUX_RECVERR, until a read finds the queue
+ * empty (recv_cb with nread 0). Left unread, POLLERR would wake the loop
+ * for ever. */
+static void read_errqueue(uv_udp_t *h) {
+  int budget = READS_PER_WAKE;
+
+  while (budget-- > 0 && still_receiving(h)) {
+    struct sockaddr_storage peer;
+    char control[256];
+    struct cmsghdr *c;
+    struct msghdr m;
+    uv_buf_t buf = uv_buf_init(NULL, 0);
+    ssize_t r;
+
+    h->alloc_cb((uv_handle_t *)h, DGRAM_MAX_BYTES, &buf);
+    if (!still_receiving(h))
+      return;
+    if (buf.base == NULL || buf.len == 0) {
+      h->recv_cb(h, UV_ENOBUFS, &buf, NULL, 0);
+      return;
+    }
+    memset(&m, 0, sizeof(m));
+    memset(&peer, 0, sizeof(peer));
+    m.msg_name = &peer;
+    m.msg_namelen = sizeof(peer);
+    m.msg_iov = (struct iovec *)(void *)&buf;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof(control);
+    do
+      r = recvmsg(h->io_watcher.fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      int err = (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+      h->recv_cb(h, err, &buf, NULL, 0);
+      return;
+    }
+    for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c))
+      if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+          (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR))
+        break;
+    if (c != NULL) {
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+      h->recv_cb(h, -(ssize_t)ee.ee_errno, &buf,
+                 (const struct sockaddr *)SO_EE_OFFENDER(
+                     (struct sock_extended_err *)(void *)CMSG_DATA(c)),
+                 UV_UDP_LINUX_RECVERR |
+                     ((m.msg_flags & MSG_TRUNC) ? UV_UDP_PARTIAL : 0));
+    } else {
+      clear_name_tail(&peer, m.msg_namelen);
+      h->recv_cb(h, r, &buf, (const struct sockaddr *)&peer,
+                 (m.msg_flags & MSG_TRUNC) ? UV_UDP_PARTIAL : 0);
+    }
+  }
+}
+
+
 static void recv_op_done(bio_loop *core, bio_op *op) {
   uv_udp_t *h = bio_container_of((void *)op, uv_udp_t, io_watcher);
 
@@ -882,6 +945,8 @@ static void recv_op_done(bio_loop *core, bio_op *op) {
   }
   if (!still_receiving(h))
     return; /* stopped; a later recv_start armed nothing while we were out */
+  if (op->res > 0 && (op->res & POLLERR))
+    h->flags |= UDP_F_ERRQUEUE;
   if (op->res != -ECANCELED && callbacks_owed(h)) {
     /* libuv runs send callbacks (its pending phase) before reads (its
      * poll phase); a send callback may close or stop the handle. Read
@@ -889,8 +954,13 @@ static void recv_op_done(bio_loop *core, bio_op *op) {
     h->flags |= UDP_F_READ_LATER;
     return;
   }
-  if (op->res != -ECANCELED)
+  if (op->res != -ECANCELED) {
     read_datagrams(h);
+    if ((h->flags & UDP_F_ERRQUEUE) && still_receiving(h)) {
+      h->flags &= ~UDP_F_ERRQUEUE;
+      read_errqueue(h);
+    }
+  }
   if (still_receiving(h))
     arm_recv(h);
 }
@@ -901,6 +971,10 @@ static void read_later(uv_udp_t *h) {
   if (!still_receiving(h))
     return;
   read_datagrams(h);
+  if ((h->flags & UDP_F_ERRQUEUE) && still_receiving(h)) {
+    h->flags &= ~UDP_F_ERRQUEUE;
+    read_errqueue(h);
+  }
   if (still_receiving(h))
     arm_recv(h);
 }

@@ -32,6 +32,15 @@
 extern "C" {
 #endif
 
+/* A link of a circular doubly linked list: libuv 1.47's type for the
+ * queues in its private fields. Ours keep the two-pointer layout those
+ * fields always had; the type is declared for code built against libuv's
+ * internal headers (its test suite includes them). */
+struct uv__queue {
+  struct uv__queue* next;
+  struct uv__queue* prev;
+};
+
 #include "uv/unix.h"
 
 

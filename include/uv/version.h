@@ -10,11 +10,11 @@
 #define UV_VERSION_SUFFIX ""
 #define UV_VERSION_IS_RELEASE 1
 
-#define UV_VERSION_PATCH 2
-#define UV_VERSION_MINOR 44
+#define UV_VERSION_PATCH 1
+#define UV_VERSION_MINOR 52
 #define UV_VERSION_MAJOR 1
 
-/* One byte each, major in the high one: 0x012c02 for 1.44.2. */
+/* One byte each, major in the high one: 0x013401 for 1.52.1. */
 #define UV_VERSION_HEX \
   (UV_VERSION_MAJOR * 0x10000 + UV_VERSION_MINOR * 0x100 + UV_VERSION_PATCH)
 

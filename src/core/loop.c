@@ -147,8 +147,11 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
      * signal_multiple_loops, 300 loops in a row) gets ENOMEM until the
      * old rings are gone. Chosen automatically, we fall back to epoll at
      * once; forced (BIO_BACKEND=uring), we wait for them (at most ~63 ms)
-     * before giving up. */
-    if (err != -ENOMEM || !forced || tries++ == 6)
+     * before giving up. Only io_uring's rings wait: an ENOMEM elsewhere is
+     * memory that is not there (libuv's loop_init_oom test grows an
+     * allocator's limit 8 bytes at a time until the init fits). */
+    if (err != -ENOMEM || !forced || b != &bio__backend_uring ||
+        tries++ == 6)
       return err;
     nanosleep(&pause, NULL);
     pause.tv_nsec *= 2;

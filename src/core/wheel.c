@@ -214,6 +214,12 @@ static void cascade(bio_wheel *w, unsigned level, unsigned slot) {
 
 
 bio_timer *bio__wheel_pop(bio_wheel *w, uint64_t now_ms) {
+  return bio__wheel_pop_before(w, now_ms, UINT64_MAX);
+}
+
+
+bio_timer *bio__wheel_pop_before(bio_wheel *w, uint64_t now_ms,
+                                 uint64_t seq_limit) {
   assert(now_ms >= w->elapsed_ms);
   /* Fast exits, taken on almost every loop turn: nothing at all, or
    * nothing due yet by the cached earliest due time. Leaving elapsed
@@ -231,6 +237,8 @@ bio_timer *bio__wheel_pop(bio_wheel *w, uint64_t now_ms) {
 
     if (t != NULL) {
       assert(t->due_ms <= now_ms);
+      if (t->seq >= seq_limit)
+        return NULL;
       unlink_timer(w, t);
       return t;
     }

@@ -55,6 +55,13 @@ static inline int bio__timer_active(const bio_timer *t) {
  * backwards between calls. Timers added while popping (for example from a
  * callback) are seen by the next call. */
 bio_timer *bio__wheel_pop(bio_wheel *w, uint64_t now_ms);
+/* The same, but only a timer started (added) before the one that got
+ * seq_limit: with seq_limit = next_seq taken before a pass, the timers a
+ * pass's callbacks (re)start wait for the next pass. Those sort after
+ * every timer that was due when the pass began (due no earlier, seq
+ * larger), so stopping at the first of them leaves none of the others. */
+bio_timer *bio__wheel_pop_before(bio_wheel *w, uint64_t now_ms,
+                                 uint64_t seq_limit);
 /* Earliest due time of any timer in the wheel, UINT64_MAX when empty. */
 uint64_t bio__wheel_next_due(bio_wheel *w);
 static inline size_t bio__wheel_count(const bio_wheel *w) { return w->count; }

@@ -93,7 +93,9 @@ bio_build() {
   esac
   case $path in
     relink)
-      cppflags=""
+      # libuv's headers and library: the system's 1.44.2, or the reference
+      # build of another version (BIO_SYSINC, BIO_SYSLIBDIR).
+      cppflags=${BIO_SYSINC:+-I$BIO_SYSINC}
       libs="-L$BIO_SYSLIBDIR -luv" ;;
     rebuild)
       [ -f "$ourinc/uv.h" ] || { bio_say "no uv.h in $ourinc"; return 1; }

@@ -1,20 +1,32 @@
 #!/bin/bash
-# Runs libuv 1.44.2's own test suite against blitz-io (what `make check-libuv`
-# runs). libuv's runner is built from libuv's sources twice - relink (system
-# headers and -luv, our libuv.so.1 loaded at run time) and rebuild (our
-# headers, linked to our library) - and every test runs under each backend.
-# The verdict compares against expected-pass.txt.
+# Runs libuv's own test suite against blitz-io (what `make check-libuv`
+# runs): libuv 1.44.2's (Debian's source package), or 1.52.1's (the release
+# tarball vendored in ../shared/vendor, built into a reference library by
+# fetch-1.52.sh). libuv's runner is built from libuv's sources twice -
+# relink (libuv's headers and library: the system's for 1.44.2, the
+# reference build for 1.52.1; our libuv.so.1 loaded at run time) and rebuild
+# (our headers, linked to our library) - and every test runs under each
+# backend. The verdict compares against the suite's expected-pass list.
 #
 # usage: suite.sh [options]
 #   --libdir DIR       our libuv.so.1's directory   (default: <top>/.libs)
 #   --includedir DIR   our uv.h's directory         (default: <top>/include)
-#   --paths LIST       relink,rebuild               (default: both)
-#   --backends LIST    uring,epoll                  (default: both)
+#   --suite VERSION    1.44 or 1.52                 (default: 1.44)
+#   --paths LIST       relink,rebuild,reference     (default: relink,rebuild)
+#                      reference: the relink runner on libuv's own library
+#                      (the baseline: what libuv itself passes here)
+#   --backends LIST    uring,epoll,denied,killed    (default: uring,epoll,
+#                      and denied,killed when --no-uring is given)
+#                      denied/killed: io_uring refused by a seccomp filter
+#                      (EPERM / killing the caller), the backend left to
+#                      blitz-io's own choice
+#   --no-uring PROG    test/programs/no-uring, for denied and killed
 #   --filter REGEX     only tests whose name matches (grep -E, whole name)
 #   --slice            filter = the first slice's tests (loop, timers, ...)
 #   --jobs N           tests run at once            (default: 16)
 #   --budget SECONDS   wall-time cap for all runs   (default: 1500)
-#   --expected FILE    (default: test/libuv/expected-pass.txt)
+#   --expected FILE    (default: test/libuv/expected-pass.txt, or
+#                      expected-pass-1.52.txt for --suite 1.52)
 #   --no-isolate       no per-test network/mount namespaces (then jobs=1)
 #   --verbose          print every test's result
 #   --sanitize         our library is built with --enable-sanitizers: preload
@@ -33,8 +45,9 @@
 #      BIO_SUITE_ENV: extra VAR=value words (whitespace-separated) set in
 #      every test process, after --sanitize's, e.g.
 #      BIO_SUITE_ENV='ASAN_OPTIONS=detect_leaks=0 BIO_TRACE=1'.
-# Results: <cache>/work/results/<path>-<backend>.txt ("name pass|fail|skip"),
-#          <cache>/work/logs/<path>-<backend>/<name>.log for failures.
+# Results: <work>/results/<path>-<backend>.txt ("name pass|fail|skip"),
+#          <work>/logs/<path>-<backend>/<name>.log for failures; <work> is
+#          <cache>/work for 1.44, <cache>/work-1.52.1 for 1.52.
 # Exit: 0 if every expected test passed in every combination, 1 if not,
 #       2 on harness errors.
 set -uo pipefail
@@ -59,11 +72,13 @@ SANITIZE_OWN_LEAKS='tty_pty'
 libdir=${BIO_LIBDIR:-$top/.libs}
 incdir=$top/include
 paths=relink,rebuild
-backends=uring,epoll
+backends=''
 filter=''
 jobs=16
 budget=1500
-expected=$here/expected-pass.txt
+expected=''
+suite=1.44
+no_uring=
 isolate=1
 jobs_given=0
 verbose=0
@@ -75,6 +90,8 @@ while [ $# -gt 0 ]; do
     --includedir) incdir=$2; shift ;;
     --paths) paths=$2; shift ;;
     --backends) backends=$2; shift ;;
+    --suite) suite=$2; shift ;;
+    --no-uring) no_uring=$2; shift ;;
     --filter) filter=$2; shift ;;
     --slice) filter=$SLICE_RE ;;
     --jobs) jobs=$2; jobs_given=1; shift ;;
@@ -90,6 +107,19 @@ while [ $# -gt 0 ]; do
 done
 
 [ "$(id -u)" = 0 ] || bio_die "run as root (it creates $BIO_TEST_USER and drops to it)"
+case $suite in
+  1.44) : "${expected:=$here/expected-pass.txt}" ;;
+  1.52) : "${expected:=$here/expected-pass-1.52.txt}" ;;
+  *) bio_die "--suite: 1.44 or 1.52, not $suite" ;;
+esac
+if [ -z "$backends" ]; then
+  backends=uring,epoll
+  [ -n "$no_uring" ] && backends+=,denied,killed
+fi
+if [[ ,$backends, == *,denied,* || ,$backends, == *,killed,* ]]; then
+  [ -n "$no_uring" ] && [ -x "$no_uring" ] ||
+    bio_die "backends denied/killed need --no-uring PROG (test/programs/no-uring)"
+fi
 libdir=$(cd "$libdir" 2>/dev/null && pwd) || bio_die "no lib dir $libdir"
 incdir=$(cd "$incdir" 2>/dev/null && pwd) || incdir=/nonexistent
 
@@ -123,9 +153,20 @@ if [ -n "${BIO_SUITE_ENV:-}" ]; then
   done
 fi
 
-src=$("$here/fetch.sh") || bio_die "cannot fetch libuv's source"
-cache=$(dirname "$src")
-work=$cache/work
+if [ $suite = 1.44 ]; then
+  src=$("$here/fetch.sh") || bio_die "cannot fetch libuv's source"
+  cache=$(dirname "$src")
+  work=$cache/work
+  reflib=$BIO_SYSLIBDIR
+else
+  src=$("$here/fetch-1.52.sh") || bio_die "cannot fetch libuv 1.52.1"
+  cache=$(dirname "$src")
+  work=$cache/work-1.52.1
+  # The relink runner is built on the reference build's headers and
+  # library.
+  export BIO_SYSINC=$src/include BIO_SYSLIBDIR=$src/.libs
+  reflib=$src/.libs
+fi
 mkdir -p "$work"
 chmod 755 "$cache" "$work"
 start=$(date +%s)
@@ -133,6 +174,12 @@ start=$(date +%s)
 bio_ensure_user
 bio_build_isolate "$work"
 bio_copy_lib "$libdir" "$work/lib"
+bio_copy_lib "$reflib" "$work/reflib"
+if [ -n "$no_uring" ]; then
+  # Where the test user can run it.
+  cp "$no_uring" "$work/no-uring"
+  chmod 755 "$work/no-uring"
+fi
 rm -rf "$work/fixtures"
 mkdir -p "$work/fixtures/test"
 cp -a "$src/test/fixtures" "$work/fixtures/test/"
@@ -201,7 +248,7 @@ run_one() {
       USER="$RUN_USER" LOGNAME="$RUN_USER" BIO_BACKEND="$RUN_BACKEND" \
       LD_LIBRARY_PATH="$RUN_LIB" \
       "$RUN_ISOLATE" $RUN_NS "$RUN_UID" "$RUN_GID" "$dir" \
-      /usr/bin/env "${RUN_ENV[@]}" "$RUN_BIN" "$name" \
+      /usr/bin/env "${RUN_ENV[@]}" $RUN_WRAP "$RUN_BIN" "$name" \
       < /dev/null > "$out" 2>&1
   rc=$?
   line=$(grep -m 1 -E "^(not )?ok [0-9]+ - $name( |$)" "$out")
@@ -241,18 +288,18 @@ deadline_all=$((start + budget))
 combos=()
 harness_error=0
 for path in "${path_list[@]}"; do
-  bin=$(bio_build tests "$path" "$src" "$work/build/tests-$path" \
+  # The reference path runs the relink runner on libuv's own library.
+  build=$path runlib=$work/lib
+  [ $path = reference ] && build=relink runlib=$work/reflib
+  bin=$(bio_build tests "$build" "$src" "$work/build/tests-$build" \
           "$incdir" "$work/lib" "$jobs") || bin=''
-  if [ -n "$bin" ] && [ $path = relink ]; then
-    bio_verify_loaded "$bin" "$work/lib" || exit 2
-  fi
-  if [ -n "$bin" ] && [ $path = rebuild ]; then
-    bio_verify_loaded "$bin" "$work/lib" || exit 2
+  if [ -n "$bin" ]; then
+    bio_verify_loaded "$bin" "$runlib" || exit 2
   fi
   # The runner's own list, asked as the test user (it refuses root).
   names=()
   if [ -n "$bin" ]; then
-    mapfile -t names < <(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$work/lib" \
+    mapfile -t names < <(env -i PATH=/usr/bin:/bin LD_LIBRARY_PATH="$runlib" \
                            "$BIO_ISOLATE" "$BIO_UID" "$BIO_GID" / \
                            /usr/bin/env "${run_env[@]}" ASAN_OPTIONS=detect_leaks=0 \
                            "$bin" --list |
@@ -291,8 +338,15 @@ for path in "${path_list[@]}"; do
     } | (
       export RUN_DEADLINE=$((now + share)) RUN_RESULTS=$results RUN_LOGS=$logs
       export RUN_DIR=$rundir RUN_FIXTURES=$work/fixtures RUN_UID=$BIO_UID
+      # denied, killed: blitz-io picks its backend with io_uring refused.
+      RUN_WRAP=''
+      case $backend in
+        denied) RUN_WRAP=$work/no-uring backend= ;;
+        killed) RUN_WRAP="$work/no-uring --kill" backend= ;;
+      esac
+      export RUN_WRAP
       export RUN_GID=$BIO_GID RUN_USER=$BIO_TEST_USER RUN_BACKEND=$backend
-      export RUN_LIB=$work/lib RUN_ISOLATE=$BIO_ISOLATE RUN_BIN=$bin
+      export RUN_LIB=$runlib RUN_ISOLATE=$BIO_ISOLATE RUN_BIN=$bin
       export RUN_VERBOSE=$verbose RUN_COMBO=$combo
       RUN_NS=''; [ $isolate = 1 ] && RUN_NS=-n
       export RUN_NS
@@ -309,7 +363,7 @@ for path in "${path_list[@]}"; do
     np=$(grep -c ' pass$' "$results")
     nf=$(grep -c ' fail$' "$results")
     ns=$(grep -c ' skip$' "$results")
-    echo "$path ${backend}: $np passed, $nf failed, $ns skipped ($((t1 - t0)) s)"
+    echo "$suite $combo: $np passed, $nf failed, $ns skipped ($((t1 - t0)) s)"
     rmdir "$rundir" 2>/dev/null
   done
 done

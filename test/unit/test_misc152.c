@@ -302,6 +302,59 @@ START_TEST(utf16_wtf8_round_trip) {
 }
 END_TEST
 
+static int zero_calls;
+static void restart_at_zero(uv_timer_t *t) {
+  ck_assert_int_eq(uv_timer_start(t, restart_at_zero, 0, 0), 0);
+  uv_stop(t->loop);
+  zero_calls++;
+}
+
+/* A timer that restarts itself at 0 ms runs once per turn (libuv 1.46
+ * on): it used to run again in the same timer pass, for ever, so the
+ * uv_stop it called was never reached (libuv 1.52's timer_zero_timeout
+ * hung). */
+START_TEST(timer_restarted_at_zero_waits_for_the_next_turn) {
+  uv_loop_t loop;
+  uv_timer_t t;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
+  ck_assert_int_eq(uv_timer_start(&t, restart_at_zero, 0, 0), 0);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 1);
+  ck_assert_int_eq(zero_calls, 1);
+  uv_close((uv_handle_t *)&t, NULL);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(zero_calls, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static int repeat_calls;
+static void count_repeat(uv_timer_t *t) {
+  (void)t;
+  repeat_calls++;
+}
+
+/* A repeating timer found late by uv_run(UV_RUN_ONCE) fires once: the
+ * timers run after the poll, as in libuv 1.46 on (before, at the start
+ * of the turn and again after a poll that waited for its next period:
+ * twice; libuv 1.52's timer_no_double_call_once). */
+START_TEST(late_repeating_timer_fires_once_per_run_once) {
+  uv_loop_t loop;
+  uv_timer_t t;
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
+  ck_assert_int_eq(uv_timer_start(&t, count_repeat, 10, 10), 0);
+  uv_sleep(20);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_ONCE), 1);
+  ck_assert_int_eq(repeat_calls, 1);
+  uv_close((uv_handle_t *)&t, NULL);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("misc152");
   TCase *tc = tcase_create("api");
@@ -320,6 +373,8 @@ int main(void) {
   tcase_add_test(tc, thread_priority_levels);
   tcase_add_test(tc, statfs_reports_fragment_size);
   tcase_add_test(tc, utf16_wtf8_round_trip);
+  tcase_add_test(tc, timer_restarted_at_zero_waits_for_the_next_turn);
+  tcase_add_test(tc, late_repeating_timer_fires_once_per_run_once);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -372,6 +372,92 @@ START_TEST(udp_try_send2_sends_each_datagram) {
 END_TEST
 
 
+static int errq_calls, errq_icmp, errq_plain_errors;
+static struct sockaddr_in errq_offender;
+static char errq_slab[65536];
+
+static void errq_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf) {
+  (void)h;
+  (void)size;
+  *buf = uv_buf_init(errq_slab, sizeof(errq_slab));
+}
+
+static void errq_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                      const struct sockaddr *addr, unsigned flags) {
+  (void)h;
+  (void)buf;
+  errq_calls++;
+  if (nread < 0 && (flags & UV_UDP_LINUX_RECVERR)) {
+    ck_assert_int_eq(nread, UV_ECONNREFUSED);
+    ck_assert_ptr_nonnull(addr);
+    memcpy(&errq_offender, addr, sizeof(errq_offender));
+    errq_icmp++;
+  } else if (nread < 0) {
+    errq_plain_errors++;
+  }
+}
+
+static void errq_send_cb(uv_udp_send_t *req, int status) {
+  (void)req;
+  (void)status;
+}
+
+static void errq_stop(uv_timer_t *t) {
+  uv_close((uv_handle_t *)t->data, NULL);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+/* With UV_UDP_LINUX_RECVERR, the ICMP error a send met comes to recv_cb
+ * from the socket's error queue (libuv 1.52): nread UV_ECONNREFUSED, the
+ * address of the host that reported it, flags UV_UDP_LINUX_RECVERR. The
+ * queue is read empty, so its POLLERR stops: before, the loop woke for it
+ * again and again, calling recv_cb with nothing (over a million times in
+ * libuv 1.52's udp_recvmsg_unreachable_error). */
+START_TEST(udp_recverr_delivers_icmp_errors_and_drains_the_queue) {
+  struct sockaddr_in me, nobody;
+  uv_udp_send_t req;
+  uv_buf_t buf = uv_buf_init("PING", 4);
+  int len = sizeof(me);
+  uv_loop_t loop;
+  uv_timer_t timer;
+  uv_udp_t h;
+  int s;
+
+  use_backend(_i);
+  /* A port nobody listens on: bound, then closed. */
+  s = socket(AF_INET, SOCK_DGRAM, 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &nobody), 0);
+  ck_assert_int_eq(bind(s, (struct sockaddr *)&nobody, sizeof(nobody)), 0);
+  ck_assert_int_eq(getsockname(s, (struct sockaddr *)&nobody,
+                               &(socklen_t){sizeof(nobody)}),
+                   0);
+  close(s);
+
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(uv_ip4_addr("127.0.0.1", 0, &me), 0);
+  ck_assert_int_eq(
+      uv_udp_bind(&h, (struct sockaddr *)&me, UV_UDP_LINUX_RECVERR), 0);
+  ck_assert_int_eq(uv_udp_getsockname(&h, (struct sockaddr *)&me, &len), 0);
+  ck_assert_int_eq(uv_udp_recv_start(&h, errq_alloc, errq_recv), 0);
+  ck_assert_int_eq(uv_udp_send(&req, &h, &buf, 1,
+                               (struct sockaddr *)&nobody, errq_send_cb),
+                   0);
+  ck_assert_int_eq(uv_timer_init(&loop, &timer), 0);
+  timer.data = &h;
+  ck_assert_int_eq(uv_timer_start(&timer, errq_stop, 300, 0), 0);
+  errq_calls = errq_icmp = errq_plain_errors = 0;
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(errq_icmp, 1);
+  ck_assert_int_eq(errq_offender.sin_family, AF_INET);
+  ck_assert_uint_eq(ntohl(errq_offender.sin_addr.s_addr), INADDR_LOOPBACK);
+  ck_assert_int_le(errq_plain_errors, 1); /* the socket's own error */
+  ck_assert_int_le(errq_calls, 6);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+
 /* ---- files, tty, loop ---- */
 
 /* UV_FS_UTIME_OMIT leaves a time as it is; UV_FS_UTIME_NOW sets it to the
@@ -530,6 +616,8 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, udp_reuseport_and_open_ex_flags, 0, 2);
   tcase_add_loop_test(tc, udp_try_send2_sends_each_datagram, 0, 2);
+  tcase_add_loop_test(tc, udp_recverr_delivers_icmp_errors_and_drains_the_queue,
+                      0, 2);
   tcase_add_loop_test(tc, fs_utime_now_and_omit, 0, 2);
   tcase_add_loop_test(tc, tty_raw_vt_is_raw, 0, 2);
   tcase_add_loop_test(tc, metrics_info_counts_turns_and_events, 0, 2);

@@ -127,6 +127,34 @@ START_TEST(test_add_during_pop) {
 END_TEST
 
 
+/* pop_before with the start-order number taken before a pass: timers
+ * added during the pass (even due at once) stay for the next one, and
+ * every timer that was due when it began still comes out first. */
+START_TEST(test_pop_before_holds_back_timers_added_in_the_pass) {
+  bio_wheel w;
+  bio_timer t[4];
+  uint64_t limit;
+
+  init_timers(t, 4);
+  bio__wheel_init(&w, 0);
+  bio__wheel_add(&w, &t[0], 10);
+  bio__wheel_add(&w, &t[1], 100);
+  limit = w.next_seq;
+  ck_assert_ptr_eq(bio__wheel_pop_before(&w, 100, limit), &t[0]);
+  bio__wheel_add(&w, &t[2], 100); /* "0 ms" at loop time 100 */
+  ck_assert_ptr_eq(bio__wheel_pop_before(&w, 100, limit), &t[1]);
+  bio__wheel_add(&w, &t[3], 100);
+  ck_assert_ptr_null(bio__wheel_pop_before(&w, 100, limit));
+  ck_assert_uint_eq(bio__wheel_count(&w), 2);
+  /* The next pass. */
+  limit = w.next_seq;
+  ck_assert_ptr_eq(bio__wheel_pop_before(&w, 100, limit), &t[2]);
+  ck_assert_ptr_eq(bio__wheel_pop_before(&w, 100, limit), &t[3]);
+  ck_assert_ptr_null(bio__wheel_pop_before(&w, 100, limit));
+}
+END_TEST
+
+
 START_TEST(test_remove_ready_and_during_pop) {
   bio_wheel w;
   bio_timer t[4];
@@ -389,6 +417,7 @@ static Suite *wheel_suite(void) {
   tcase_add_test(basic, test_same_due_start_order);
   tcase_add_test(basic, test_cascade_order);
   tcase_add_test(basic, test_add_during_pop);
+  tcase_add_test(basic, test_pop_before_holds_back_timers_added_in_the_pass);
   tcase_add_test(basic, test_remove_ready_and_during_pop);
   tcase_add_test(basic, test_max_due);
   suite_add_tcase(s, basic);
