@@ -724,7 +724,14 @@ struct uv_udp_send_s {
   uv_udp_send_cb cb;
   /* private */
   void* queue[2];
-  struct sockaddr_storage addr;
+  /* The destination: addr by libuv 1.44's name, u by 1.52's. */
+  __extension__ union {
+    struct sockaddr_storage addr;
+    union {
+      struct sockaddr addr;
+      struct sockaddr_storage storage;
+    } u;
+  };
   unsigned int nbufs;
   uv_buf_t* bufs;
   ssize_t status;
@@ -914,7 +921,14 @@ struct uv_timer_s {
   UV_HANDLE_FIELDS
   /* private */
   uv_timer_cb timer_cb;
-  void* heap_node[3];
+  /* heap_node by libuv 1.44's name, node by 1.52's: the same 24 bytes. */
+  __extension__ union {
+    void* heap_node[3];
+    union {
+      void* heap[3];
+      struct uv__queue queue;
+    } node;
+  };
   uint64_t timeout;
   uint64_t repeat;
   uint64_t start_id;

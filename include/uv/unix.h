@@ -109,7 +109,12 @@ typedef void (*uv__io_cb)(struct uv_loop_s* loop,
                           unsigned int events);
 
 struct uv__io_s {
-  uv__io_cb cb;
+  /* libuv 1.52 keeps its callback's index here as bits; 1.44 named it cb.
+   * Both names, one word. */
+  __extension__ union {
+    uv__io_cb cb;
+    uintptr_t bits;
+  };
   void* pending_queue[2];
   void* watcher_queue[2];
   unsigned int pevents; /* interest wanted after the next poll */

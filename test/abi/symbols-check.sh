@@ -1,8 +1,10 @@
 #!/bin/sh
-# blitz-io: does our libuv.so.1 export every function libuv 1.44.2 does?
-# The reference list is the system's libuv.so.1 when installed, else the
-# committed libuv-1.44.2.symbols. Also flags uv_* symbols we export that
-# libuv does not (a warning only). Exit: 0 pass, 1 fail, 77 skip.
+# blitz-io: does our libuv.so.1 export every function libuv 1.44.2 and
+# libuv 1.52.1 do? The reference list is the union of the system's
+# libuv.so.1 (1.44.2) when installed, else the committed
+# libuv-1.44.2.symbols, and the committed libuv-1.52.1.symbols. Also flags
+# uv_* symbols we export that neither has (a warning only).
+# Exit: 0 pass, 1 fail, 77 skip.
 #
 # usage: symbols-check.sh [OUR_LIB]   (default: ../../.libs/libuv.so.1)
 #   env: SYS_LIBUV (default /usr/lib/x86_64-linux-gnu/libuv.so.1)
@@ -40,6 +42,10 @@ else
   grep '^uv_' "$here/libuv-1.44.2.symbols" | sort -u > "$tmp/want"
   from=$here/libuv-1.44.2.symbols
 fi
+grep '^uv_' "$here/libuv-1.52.1.symbols" | sort -u > "$tmp/want152"
+sort -u "$tmp/want" "$tmp/want152" > "$tmp/want.all"
+mv "$tmp/want.all" "$tmp/want"
+from="$from + $here/libuv-1.52.1.symbols"
 exports "$lib" > "$tmp/have"
 
 want=$(wc -l < "$tmp/want")
