@@ -21,10 +21,11 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
-static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+static void use_backend(int i) { bio_test_backend(backends[i]); }
 
 static int closed;
 static void on_close(uv_handle_t *h) {

@@ -14,11 +14,12 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 #include "exchange.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
-static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+static void use_backend(int i) { bio_test_backend(backends[i]); }
 
 static uv_pipe_t listener, accepted, client;
 static uv_connect_t connect_req;

@@ -19,6 +19,7 @@
 
 #include "core/core.h"
 #include "pool/pool.h"
+#include "backend.h"
 
 static const char *backend_names[] = {"uring", "epoll"};
 
@@ -174,7 +175,7 @@ START_TEST(items_from_several_loops_complete_once) {
   pthread_t th[LOOPS];
   int i;
 
-  setenv("BIO_BACKEND", backend_names[_i], 1);
+  bio_test_backend(backend_names[_i]);
   for (i = 0; i < LOOPS; i++) {
     jobs[i].backend = backend_names[_i];
     jobs[i].items = calloc(PER_LOOP, sizeof(item));
@@ -210,7 +211,7 @@ START_TEST(resubmit_from_done_callback) {
   bio_loop loop;
   item it;
 
-  setenv("BIO_BACKEND", backend_names[_i], 1);
+  bio_test_backend(backend_names[_i]);
   ck_assert_int_eq(bio__loop_init(&loop, 0), 0);
   item_prep(&it, &loop, BIO_WORK_CPU);
   it.done.cb = chain_done;

@@ -23,12 +23,13 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 
 extern char **environ;
 
 static const char *backends[] = {"uring", "epoll"};
 
-static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+static void use_backend(int i) { bio_test_backend(backends[i]); }
 
 
 /* ---- a child with its stdout (and optionally stdin) on pipes ---- */

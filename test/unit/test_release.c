@@ -19,11 +19,12 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
 static void use_backend(int i) {
-  setenv("BIO_BACKEND", backends[i & 1], 1);
+  bio_test_backend(backends[i & 1]);
 }
 
 static uv_loop_t loop;

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -31,7 +32,7 @@ static const char *backends[] = {"uring", "epoll"};
  * op (BIO_STREAM_SEND_OP=2), else the default (only when other streams
  * wrote in the same batch). */
 static void use_backend(int i) {
-  setenv("BIO_BACKEND", backends[i & 1], 1);
+  bio_test_backend(backends[i & 1]);
   setenv("BIO_STREAM_SEND_OP", (i & 2) ? "2" : "1", 1);
 }
 

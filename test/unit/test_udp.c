@@ -17,10 +17,11 @@
 
 #include "blitzio.h"
 #include "uv.h"
+#include "backend.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
-static void use_backend(int i) { setenv("BIO_BACKEND", backends[i], 1); }
+static void use_backend(int i) { bio_test_backend(backends[i]); }
 
 static char slab[3 * 65536];
 static int send_status[64];
