@@ -6,7 +6,8 @@
 # a copy in this repository: libuv is our oracle, not our code.
 #
 # usage: fetch-1.52.sh   (BIO_CACHE overrides /var/cache/blitz-io;
-#                         BIO_LIBUV152_TARBALL the tarball's path)
+#                         BIO_LIBUV152_TARBALL the tarball's path; else
+#                         shared/vendor/ beside the tree or a parent)
 # The reference library ends up in <source>/.libs (libuv.so.1).
 set -euo pipefail
 
@@ -18,7 +19,20 @@ say() { echo "fetch-1.52.sh: $*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-tarball=${BIO_LIBUV152_TARBALL:-$top/../shared/vendor/libuv-$version.tar.gz}
+# The shared/ directory beside the project (or beside a parent: check-asan
+# and distcheck build copies inside the tree).
+tarball=${BIO_LIBUV152_TARBALL:-}
+if [ -z "$tarball" ]; then
+  d=$top
+  while [ "$d" != / ]; do
+    d=$(dirname "$d")
+    if [ -f "$d/shared/vendor/libuv-$version.tar.gz" ]; then
+      tarball=$d/shared/vendor/libuv-$version.tar.gz
+      break
+    fi
+  done
+fi
+: "${tarball:=$top/../shared/vendor/libuv-$version.tar.gz}"
 mkdir -p "$cache"
 cache_abs=$(cd "$cache" && pwd -P)
 case "$cache_abs/" in
