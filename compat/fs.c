@@ -23,6 +23,7 @@
 
 #include "fs.h"
 #include "internal.h"
+#include "core/settings.h"
 #include "pool/pool.h"
 
 /* readv/writev take uv_buf_t arrays as they are. */
@@ -1016,14 +1017,7 @@ static int pool_start(uv_fs_t *req, int native_errno) {
  * hold the file for a moment after we see its completion (on Linux 6.18
  * test_fs's exec test got ETXTBSY in 2 to 5 runs of 10 with native
  * writes). The native write path below stays for BIO_URING_FS_WRITE=1. */
-static int native_writes(void) {
-  static int on = -1;
-  if (on < 0) {
-    const char *v = getenv("BIO_URING_FS_WRITE");
-    on = v != NULL && strcmp(v, "1") == 0;
-  }
-  return on;
-}
+static int native_writes(void) { return bio__settings()->uring_fs_write; }
 
 
 static int native_opcode(uv_fs_type type) {
@@ -1065,12 +1059,11 @@ static int native_opcode(uv_fs_type type) {
 /* Once per loop: which types the backend runs (the io_uring probe), unless
  * BIO_NO_URING_FS is set to anything but 0. */
 static void fs_probe(bio_uv_loop *ul) {
-  const char *off = getenv("BIO_NO_URING_FS");
   int t;
 
   ul->fs_probed = 1;
   ul->fs_native = 0;
-  if (off != NULL && *off != '\0' && strcmp(off, "0") != 0)
+  if (bio__settings_no_uring_fs())
     return;
   for (t = 0; t <= UV_FS_LUTIME; t++) {
     int op = native_opcode((uv_fs_type)t);

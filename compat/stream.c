@@ -19,6 +19,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "core/settings.h"
 #include "stream.h"
 #include "udp.h"
 
@@ -52,14 +53,7 @@ _Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec),
 static void read_op_done(bio_loop *core, bio_op *op);
 
 
-static int multi_ok(void) {
-  static int on = -1;
-  if (on == -1) {
-    const char *v = getenv("BIO_STREAM_MULTI");
-    on = v == NULL || strcmp(v, "0") != 0;
-  }
-  return on;
-}
+static int multi_ok(void) { return bio__settings()->stream_multi; }
 static void wop_done(bio_loop *core, bio_op *op);
 static void deferred_done(bio_loop *core, bio_op *op);
 static void close_progress(uv_stream_t *s);
@@ -247,14 +241,13 @@ static void accepted_take(bio_fd_sink *sink, int fd);
  * (tcp_multi_accept2: 100% to one thread, against 52/48 with polls,
  * which leave the queue each time they fire). BIO_TCP_ACCEPT_OP=0 (or
  * BIO_STREAM_MULTI=0) turns it off. */
+static pthread_once_t fork_watch_once = PTHREAD_ONCE_INIT;
+static void watch_forks(void) { pthread_atfork(NULL, note_fork, note_fork); }
+
 static int accept_op_wanted(const uv_stream_t *s) {
-  static int setting = -1;
-  if (setting < 0) {
-    const char *v = getenv("BIO_TCP_ACCEPT_OP");
-    setting = v == NULL || strcmp(v, "0") != 0;
-    if (setting)
-      pthread_atfork(NULL, note_fork, note_fork);
-  }
+  int setting = bio__settings()->tcp_accept_op;
+  if (setting)
+    pthread_once(&fork_watch_once, watch_forks);
   return setting && !accept_op_refused && !forked && multi_ok() &&
          s->type == UV_TCP && (s->flags & S_OWN_FD) &&
          bio__loop_supports(bio__core(s->loop), BIO_OP_ACCEPT);
@@ -1111,12 +1104,8 @@ static bio_op *send_op(uv_write_t *req) {
  * syscall). Not on epoll, which would first wait for writability.
  * BIO_STREAM_SEND_OP: 0 never, 2 for every such write (tests). */
 static int send_op_ok(const uv_stream_t *s, const uv_write_t *req) {
-  static int setting = -1;
+  int setting = bio__settings()->stream_send_op;
   bio_uv_loop *ul;
-  if (setting < 0) {
-    const char *v = getenv("BIO_STREAM_SEND_OP");
-    setting = v == NULL ? 1 : atoi(v);
-  }
   if (setting == 0 || s->type != UV_TCP || req->send_handle != NULL ||
       req->nbufs != 1 || req->bufs[0].len == 0 ||
       req->bufs[0].len > INT32_MAX ||

@@ -23,6 +23,38 @@ BIO_EXTERN const char *bio_version(void);
  * negative errno (-EINVAL for a NULL loop_out or an unknown BIO_BACKEND). */
 BIO_EXTERN int bio_loop_new(bio_loop **loop_out);
 
+/* How to make a loop (bio_loop_new_ex). Fill with bio_loop_options_init,
+ * then set what you want; fields added later keep their zero meaning. */
+typedef struct bio_loop_options {
+  /* "uring", "epoll", or NULL: BIO_BACKEND if set, else io_uring where
+   * the kernel and any seccomp filter allow it, else epoll. A backend
+   * named here that can't start makes bio_loop_new_ex fail. */
+  const char *backend;
+  /* io_uring only: submission and completion queue sizes (rounded up to
+   * powers of two by the kernel); 0: 256 and 2048. At most 32768 and
+   * 65536; a CQ smaller than the SQ is -EINVAL. */
+  unsigned sq_entries;
+  unsigned cq_entries;
+  /* io_uring only: share this loop's kernel worker pool (io-wq) instead
+   * of starting another (IORING_SETUP_ATTACH_WQ): many loops, one pool of
+   * kernel threads for blocking work. It must be an io_uring loop, and
+   * must outlive nothing of this one's (free it last). NULL: own pool. */
+  const bio_loop *attach_wq;
+  /* How long the loop may spin for a completion before it sleeps, in
+   * microseconds (at most 10000): 0 never spins; -1 (the default):
+   * BIO_LOOP_SPIN_US, else 50. */
+  int spin_us;
+  void *reserved[4]; /* zero */
+} bio_loop_options;
+
+/* The defaults: every choice left to the library. */
+BIO_EXTERN void bio_loop_options_init(bio_loop_options *opts);
+
+/* bio_loop_new with options (NULL: the defaults). -EINVAL for values out
+ * of range, an unknown backend, or attach_wq not on io_uring. */
+BIO_EXTERN int bio_loop_new_ex(bio_loop **loop_out,
+                               const bio_loop_options *opts);
+
 /* Destroys a loop made by bio_loop_new. NULL is ignored. */
 BIO_EXTERN void bio_loop_free(bio_loop *loop);
 

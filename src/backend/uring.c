@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/core.h"
+#include "core/settings.h"
 
 #define SQ_ENTRIES 256
 /* CQ slots (IORING_SETUP_CQSIZE, 5.5): room for a busy turn's completions
@@ -68,12 +69,6 @@ static pid_t current_tid(void) {
   if (tid == 0)
     tid = (pid_t)syscall(SYS_gettid);
   return tid;
-}
-
-
-static int env_disabled(const char *name) {
-  const char *v = getenv(name);
-  return v != NULL && strcmp(v, "0") == 0;
 }
 
 
@@ -170,6 +165,15 @@ static void live_del(uring_state *st, bio_op *op) {
 }
 
 
+int bio__uring_ring_fd(const bio_loop *loop) {
+  const uring_state *st;
+  if (loop == NULL || loop->backend != &bio__backend_uring)
+    return -1;
+  st = loop->backend_data;
+  return st != NULL ? st->ring.ring_fd : -1;
+}
+
+
 static int create_ring(bio_loop *loop, uring_state *st) {
   struct io_uring_params p;
   unsigned try_flags[3];
@@ -182,7 +186,7 @@ static int create_ring(bio_loop *loop, uring_state *st) {
    * disabled (5.10) so that the thread running the loop, not the one that
    * initialised it, becomes the single issuer. BIO_URING_DEFER=0 turns
    * them off. */
-  if (!env_disabled("BIO_URING_DEFER") && !st->shared)
+  if (bio__settings()->uring_defer && !st->shared)
     try_flags[n++] = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
                      IORING_SETUP_R_DISABLED | IORING_SETUP_TASKRUN_FLAG;
   /* COOP_TASKRUN (5.19) skips the IPI that would interrupt us. */
@@ -192,8 +196,16 @@ static int create_ring(bio_loop *loop, uring_state *st) {
   for (i = 0; i < n; i++) {
     memset(&p, 0, sizeof(p));
     p.flags = try_flags[i] | IORING_SETUP_CQSIZE;
-    p.cq_entries = CQ_ENTRIES;
-    err = io_uring_queue_init_params(SQ_ENTRIES, &st->ring, &p);
+    p.cq_entries = loop->ring_cq != 0 ? loop->ring_cq : CQ_ENTRIES;
+    if (loop->ring_sq > p.cq_entries)
+      p.cq_entries = loop->ring_sq;
+    if (loop->attach_wq_fd >= 0) {
+      /* One io-wq (the kernel's threads for blocking work) for both. */
+      p.flags |= IORING_SETUP_ATTACH_WQ;
+      p.wq_fd = (unsigned)loop->attach_wq_fd;
+    }
+    err = io_uring_queue_init_params(
+        loop->ring_sq != 0 ? loop->ring_sq : SQ_ENTRIES, &st->ring, &p);
     if (err == 0) {
       st->setup_flags = p.flags;
       st->cq_entries = p.cq_entries;

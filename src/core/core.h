@@ -307,6 +307,10 @@ struct bio_loop {
   /* uv_loop_configure(UV_LOOP_BLOCK_SIGNAL, SIGPROF): profilers' timer
    * signals must not cut waits short, so waits block SIGPROF. */
   int block_sigprof;
+  /* Asked for at init (bio_loop_options): io_uring queue sizes (0: the
+   * backend's) and the ring whose kernel worker pool to share (-1: none). */
+  unsigned ring_sq, ring_cq;
+  int attach_wq_fd;
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
   uint64_t idle_ns;
@@ -329,6 +333,12 @@ enum bio_loop_flags {
 /* Picks the backend: BIO_BACKEND=uring|epoll|fault:<inner> overrides; else
  * io_uring when it can be set up, epoll otherwise. Returns 0 or -errno. */
 int bio__loop_init(bio_loop *loop, uint64_t now_ms);
+/* The same with the native API's options (NULL: the defaults). */
+struct bio_loop_options;
+int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
+                      const struct bio_loop_options *opts);
+/* io_uring backend: the ring's fd (for IORING_SETUP_ATTACH_WQ), or -1. */
+int bio__uring_ring_fd(const bio_loop *loop);
 void bio__loop_close(bio_loop *loop);
 /* Hands op to the backend (batched: the kernel sees it at the next poll).
  * Never fails: an op the backend refuses for good completes with the

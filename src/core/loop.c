@@ -18,9 +18,9 @@
 #include <grp.h>
 
 #include "core/core.h"
+#include "core/settings.h"
+#include "blitzio.h"
 
-/* Default spin before sleeping: see spin_before_sleep. */
-#define LOOP_SPIN_NS 50000u
 /* At most this many idle turns sleep between two tries of an I/O spin. */
 #define SPIN_BACKOFF_MAX 64u
 /* A spin that saw its clock jump this far between two looks was
@@ -162,28 +162,57 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
 /* How long a loop spins before it sleeps (BIO_LOOP_SPIN_US; 0 turns it
  * off). */
 static unsigned spin_ns_setting(void) {
-  const char *v = getenv("BIO_LOOP_SPIN_US");
-  if (v != NULL && *v != '\0') {
-    long us = strtol(v, NULL, 10);
-    return us <= 0 ? 0 : us > 10000 ? 10000000u : (unsigned)us * 1000u;
-  }
-  return LOOP_SPIN_NS;
+  return bio__settings()->loop_spin_ns;
 }
 
 
 int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
-  const char *env = getenv("BIO_BACKEND");
+  return bio__loop_init_ex(loop, now_ms, NULL);
+}
+
+
+/* bio_loop_options' limits (io_uring's own: IORING_MAX_ENTRIES and
+ * IORING_MAX_CQ_ENTRIES). */
+#define OPT_SQ_MAX 32768u
+#define OPT_CQ_MAX 65536u
+#define OPT_SPIN_US_MAX 10000
+
+int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
+                      const bio_loop_options *opts) {
+  char env_buf[64];
+  const char *env = env_buf;
   const bio_backend *want = NULL;
   int err;
 
   memset(loop, 0, sizeof(*loop));
+  loop->wake_fd = -1;
+  loop->attach_wq_fd = -1;
+  if (opts != NULL) {
+    unsigned sq = opts->sq_entries != 0 ? opts->sq_entries : 256;
+    if (opts->sq_entries > OPT_SQ_MAX || opts->cq_entries > OPT_CQ_MAX ||
+        (opts->cq_entries != 0 && opts->cq_entries < sq) ||
+        opts->spin_us < -1 || opts->spin_us > OPT_SPIN_US_MAX)
+      return -EINVAL;
+    if (opts->attach_wq != NULL) {
+      loop->attach_wq_fd = bio__uring_ring_fd(opts->attach_wq);
+      if (loop->attach_wq_fd < 0)
+        return -EINVAL; /* not an io_uring loop */
+    }
+    loop->ring_sq = opts->sq_entries;
+    loop->ring_cq = opts->cq_entries;
+  }
   bio__wheel_init(&loop->wheel, now_ms);
-  loop->spin_ns = spin_ns_setting();
+  loop->spin_ns = opts != NULL && opts->spin_us >= 0
+                      ? (unsigned)opts->spin_us * 1000u
+                      : spin_ns_setting();
   bio__op_list_init(&loop->pending);
   bio__op_list_init(&loop->completed);
-  loop->wake_fd = -1;
 
-  if (env != NULL && *env != '\0') {
+  if (opts != NULL && opts->backend != NULL)
+    env = opts->backend;
+  else
+    bio__settings_backend(env_buf, sizeof(env_buf));
+  if (*env != '\0') {
     if (strncmp(env, "fault", 5) == 0) {
       /* fault or fault:<inner>; the fault backend reads loop->inner. */
       const char *inner = env[5] == ':' ? env + 6 : "epoll";
@@ -224,8 +253,7 @@ int bio__loop_init(bio_loop *loop, uint64_t now_ms) {
 /* BIO_LOOP_STATS=1: each loop tells stderr, as it closes, how its
  * spins went (to see what spinning costs and catches in a real program). */
 static void print_stats(const bio_loop *loop) {
-  const char *v = getenv("BIO_LOOP_STATS");
-  if (v == NULL || strcmp(v, "1") != 0 || loop->backend == NULL)
+  if (!bio__settings()->loop_stats || loop->backend == NULL)
     return;
   fprintf(stderr,
           "blitz-io: loop %p (%s, spin %u us): spins caught %llu, missed "

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "blitzio.h"
 #include "core/alloc.h"
@@ -13,7 +14,21 @@
 BIO_EXTERN const char *bio_version(void) { return PACKAGE_VERSION; }
 
 
+BIO_EXTERN void bio_loop_options_init(bio_loop_options *opts) {
+  if (opts == NULL)
+    return;
+  memset(opts, 0, sizeof(*opts));
+  opts->spin_us = -1;
+}
+
+
 BIO_EXTERN int bio_loop_new(bio_loop **loop_out) {
+  return bio_loop_new_ex(loop_out, NULL);
+}
+
+
+BIO_EXTERN int bio_loop_new_ex(bio_loop **loop_out,
+                               const bio_loop_options *opts) {
   bio_loop *loop;
   int err;
 
@@ -22,7 +37,7 @@ BIO_EXTERN int bio_loop_new(bio_loop **loop_out) {
   loop = bio__malloc(sizeof(*loop));
   if (loop == NULL)
     return -ENOMEM;
-  err = bio__loop_init(loop, bio__clock_ns() / 1000000u);
+  err = bio__loop_init_ex(loop, bio__clock_ns() / 1000000u, opts);
   if (err != 0) {
     bio__free(loop);
     return err;

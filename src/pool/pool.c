@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/settings.h"
 #include "pool/pool.h"
 
 #define POOL_DEFAULT_THREADS 4
@@ -30,7 +31,6 @@
  * for. With the loop spinning for the post too (core: spin_before_sleep) no
  * one sleeps or writes an eventfd between a job and the next, and libuv's
  * queue_work benchmark runs 3-10x faster here than with neither. */
-#define POOL_SPIN_NS 50000u
 #define TICKET_NONE UINT64_MAX
 
 /* Workers sit on their own cache lines: submitters and thieves touch the
@@ -79,7 +79,7 @@ static struct {
   _Atomic long slow_queued;
   _Atomic unsigned slow_running; /* changed under slow_lock */
   unsigned slow_max;
-  uint64_t spin_ns; /* POOL_SPIN_NS, or BIO_POOL_SPIN_US */
+  uint64_t spin_ns; /* BIO_POOL_SPIN_US, 50 us by default */
 } pool = {
     .start_lock = PTHREAD_MUTEX_INITIALIZER,
     .slow_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -114,18 +114,8 @@ static inline uint64_t ticket_of(const bio_work *w) {
 
 
 static unsigned threads_wanted(void) {
-  const char *s = getenv("UV_THREADPOOL_SIZE");
-  char *end;
-  long n;
-
-  if (s == NULL || *s == '\0')
-    return POOL_DEFAULT_THREADS;
-  n = strtol(s, &end, 10);
-  if (n < 1)
-    return 1; /* libuv, too, turns 0 and garbage into one thread */
-  if (n > POOL_MAX_THREADS)
-    return POOL_MAX_THREADS;
-  return (unsigned)n;
+  return bio__settings_threadpool_size(POOL_DEFAULT_THREADS,
+                                       POOL_MAX_THREADS);
 }
 
 
@@ -410,7 +400,6 @@ static void register_atfork(void) {
 
 static int alloc_workers(unsigned n) {
   size_t bytes = (size_t)n * sizeof(struct worker) + 63;
-  const char *spin;
   uintptr_t p;
   unsigned i;
 
@@ -428,10 +417,7 @@ static int alloc_workers(unsigned n) {
   }
   pool.nthreads = n;
   pool.slow_max = (n + 1) / 2;
-  pool.spin_ns = POOL_SPIN_NS;
-  spin = getenv("BIO_POOL_SPIN_US");
-  if (spin != NULL && *spin != '\0')
-    pool.spin_ns = strtoull(spin, NULL, 10) * 1000u;
+  pool.spin_ns = bio__settings()->pool_spin_ns;
   return 0;
 }
 
