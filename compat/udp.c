@@ -823,6 +823,21 @@ static int read_batch(uv_udp_t *h, uv_buf_t *buf) {
 }
 
 
+/* A buffer from alloc_cb for the next read; 0 when there is none (the
+ * callback stopped or closed the handle, or gave no memory: recv_cb then
+ * hears UV_ENOBUFS). */
+static int take_buffer(uv_udp_t *h, uv_buf_t *buf) {
+  h->alloc_cb((uv_handle_t *)h, DGRAM_MAX_BYTES, buf);
+  if (!still_receiving(h))
+    return 0;
+  if (buf->base == NULL || buf->len == 0) {
+    h->recv_cb(h, UV_ENOBUFS, buf, NULL, 0);
+    return 0;
+  }
+  return 1;
+}
+
+
 /* The socket is readable: read until it is drained or the budget is
  * spent, one alloc_cb per datagram (or per recvmmsg batch). */
 static void read_datagrams(uv_udp_t *h) {
@@ -834,13 +849,8 @@ static void read_datagrams(uv_udp_t *h) {
     uv_buf_t buf = uv_buf_init(NULL, 0);
     ssize_t r;
 
-    h->alloc_cb((uv_handle_t *)h, DGRAM_MAX_BYTES, &buf);
-    if (!still_receiving(h))
+    if (!take_buffer(h, &buf))
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      h->recv_cb(h, UV_ENOBUFS, &buf, NULL, 0);
-      return;
-    }
     /* recvmmsg only pays when the buffer holds more than one datagram's
      * worth; a smaller one takes the plain path (libuv would hand it to
      * recvmmsg with no slot at all). */
@@ -891,13 +901,8 @@ static void read_errqueue(uv_udp_t *h) {
     uv_buf_t buf = uv_buf_init(NULL, 0);
     ssize_t r;
 
-    h->alloc_cb((uv_handle_t *)h, DGRAM_MAX_BYTES, &buf);
-    if (!still_receiving(h))
+    if (!take_buffer(h, &buf))
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      h->recv_cb(h, UV_ENOBUFS, &buf, NULL, 0);
-      return;
-    }
     memset(&m, 0, sizeof(m));
     memset(&peer, 0, sizeof(peer));
     m.msg_name = &peer;
