@@ -355,6 +355,41 @@ START_TEST(late_repeating_timer_fires_once_per_run_once) {
 }
 END_TEST
 
+static void *dirty_malloc(size_t n) {
+  void *p = malloc(n);
+  if (p != NULL)
+    memset(p, 0xbe, n);
+  return p;
+}
+static void *dirty_calloc(size_t c, size_t n) { return dirty_malloc(c * n); }
+
+/* A program's calloc that does not zero (libuv 1.52's loop_init_oom
+ * hands one in) must not leave the library reading garbage: the epoll
+ * backend took 0xbebebebe for its fd table's size and overflowed. */
+START_TEST(loop_runs_with_a_calloc_that_does_not_zero) {
+  static const char *names[] = {"uring", "epoll"};
+  uv_loop_t loop;
+  uv_timer_t t;
+  int i;
+
+  ck_assert_int_eq(uv_replace_allocator(dirty_malloc, realloc, dirty_calloc,
+                                        free),
+                   0);
+  for (i = 0; i < 2; i++) {
+    setenv("BIO_BACKEND", names[i], 1);
+    repeat_calls = 0;
+    ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
+    ck_assert_int_eq(uv_timer_start(&t, count_repeat, 1, 0), 0);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(repeat_calls, 1);
+    uv_close((uv_handle_t *)&t, NULL);
+    ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+  }
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("misc152");
   TCase *tc = tcase_create("api");
@@ -375,6 +410,7 @@ int main(void) {
   tcase_add_test(tc, utf16_wtf8_round_trip);
   tcase_add_test(tc, timer_restarted_at_zero_waits_for_the_next_turn);
   tcase_add_test(tc, late_repeating_timer_fires_once_per_run_once);
+  tcase_add_test(tc, loop_runs_with_a_calloc_that_does_not_zero);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
