@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "uv.h"
+#include "backend.h"
 
 START_TEST(clock_gettime_checks_and_reads) {
   uv_timespec64_t a, b;
@@ -376,7 +377,7 @@ START_TEST(loop_runs_with_a_calloc_that_does_not_zero) {
                                         free),
                    0);
   for (i = 0; i < 2; i++) {
-    setenv("BIO_BACKEND", names[i], 1);
+    bio_test_backend(names[i]);
     repeat_calls = 0;
     ck_assert_int_eq(uv_loop_init(&loop), 0);
     ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
