@@ -9,6 +9,7 @@
 
 #include <sched.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -20,6 +21,17 @@
 /* Process-wide, so no loop field is needed: only the order of one loop's
  * handles matters, and a loop inits its handles on one thread. */
 static _Atomic uintptr_t next_seq;
+
+/* The loop whose async walk this thread is in (bio__async_wake), so that
+ * a send from one of the walk's callbacks tells the walk at once to look
+ * for new arrivals. Sends from other threads are looked for after every
+ * callback of a small walk (a callback that waits for a thread's send
+ * then sees it run in the walk, as libuv's scan would), but only every
+ * ARRIVALS_EVERY callbacks of a large one: there each look costs a cache
+ * miss on the line the senders keep writing (libuv's million_async, a
+ * walk of a million handles, ran at 0.52x libuv looking after each). */
+static __thread bio_uv_loop *walking;
+#define ARRIVALS_EVERY 1024u
 
 static inline _Atomic int *pending_of(uv_async_t *h) {
   return (_Atomic int *)&h->pending;
@@ -73,6 +85,8 @@ UV_EXTERN int uv_async_send(uv_async_t *handle) {
       &ul->async_stack, &head, handle, memory_order_release,
       memory_order_relaxed));
   atomic_store_explicit(pending, 2, memory_order_release);
+  if (walking == ul)
+    ul->async_self_sent = 1;
   bio__loop_wake(&ul->core);
   return 0;
 }
@@ -172,6 +186,82 @@ static uv_async_t *sort(uv_async_t *list) {
 }
 
 
+/* A large batch (libuv's million_async sends to a million handles at
+ * random): the merge sort's passes over a list would each miss the cache
+ * on every handle. Instead the handles' (init number, address) pairs go
+ * to an array, sorted there by radix (11 bits a pass: two passes cover
+ * two million live handles), and the list is relinked from it: each
+ * handle is touched twice. Falls back to the list sort without memory. */
+#define SORT_ARRAY_MIN 64
+#define RADIX_BITS 11
+
+typedef struct {
+  uintptr_t key; /* init number less the batch's smallest */
+  uv_async_t *h;
+} sort_item;
+
+static uv_async_t *sort_batch(bio_uv_loop *ul, uv_async_t *list,
+                              int *large) {
+  sort_item *a, *b, *t;
+  size_t n = 0, i, need;
+  uintptr_t min, span;
+  unsigned shift;
+  uv_async_t *h;
+
+  for (h = list; h != NULL && n < SORT_ARRAY_MIN; h = LINK(h))
+    n++;
+  *large = n >= SORT_ARRAY_MIN;
+  if (n < SORT_ARRAY_MIN)
+    return sort(list);
+  for (; h != NULL; h = LINK(h))
+    n++;
+  need = 2 * n * sizeof(sort_item);
+  if (need > ul->async_sort_cap) {
+    void *buf = bio__malloc(need);
+    if (buf == NULL)
+      return sort(list);
+    bio__free(ul->async_sort_buf);
+    ul->async_sort_buf = buf;
+    ul->async_sort_cap = need;
+  }
+  a = ul->async_sort_buf;
+  b = a + n;
+  min = SEQ(list);
+  for (h = list; h != NULL; h = LINK(h))
+    if (seq_before(SEQ(h), min))
+      min = SEQ(h);
+  span = 0;
+  for (i = 0, h = list; h != NULL; h = LINK(h), i++) {
+    a[i].key = SEQ(h) - min;
+    a[i].h = h;
+    if (a[i].key > span)
+      span = a[i].key;
+  }
+  for (shift = 0; shift < sizeof(uintptr_t) * 8 && (span >> shift) != 0;
+       shift += RADIX_BITS) {
+    size_t count[1u << RADIX_BITS];
+    size_t sum = 0, c;
+    memset(count, 0, sizeof(count));
+    for (i = 0; i < n; i++)
+      count[(a[i].key >> shift) & ((1u << RADIX_BITS) - 1)]++;
+    for (i = 0; i < (1u << RADIX_BITS); i++) {
+      c = count[i];
+      count[i] = sum;
+      sum += c;
+    }
+    for (i = 0; i < n; i++)
+      b[count[(a[i].key >> shift) & ((1u << RADIX_BITS) - 1)]++] = a[i];
+    t = a;
+    a = b;
+    b = t;
+  }
+  for (i = 0; i + 1 < n; i++)
+    LINK(a[i].h) = a[i + 1].h;
+  LINK(a[n - 1].h) = NULL;
+  return a[0].h;
+}
+
+
 /* A sender between its compare-exchange and its push: wait it out. */
 static void wait_push_done(uv_async_t *h) {
   while (atomic_load_explicit(pending_of(h), memory_order_acquire) == 1)
@@ -212,13 +302,18 @@ void bio__async_wake(bio_loop *core, void *arg) {
   bio_uv_loop *ul = bio__uv(loop);
   /* Handles initialised from here on are not part of this batch. */
   uintptr_t last = atomic_load_explicit(&next_seq, memory_order_relaxed);
-  uv_async_t *batch = sort(take_all(ul));
+  int large;
+  uv_async_t *batch = sort_batch(ul, take_all(ul), &large);
+  unsigned ran = 0;
   uv_async_t *later = NULL;
   uv_async_t *tail = NULL;
+  bio_uv_loop *outer = walking; /* a callback may run another loop */
   uv_async_t *h;
   uintptr_t cur;
 
   (void)core;
+  walking = ul;
+  ul->async_self_sent = 0;
   while ((h = batch) != NULL) {
     batch = LINK(h);
     LINK(h) = NULL;
@@ -230,13 +325,17 @@ void bio__async_wake(bio_loop *core, void *arg) {
     if (h->async_cb == NULL)
       continue;
     cur = SEQ(h);
+    walking = ul; /* again: the callback may have run another loop */
     h->async_cb(h);
-    /* One load per callback when nothing was sent meanwhile. */
-    if (atomic_load_explicit(&ul->async_stack, memory_order_relaxed) !=
-            NULL ||
-        ul->async_ready != NULL)
+    if (ul->async_self_sent || ul->async_ready != NULL ||
+        ((!large || ++ran % ARRIVALS_EVERY == 0) &&
+         atomic_load_explicit(&ul->async_stack, memory_order_relaxed) !=
+             NULL)) {
+      ul->async_self_sent = 0;
       batch = take_arrivals(ul, batch, cur, last, &later);
+    }
   }
+  walking = outer;
   /* Back on the stack for the next wake, but for those closed by a later
    * callback of the batch: the stack is not purged. */
   batch = NULL;

@@ -83,6 +83,13 @@ typedef struct bio_uv_loop {
   uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
   uv_async_t *async_ready_tail;
   int async_purge; /* closed handles may sit on the ready list */
+  /* A callback of the wake's walk sent an async handle of this loop
+   * (async.c; the loop thread's own flag, no atomics). */
+  int async_self_sent;
+  /* A wake's scratch for sorting a large batch (async.c), kept between
+   * wakes; freed with the loop. */
+  void *async_sort_buf;
+  size_t async_sort_cap;
   /* signal.c: this loop's started uv_signal_t handles, and its slot in the
    * process-wide signal table (index + 1; 0: none taken yet). */
   bio_qlink signal_handles;

@@ -131,6 +131,7 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
   bio__signal_loop_close(loop);
   bio__loop_close(&ul->core);
   bio__fs_event_loop_close(loop);
+  bio__free(ul->async_sort_buf);
   if (loop->emfile_fd != -1) { /* listeners' spare (stream.c) */
     close(loop->emfile_fd);
     loop->emfile_fd = -1;
