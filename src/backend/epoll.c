@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -315,18 +316,47 @@ static void dispatch_fd(epoll_state *st, int fd, uint32_t revents) {
 }
 
 
-static int epoll_wait_ops(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+/* epoll_pwait2 (5.11) takes a timespec: a deadline between two
+ * milliseconds (a task's sleep) is waited for exactly; without it the
+ * wait rounds up to the next millisecond, never down. */
+static int pwait2_missing;
+
+static int epoll_wait_ns(epoll_state *st, int64_t timeout_ns,
+                         const sigset_t *sm) {
+  int ms;
+
+  if (timeout_ns > 0 && timeout_ns % 1000000 != 0 && !pwait2_missing) {
+    struct timespec ts;
+    int n;
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    n = epoll_pwait2(st->epfd, st->events, MAX_EVENTS, &ts, sm);
+    if (n >= 0 || errno != ENOSYS)
+      return n;
+    pwait2_missing = 1;
+  }
+  if (timeout_ns < 0)
+    ms = -1;
+  else if (timeout_ns / 1000000 >= INT_MAX)
+    ms = INT_MAX;
+  else
+    ms = (int)((timeout_ns + 999999) / 1000000);
+  return epoll_pwait(st->epfd, st->events, MAX_EVENTS, ms, sm);
+}
+
+
+static int epoll_wait_ops(bio_loop *loop, int64_t timeout_ns,
+                          bio_op_list *done) {
   epoll_state *st = loop->backend_data;
   int interrupted = 0;
   int n;
   int i;
 
   if (st->ready.head != NULL)
-    timeout_ms = 0;
+    timeout_ns = 0;
   flush_dirty(st);
   sigset_t mask;
-  n = epoll_pwait(st->epfd, st->events, MAX_EVENTS, timeout_ms,
-                  bio__wait_sigmask(loop, &mask));
+  n = epoll_wait_ns(st, timeout_ns, bio__wait_sigmask(loop, &mask));
   if (n < 0) {
     if (errno != EINTR)
       return -errno;

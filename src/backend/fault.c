@@ -87,9 +87,10 @@ static int fault_cancel(bio_loop *loop, bio_op *op) {
 }
 
 
-static int fault_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+static int fault_wait(bio_loop *loop, int64_t timeout_ns,
+                      bio_op_list *done) {
   int err;
-  CALL_INNER(loop, err = loop->inner->wait(loop, timeout_ms, done));
+  CALL_INNER(loop, err = loop->inner->wait(loop, timeout_ns, done));
   return err;
 }
 

@@ -825,7 +825,8 @@ static void rearm_notify(uring_state *st) {
 }
 
 
-static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+static int uring_wait(bio_loop *loop, int64_t timeout_ns,
+                      bio_op_list *done) {
   uring_state *st = loop->backend_data;
   struct io_uring_cqe *cqe;
   int err;
@@ -851,7 +852,7 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
   }
 
   gate_creds(loop, st);
-  if (reap(st, done) != 0 || done->head != NULL || timeout_ms == 0) {
+  if (reap(st, done) != 0 || done->head != NULL || timeout_ns == 0) {
     /* No waiting. Enter the kernel only when it has something for us:
      * SQEs to submit, completion work it deferred to us (TASKRUN_FLAG,
      * 5.19, raises IORING_SQ_TASKRUN then), or an overflowed CQ to flush.
@@ -864,7 +865,7 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
       if (err >= 0)
         st->unsubmitted = 0;
     }
-  } else if (timeout_ms < 0) {
+  } else if (timeout_ns < 0) {
     sigset_t mask;
     const sigset_t *sm = bio__wait_sigmask(loop, &mask);
     if (sm == NULL)
@@ -876,8 +877,8 @@ static int uring_wait(bio_loop *loop, int timeout_ms, bio_op_list *done) {
       st->unsubmitted = 0;
   } else {
     struct __kernel_timespec ts;
-    ts.tv_sec = timeout_ms / 1000;
-    ts.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
     /* Uses IORING_ENTER_EXT_ARG (5.11): one syscall submits and waits. */
     sigset_t mask;
     err = io_uring_submit_and_wait_timeout(

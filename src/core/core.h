@@ -11,8 +11,10 @@
 
 #include "core/wheel.h"
 
+#ifndef bio_container_of /* blitzio.h has the same */
 #define bio_container_of(ptr, type, member)                                    \
-  ((type *)((char *)(ptr)-offsetof(type, member)))
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#endif
 
 typedef struct bio_loop bio_loop;
 typedef struct bio_op bio_op;
@@ -202,10 +204,10 @@ struct bio_backend {
    * Returns 0 when it is sure to complete with -ECANCELED (it never
    * reached the kernel), -EBUSY when the outcome is the race's. */
   int (*cancel)(bio_loop *loop, bio_op *op);
-  /* Flushes submissions and waits up to timeout_ms (-1: forever, 0: no
+  /* Flushes submissions and waits up to timeout_ns (-1: forever, 0: no
    * wait) for completions or a wake; appends completed ops to done, with
    * res set. Returns 0 or -errno (-EINTR is not an error to the caller). */
-  int (*wait)(bio_loop *loop, int timeout_ms, bio_op_list *done);
+  int (*wait)(bio_loop *loop, int64_t timeout_ns, bio_op_list *done);
   /* A file descriptor that becomes readable when wait would not block
    * (for embedding: uv_backend_fd), the same one for the loop's life. It
    * must not disturb what is in flight. */
@@ -240,6 +242,19 @@ extern const bio_backend bio__backend_fault;
 
 typedef void (*bio_wake_cb)(bio_loop *loop, void *arg);
 
+/* A core timer (an alarm): a wheel entry with its callback, embedded in
+ * its owner (a task's sleep or deadline). The loop fires it from
+ * bio__loop_dispatch, never before its deadline, and caps every wait at
+ * the earliest one. The alarm wheel counts in ticks of 2^14 ns (16.4 us),
+ * so a task's deadline is kept to well under a millisecond. */
+typedef struct bio_alarm bio_alarm;
+typedef void (*bio_alarm_cb)(bio_loop *loop, bio_alarm *alarm);
+struct bio_alarm {
+  bio_timer entry;
+  bio_alarm_cb cb;
+};
+#define BIO_ALARM_TICK_SHIFT 14
+
 /* A process's credentials, compared whole: real/effective/saved uid and
  * gid, and the supplementary groups (count and hash). */
 typedef struct bio_creds {
@@ -261,7 +276,8 @@ static inline int bio__creds_equal(const bio_creds *a, const bio_creds *b) {
 struct bio_loop {
   const bio_backend *backend;
   void *backend_data;
-  bio_wheel wheel;
+  bio_wheel wheel;  /* the owner's (compat: uv_timer_t), in milliseconds */
+  bio_wheel alarms; /* the core's (bio_alarm), in alarm ticks */
   bio_op_list pending;   /* submitted, waiting for room in the backend */
   bio_op_list completed; /* finished, callbacks not yet run */
   size_t inflight;       /* ops owned by the backend or pending */
@@ -366,7 +382,20 @@ void bio__loop_wake_now(bio_loop *loop);
 /* bio__loop_poll in two halves, for owners that act between them (libuv
  * updates its clock after the wait, before any I/O callback). */
 int bio__loop_reap(bio_loop *loop, int timeout_ms);
+int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns);
+/* Runs the callbacks of what the last reap collected, then fires the
+ * alarms that are due. */
 int bio__loop_dispatch(bio_loop *loop);
+/* Arms alarm to call cb once, at or after deadline_ns (bio__clock_ns's
+ * clock; a past deadline fires at the next dispatch). It must not be
+ * armed already. Loop thread only. */
+void bio__alarm_start(bio_loop *loop, bio_alarm *alarm, uint64_t deadline_ns,
+                      bio_alarm_cb cb);
+/* Disarms alarm if it is armed; its callback will not run. */
+void bio__alarm_stop(bio_loop *loop, bio_alarm *alarm);
+static inline int bio__alarm_active(const bio_alarm *alarm) {
+  return bio__timer_active(&alarm->entry);
+}
 /* Thread-safe: completes op (whose res the caller set) from any thread;
  * its callback runs on the loop thread at the next poll, in post order.
  * The op must not be submitted to the backend at the same time. */

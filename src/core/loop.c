@@ -26,6 +26,8 @@
 /* A spin that saw its clock jump this far between two looks was
  * preempted (spin_before_sleep). */
 #define SPIN_PREEMPTED_NS 200000u
+/* How soon a loop holding pushed-back ops tries them again. */
+#define PENDING_RETRY_NS 1000000
 
 
 static const bio_backend *backend_by_name(const char *name, size_t len) {
@@ -202,6 +204,7 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
     loop->ring_cq = opts->cq_entries;
   }
   bio__wheel_init(&loop->wheel, now_ms);
+  bio__wheel_init(&loop->alarms, bio__clock_ns() >> BIO_ALARM_TICK_SHIFT);
   loop->spin_ns = opts != NULL && opts->spin_us >= 0
                       ? (unsigned)opts->spin_us * 1000u
                       : spin_ns_setting();
@@ -432,15 +435,15 @@ void bio__loop_post(bio_loop *loop, bio_op *op) {
 #define WAIT_RETRIES_MAX 16
 
 
-static int wait_once(bio_loop *loop, int timeout_ms, bio_op_list *done) {
+static int wait_once(bio_loop *loop, int64_t timeout_ns, bio_op_list *done) {
   int err;
 
-  if (loop->track_idle && timeout_ms != 0) {
+  if (loop->track_idle && timeout_ns != 0) {
     uint64_t t0 = bio__clock_ns();
-    err = loop->backend->wait(loop, timeout_ms, done);
+    err = loop->backend->wait(loop, timeout_ns, done);
     loop->idle_ns += bio__clock_ns() - t0;
   } else {
-    err = loop->backend->wait(loop, timeout_ms, done);
+    err = loop->backend->wait(loop, timeout_ns, done);
   }
   return err;
 }
@@ -479,14 +482,14 @@ static int spin_held_off(bio_loop *loop, uint64_t now_ns) {
  * saturated peer CPU that is the bigger half. While we spin, wakes write
  * no eventfd; they hand over through posted or the owner's busy_check,
  * which we watch. Returns 1 when something arrived. */
-static int spin_before_sleep(bio_loop *loop, int timeout_ms, int watch_io,
-                             uint64_t start) {
+static int spin_before_sleep(bio_loop *loop, int64_t timeout_ns,
+                             int watch_io, uint64_t start) {
   uint64_t limit = loop->spin_ns;
   uint64_t deadline, last;
   unsigned i;
 
-  if (timeout_ms > 0 && (uint64_t)timeout_ms * 1000000u < limit)
-    limit = (uint64_t)timeout_ms * 1000000u;
+  if (timeout_ns > 0 && (uint64_t)timeout_ns < limit)
+    limit = (uint64_t)timeout_ns;
   deadline = start + limit;
   last = start;
   atomic_store(&loop->spinning, 1);
@@ -538,7 +541,69 @@ static void adapt_spin(bio_loop *loop, int spun, uint64_t gap_ns) {
 }
 
 
+void bio__alarm_start(bio_loop *loop, bio_alarm *alarm, uint64_t deadline_ns,
+                      bio_alarm_cb cb) {
+  /* Rounded up: an alarm never fires before its deadline. */
+  uint64_t due = (deadline_ns >> BIO_ALARM_TICK_SHIFT) +
+                 ((deadline_ns & ((1u << BIO_ALARM_TICK_SHIFT) - 1)) != 0);
+  if (due < loop->alarms.elapsed_ms)
+    due = loop->alarms.elapsed_ms;
+  alarm->cb = cb;
+  alarm->entry.prev = NULL;
+  bio__wheel_add(&loop->alarms, &alarm->entry, due);
+}
+
+
+void bio__alarm_stop(bio_loop *loop, bio_alarm *alarm) {
+  bio__wheel_remove(&loop->alarms, &alarm->entry);
+}
+
+
+/* The wait's timeout, cut to the earliest alarm's deadline. */
+static int64_t alarm_timeout(bio_loop *loop, int64_t timeout_ns) {
+  uint64_t due = bio__wheel_next_due(&loop->alarms);
+  uint64_t due_ns, now;
+
+  if (due > (UINT64_MAX >> BIO_ALARM_TICK_SHIFT))
+    return timeout_ns;
+  due_ns = due << BIO_ALARM_TICK_SHIFT;
+  now = bio__clock_ns();
+  if (due_ns <= now)
+    return 0;
+  if (timeout_ns < 0 || due_ns - now < (uint64_t)timeout_ns)
+    return (int64_t)(due_ns - now);
+  return timeout_ns;
+}
+
+
+/* Fires the alarms that are due, in (deadline, start) order. One pass:
+ * an alarm (re)started by a callback waits for the next dispatch. */
+static int fire_alarms(bio_loop *loop) {
+  bio_wheel *w = &loop->alarms;
+  uint64_t limit, now;
+  bio_timer *t;
+  int n = 0;
+
+  if (bio__wheel_count(w) == 0)
+    return 0;
+  limit = w->next_seq;
+  now = bio__clock_ns() >> BIO_ALARM_TICK_SHIFT;
+  while ((t = bio__wheel_pop_before(w, now, limit)) != NULL) {
+    bio_alarm *a = bio_container_of(t, bio_alarm, entry);
+    a->cb(loop, a);
+    n++;
+  }
+  return n;
+}
+
+
 int bio__loop_reap(bio_loop *loop, int timeout_ms) {
+  return bio__loop_reap_ns(loop, timeout_ms < 0 ? -1
+                                 : (int64_t)timeout_ms * 1000000);
+}
+
+
+int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
   bio_op_list done;
   uint64_t start_ns;
   uint64_t idle_start = 0; /* when we began to spin or sleep */
@@ -556,10 +621,18 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
   /* Idle gaps are timed only where a spin could follow from them. */
   measure = loop->spin_ns != 0 && loop->backend->ready != NULL &&
             !loop->embedded;
+  if (timeout_ns != 0 && bio__wheel_count(&loop->alarms) != 0)
+    timeout_ns = alarm_timeout(loop, timeout_ns);
+  /* Ops the backend pushed back wait for completions to make room; with
+   * none in flight to bring them (the backend refused for a reason of its
+   * own), a blocking wait would never come back to retry. */
+  if (loop->pending.head != NULL &&
+      (timeout_ns < 0 || timeout_ns > PENDING_RETRY_NS))
+    timeout_ns = PENDING_RETRY_NS;
   if (loop->completed.head != NULL ||
       atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL) {
-    timeout_ms = 0;
-  } else if (timeout_ms != 0 && loop->spin_ns != 0 && !loop->embedded) {
+    timeout_ns = 0;
+  } else if (timeout_ns != 0 && loop->spin_ns != 0 && !loop->embedded) {
     int io = measure && loop->io_skip == 0;
     if ((io || atomic_load_explicit(&loop->posts_expected,
                                     memory_order_relaxed) > 0) &&
@@ -567,8 +640,8 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
       idle_start = bio__clock_ns();
       if (!spin_held_off(loop, idle_start)) {
         spun = io;
-        if (spin_before_sleep(loop, timeout_ms, io, idle_start)) {
-          timeout_ms = 0;
+        if (spin_before_sleep(loop, timeout_ns, io, idle_start)) {
+          timeout_ns = 0;
           loop->spins_caught++;
         } else {
           loop->spins_missed++;
@@ -583,10 +656,10 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
    * flag, then look once more for what wakes that saw it set (while we
    * were busy) handed over without a write: the seq_cst store and loads
    * here pair with the sender's push and exchange in bio__loop_wake. */
-  if (timeout_ms != 0) {
+  if (timeout_ns != 0) {
     atomic_store(&loop->wake_pending, 0);
     if (handed_over(loop))
-      timeout_ms = 0;
+      timeout_ns = 0;
   }
 
   bio__op_list_init(&done);
@@ -596,21 +669,21 @@ int bio__loop_reap(bio_loop *loop, int timeout_ms) {
    * has woken us, so wait again for what is left of the timeout, as
    * libuv's poll does: UV_RUN_ONCE must not return from an empty turn.
    * Bounded, so a backend that keeps returning early can't trap us. */
-  start_ns = timeout_ms > 0 || (measure && timeout_ms != 0) ? bio__clock_ns()
+  start_ns = timeout_ns > 0 || (measure && timeout_ns != 0) ? bio__clock_ns()
                                                             : 0;
   if (idle_start == 0)
     idle_start = start_ns;
-  err = wait_once(loop, timeout_ms, &done);
+  err = wait_once(loop, timeout_ns, &done);
   while (done.head == NULL && (err == 0 || err == -EINTR) &&
-         timeout_ms != 0 && tries++ < WAIT_RETRIES_MAX) {
-    int left_ms = -1;
-    if (timeout_ms > 0) {
-      uint64_t spent_ms = (bio__clock_ns() - start_ns) / 1000000u;
-      if (spent_ms >= (uint64_t)timeout_ms)
+         timeout_ns != 0 && tries++ < WAIT_RETRIES_MAX) {
+    int64_t left_ns = -1;
+    if (timeout_ns > 0) {
+      uint64_t spent_ns = bio__clock_ns() - start_ns;
+      if (spent_ns >= (uint64_t)timeout_ns)
         break; /* the timeout was reached: a normal empty turn */
-      left_ms = timeout_ms - (int)spent_ms;
+      left_ns = timeout_ns - (int64_t)spent_ns;
     }
-    err = wait_once(loop, left_ms, &done);
+    err = wait_once(loop, left_ns, &done);
   }
   if (measure && idle_start != 0)
     adapt_spin(loop, spun, bio__clock_ns() - idle_start);
@@ -633,7 +706,7 @@ int bio__loop_dispatch(bio_loop *loop) {
    * a callback that defers itself again can't keep the loop from polling. */
   bio_op_list batch = loop->completed;
   if (batch.head == NULL)
-    return 0;
+    return fire_alarms(loop);
   bio__op_list_init(&loop->completed);
   while ((op = bio__op_list_shift(&batch)) != NULL) {
     if (op->flags & BIO_OPF_MORE) {
@@ -654,7 +727,7 @@ int bio__loop_dispatch(bio_loop *loop) {
   /* Completions made room in the backend. */
   if (loop->pending.head != NULL)
     flush_pending(loop);
-  return n;
+  return n + fire_alarms(loop);
 }
 
 
