@@ -1,17 +1,26 @@
 /* blitzio.h: the native API of blitz-io.
  *
- * This first slice exposes the completion loop underneath the libuv layer:
- * create a loop, wait for completions with a timeout, wake it from another
- * thread. Tasks, channels and the multi-threaded runtime build on it later.
+ * Two parts: the completion loop underneath the libuv layer (create a loop,
+ * wait for completions with a timeout, wake it from another thread), and
+ * bio_task, stackless tasks on that loop, with futures for time, sockets
+ * and files, scopes that own and cancel them, and a runtime for one thread.
  * Every function is documented in docs/native-api.md. */
 #ifndef BLITZIO_H
 #define BLITZIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define BIO_EXTERN __attribute__((visibility("default")))
+
+struct sockaddr;
+struct stat;
 
 typedef struct bio_loop bio_loop;
 
@@ -70,6 +79,264 @@ BIO_EXTERN int bio_loop_poll(bio_loop *loop, int timeout_ms);
 /* Makes a bio_loop_poll in progress (or the next one) return. Safe from
  * any thread and from signal handlers. */
 BIO_EXTERN void bio_loop_wake(bio_loop *loop);
+
+/* ======================================================================
+ * Tasks (bio_task): stackless coroutines on a bio_loop.
+ *
+ * A task is a struct of yours that embeds a bio_task header, and a resume
+ * function written between BIO_BEGIN and BIO_END. Values that must live
+ * across an await live in your struct, not in locals: locals are gone each
+ * time the function returns to wait. Each await names an await slot
+ * (bio_io, bio_waiter) that also lives in your struct. Nothing is
+ * allocated to spawn or await (bio_spawn_new allocates, for convenience).
+ *
+ *   struct conn { bio_task task; bio_io io; int fd; ssize_t n; char b[512]; };
+ *
+ *   static int conn_run(bio_task *t) {
+ *     struct conn *c = bio_container_of(t, struct conn, task);
+ *     BIO_BEGIN(t);
+ *     for (;;) {
+ *       BIO_AWAIT(t, c->n, bio_recv(t, &c->io, c->fd, c->b, sizeof c->b));
+ *       if (c->n <= 0) break;
+ *       BIO_AWAIT(t, c->n, bio_send_all(t, &c->io, c->fd, c->b, c->n));
+ *       if (c->n < 0) break;
+ *     }
+ *     BIO_END(t, 0);
+ *   }
+ *
+ * Resume points are a switch on __LINE__ (Duff's device): plain C and C++,
+ * no compiler extension. So: one BIO_AWAIT per line, and no switch
+ * statement of your own around an await (an if chain is fine).
+ * ====================================================================== */
+
+typedef struct bio_task bio_task;
+typedef struct bio_scope bio_scope;
+typedef struct bio_rt bio_rt;
+
+/* A resume function returns BIO_PENDING to wait, anything else to finish
+ * (the task's result, by convention 0 or a negative errno). */
+typedef int (*bio_task_fn)(bio_task *task);
+#define BIO_PENDING (-2147483647 - 1)
+
+/* The header: 64 bytes, fields private to the runtime. */
+struct bio_task {
+  bio_task_fn fn;
+  bio_task *next;       /* run queue */
+  bio_scope *scope;
+  bio_task *scope_prev; /* the scope's list of live tasks */
+  bio_task *scope_next;
+  void *await;          /* what the task waits for (to cancel it) */
+  bio_task *joiner;     /* the task waiting in bio_join for this one */
+  uint8_t state;        /* atomic: idle, scheduled, running, ... */
+  uint8_t kind;         /* what `await` points at */
+  uint16_t resume;      /* where BIO_BEGIN jumps to */
+  int32_t res;          /* the last await's result; once done, the task's */
+};
+
+#define bio_container_of(ptr, type, member)                                    \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+#define BIO_BEGIN(t)                                                           \
+  switch ((t)->resume) {                                                       \
+  case 0:
+
+/* Starts the future `expr` (one of the bio_* calls below that take the
+ * task) and, unless it finished at once, returns to wait; resumes here
+ * with its result in `var` (>= 0, or a negative errno: -ECANCELED when the
+ * task's scope was cancelled, -ETIMEDOUT when the slot's deadline passed). */
+#define BIO_AWAIT(t, var, expr)                                                \
+  do {                                                                         \
+    (t)->resume = (uint16_t)__LINE__;                                          \
+    if (((t)->res = (expr)) == BIO_PENDING)                                    \
+      return BIO_PENDING;                                                      \
+    /* FALLTHROUGH */                                                          \
+  case __LINE__:                                                               \
+    (var) = (t)->res;                                                          \
+  } while (0)
+
+/* Lets every other runnable task run once, then resumes here. */
+#define BIO_YIELD(t)                                                           \
+  do {                                                                         \
+    (t)->resume = (uint16_t)__LINE__;                                          \
+    bio_task_yield(t);                                                         \
+    return BIO_PENDING;                                                        \
+  case __LINE__:;                                                              \
+  } while (0)
+
+/* Finishes the task with result `res` (an int, not BIO_PENDING). */
+#define BIO_END(t, res)                                                        \
+  }                                                                            \
+  return (res)
+
+/* ---- the runtime (one thread) ---- */
+
+/* Creates a runtime on a new loop (opts as bio_loop_new_ex; NULL: the
+ * defaults). 0 or a negative errno. */
+BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts);
+/* Frees a runtime whose tasks have all finished (bio_rt_run returned);
+ * -EBUSY while tasks are alive (nothing is freed then). */
+BIO_EXTERN int bio_rt_free(bio_rt *rt);
+BIO_EXTERN bio_loop *bio_rt_loop(bio_rt *rt);
+/* The runtime's root scope: tasks spawned with no other owner. */
+BIO_EXTERN bio_scope *bio_rt_scope(bio_rt *rt);
+/* Runs tasks and I/O until no task is left. From the runtime's thread
+ * only, not from inside a task. 0, or a negative errno from the loop. */
+BIO_EXTERN int bio_rt_run(bio_rt *rt);
+/* One round, for programs that drive the runtime from their own loop:
+ * runs the tasks runnable now, then polls I/O and timers once, waiting up
+ * to timeout_ms (-1: until something happens) only if no task is
+ * runnable. Returns the number of tasks still alive, or a negative errno. */
+BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms);
+/* Spawns task into the root scope, runs until it has finished (other
+ * tasks keep running meanwhile; they may outlive this call), and returns
+ * its result. */
+BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn);
+/* Cancels every task (the root scope, and with it every scope), then runs
+ * until all have finished. */
+BIO_EXTERN int bio_rt_shutdown(bio_rt *rt);
+/* The time on the runtime's clock (CLOCK_MONOTONIC), in nanoseconds:
+ * deadlines are absolute times on it. */
+BIO_EXTERN uint64_t bio_now_ns(void);
+
+/* ---- spawning, joining, waking ---- */
+
+/* Starts task (memory of yours, alive until the task has finished and
+ * been joined or its scope closed) in scope, to run fn. From the
+ * runtime's thread; from any other thread the task is handed over through
+ * the loop and starts there. -EINVAL for NULL arguments. */
+BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn);
+/* The same with a frame of `size` bytes (>= sizeof(bio_task), the header
+ * first) from the runtime's slab; zeroed; freed when the task finishes, so
+ * it can't be joined. Returns the task, or NULL (errno: ENOMEM, EINVAL).
+ * Runtime thread only. */
+BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
+                                   bio_task_fn fn);
+/* Future: waits for target (a task spawned with bio_spawn) to finish and
+ * gives its result. One joiner per task (-EBUSY for a second). */
+BIO_EXTERN int bio_join(bio_task *task, bio_task *target);
+/* Nonzero once task has finished. */
+BIO_EXTERN int bio_task_done(const bio_task *task);
+/* The result of a finished task. */
+BIO_EXTERN int bio_task_result(const bio_task *task);
+/* For BIO_YIELD. */
+BIO_EXTERN void bio_task_yield(bio_task *task);
+
+/* ---- scopes: every task has an owner ---- */
+
+/* A scope owns the tasks spawned into it. Cancelling it cancels what each
+ * of them awaits (the await returns -ECANCELED) and every later await of
+ * theirs; closing it waits until all of them have finished. */
+struct bio_scope {
+  bio_rt *rt;
+  bio_scope *parent;
+  bio_scope *child_head; /* nested scopes, cancelled with this one */
+  bio_scope *sibling_prev, *sibling_next;
+  bio_task *head;   /* live tasks */
+  bio_task *closer; /* the task in bio_scope_close, if any */
+  size_t count;
+  int cancelled;
+  int reserved;
+};
+/* Makes scope a child of parent (NULL: the runtime's root scope). */
+BIO_EXTERN void bio_scope_init(bio_scope *scope, bio_rt *rt, bio_scope *parent);
+BIO_EXTERN void bio_scope_cancel(bio_scope *scope);
+/* Future: waits until every task in scope has finished, then detaches it
+ * from its parent. With cancel nonzero, cancels the scope first. */
+BIO_EXTERN int bio_scope_close(bio_task *task, bio_scope *scope, int cancel);
+/* The number of live tasks in scope. */
+BIO_EXTERN size_t bio_scope_count(const bio_scope *scope);
+
+/* ---- await slots ---- */
+
+/* An await slot for one op at a time (I/O, sleeps), with an optional
+ * deadline. Zero it (or bio_io_init) before first use; it must stay put
+ * while an await on it is pending. */
+typedef struct bio_io {
+  void *priv[15];
+} bio_io;
+BIO_EXTERN void bio_io_init(bio_io *io);
+/* Every await on io from now on fails with -ETIMEDOUT (and its op is
+ * cancelled) if it has not finished by deadline_ns (bio_now_ns's clock).
+ * 0 removes the deadline. */
+BIO_EXTERN void bio_io_deadline(bio_io *io, uint64_t deadline_ns);
+
+/* ---- futures: time ---- */
+
+BIO_EXTERN int bio_sleep_until(bio_task *task, bio_io *io,
+                               uint64_t deadline_ns);
+BIO_EXTERN int bio_sleep(bio_task *task, bio_io *io, uint64_t ns);
+
+/* ---- notify: wake waiting tasks (tokio's Notify) ---- */
+
+typedef struct bio_notify {
+  void *priv[3];
+} bio_notify;
+typedef struct bio_waiter {
+  void *priv[3];
+} bio_waiter;
+BIO_EXTERN void bio_notify_init(bio_notify *n);
+/* Future: waits until the notify is signalled; consumes a stored permit
+ * at once if there is one. Result 0. */
+BIO_EXTERN int bio_notify_wait(bio_task *task, bio_waiter *w, bio_notify *n);
+/* Wakes the longest waiter, or stores one permit if none waits. */
+BIO_EXTERN void bio_notify_one(bio_notify *n);
+/* Wakes every task waiting now (stores no permit). */
+BIO_EXTERN void bio_notify_all(bio_notify *n);
+
+/* ---- futures: sockets (fds opened non-blocking) ---- */
+
+/* recv(fd, buf, len) / send(fd, buf, len, MSG_NOSIGNAL): bytes, 0 at end
+ * of stream (recv), or a negative errno. */
+BIO_EXTERN int bio_recv(bio_task *task, bio_io *io, int fd, void *buf,
+                        size_t len);
+BIO_EXTERN int bio_send(bio_task *task, bio_io *io, int fd, const void *buf,
+                        size_t len);
+/* Sends all len bytes (several sends if need be): len, or a negative
+ * errno (the count sent before an error is lost: treat the stream as
+ * broken). len must fit in an int. */
+BIO_EXTERN int bio_send_all(bio_task *task, bio_io *io, int fd,
+                            const void *buf, size_t len);
+/* accept4(fd, ..., SOCK_NONBLOCK | SOCK_CLOEXEC): the new fd. */
+BIO_EXTERN int bio_accept(bio_task *task, bio_io *io, int fd);
+/* connect(fd, addr, len) on a non-blocking socket, to completion: 0. */
+BIO_EXTERN int bio_connect(bio_task *task, bio_io *io, int fd,
+                           const struct sockaddr *addr, socklen_t len);
+/* Datagrams: recvfrom / sendto. addr and *addrlen as recvfrom's. */
+BIO_EXTERN int bio_recvfrom(bio_task *task, bio_io *io, int fd, void *buf,
+                            size_t len, struct sockaddr *addr,
+                            socklen_t *addrlen);
+BIO_EXTERN int bio_sendto(bio_task *task, bio_io *io, int fd,
+                          const void *buf, size_t len,
+                          const struct sockaddr *addr, socklen_t addrlen);
+BIO_EXTERN int bio_shutdown(bio_task *task, bio_io *io, int fd, int how);
+/* Closes fd (an op of its own on io_uring). */
+BIO_EXTERN int bio_close(bio_task *task, bio_io *io, int fd);
+
+/* Helpers (not futures): a non-blocking, close-on-exec TCP socket bound
+ * to addr and listening (SO_REUSEADDR), or just created for connect. fd or
+ * negative errno. */
+BIO_EXTERN int bio_tcp_listen(const struct sockaddr *addr, socklen_t len,
+                              int backlog);
+BIO_EXTERN int bio_tcp_socket(int family);
+
+/* ---- futures: files ---- */
+
+/* read/write at offset (-1: at the file position). io_uring does them
+ * natively; elsewhere the blocking pool does. */
+BIO_EXTERN int bio_read(bio_task *task, bio_io *io, int fd, void *buf,
+                        size_t len, int64_t off);
+BIO_EXTERN int bio_write(bio_task *task, bio_io *io, int fd, const void *buf,
+                         size_t len, int64_t off);
+BIO_EXTERN int bio_open(bio_task *task, bio_io *io, const char *path,
+                        int flags, unsigned mode);
+BIO_EXTERN int bio_fsync(bio_task *task, bio_io *io, int fd);
+BIO_EXTERN int bio_unlink(bio_task *task, bio_io *io, const char *path);
+BIO_EXTERN int bio_mkdir(bio_task *task, bio_io *io, const char *path,
+                         unsigned mode);
+BIO_EXTERN int bio_rename(bio_task *task, bio_io *io, const char *from,
+                          const char *to);
+BIO_EXTERN int bio_stat(bio_task *task, bio_io *io, const char *path,
+                        struct stat *st);
 
 /* For programs on the libuv layer: the backend under a uv_loop_t (pass a
  * uv_loop_t *), or NULL if it is not an initialised loop. */

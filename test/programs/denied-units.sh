@@ -1,5 +1,5 @@
 #!/bin/sh
-# The unit tests of the libuv API again, inside a seccomp filter that
+# The unit tests of the libuv API and of bio_task again, inside a seccomp filter that
 # denies io_uring (EPERM) and inside one that kills its caller
 # (test/programs/no-uring): each test's io_uring half then runs on the
 # backend the library picks by itself, which must be epoll, and every
@@ -7,7 +7,8 @@
 b=${BIO_TOP_BUILDDIR:-.}
 units="test_embed test_fs test_fs_event test_loop test_net152 test_order
        test_pipe test_process test_release test_signal test_tcp
-       test_tcp_open test_udp test_misc test_misc152 test_thread test_pool"
+       test_tcp_open test_udp test_misc test_misc152 test_thread test_pool
+       test_task"
 fail=0
 for mode in "" --kill; do
   for t in $units; do

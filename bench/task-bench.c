@@ -1,0 +1,254 @@
+/* bio_task micro-benchmarks, the same ones as the peers in bench/peers/
+ * (tokio, Go): `task-bench BENCH [N]` runs one and prints "BENCH VALUE".
+ *
+ *   spawn_join N  spawn N trivial tasks, then join each: tasks/s
+ *   pingpong N    two tasks wake each other N times: round trips/s
+ *   parked_rss N  N tasks parked on one notify, 64 bytes of data each:
+ *                 RSS growth per task, bytes
+ *   sleep_rss N   N tasks each sleeping to its own deadline: RSS growth
+ *                 per task, bytes
+ *   sleep_late N  N sleeps spread over one second: p99 lateness, us
+ *                 (exits 1 if any woke early)
+ *
+ * Frames are the caller's memory (one array), allocated inside the timed
+ * or measured part, as the peers allocate theirs per spawn. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blitzio.h"
+
+static long rss_bytes(void) {
+  char line[256];
+  long kb = -1;
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == NULL)
+    return -1;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+      break;
+  fclose(f);
+  return kb * 1024;
+}
+
+static bio_rt *rt;
+static long n_tasks;
+
+/* ---- spawn_join ---- */
+
+struct leaf {
+  bio_task task;
+};
+
+static int leaf_run(bio_task *t) {
+  (void)t;
+  return 1;
+}
+
+struct spawner {
+  bio_task task;
+  struct leaf *leaves;
+  long i;
+  long sum;
+  int r;
+};
+
+static int spawner_run(bio_task *t) {
+  struct spawner *s = bio_container_of(t, struct spawner, task);
+  BIO_BEGIN(t);
+  s->leaves = malloc((size_t)n_tasks * sizeof(*s->leaves));
+  if (s->leaves == NULL)
+    return -ENOMEM;
+  for (s->i = 0; s->i < n_tasks; s->i++)
+    bio_spawn(t->scope, &s->leaves[s->i].task, leaf_run);
+  for (s->i = 0; s->i < n_tasks; s->i++) {
+    BIO_AWAIT(t, s->r, bio_join(t, &s->leaves[s->i].task));
+    s->sum += s->r;
+  }
+  free(s->leaves);
+  BIO_END(t, s->sum == n_tasks ? 0 : -EIO);
+}
+
+/* ---- pingpong ---- */
+
+static bio_notify to_a, to_b;
+static long rounds;
+
+struct player {
+  bio_task task;
+  bio_waiter w;
+  long i;
+  int first;
+  int r;
+};
+
+static int player_run(bio_task *t) {
+  struct player *p = bio_container_of(t, struct player, task);
+  BIO_BEGIN(t);
+  for (p->i = 0; p->i < n_tasks; p->i++) {
+    if (p->first) {
+      bio_notify_one(&to_b);
+      BIO_AWAIT(t, p->r, bio_notify_wait(t, &p->w, &to_a));
+      rounds++;
+    } else {
+      BIO_AWAIT(t, p->r, bio_notify_wait(t, &p->w, &to_b));
+      bio_notify_one(&to_a);
+    }
+  }
+  BIO_END(t, 0);
+}
+
+/* ---- parked_rss ---- */
+
+static bio_notify gate;
+static long parked;
+
+struct parked_task {
+  bio_task task;
+  bio_waiter w;
+  unsigned char data[64];
+};
+
+static int parked_run(bio_task *t) {
+  struct parked_task *p = bio_container_of(t, struct parked_task, task);
+  int r;
+  BIO_BEGIN(t);
+  memset(p->data, (int)(uintptr_t)p, sizeof(p->data));
+  parked++;
+  BIO_AWAIT(t, r, bio_notify_wait(t, &p->w, &gate));
+  (void)r;
+  BIO_END(t, p->data[5]);
+}
+
+/* ---- sleeps ---- */
+
+static uint64_t sleep_start;
+static uint64_t *lateness;
+static long early;
+
+struct sleeper {
+  bio_task task;
+  bio_io io;
+};
+
+static struct sleeper *sleepers;
+
+static uint64_t deadline_of(long i, uint64_t base, uint64_t span) {
+  return sleep_start + base + (uint64_t)i * span / (uint64_t)n_tasks;
+}
+
+static int sleeper_run(bio_task *t) {
+  struct sleeper *s = bio_container_of(t, struct sleeper, task);
+  long i = s - sleepers;
+  int r;
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, r, bio_sleep_until(t, &s->io,
+                                  lateness != NULL
+                                      ? deadline_of(i, 10000000, 1000000000)
+                                      : deadline_of(i, 1000000000,
+                                                    1000000000)));
+  (void)r;
+  if (lateness != NULL) {
+    uint64_t now = bio_now_ns();
+    uint64_t d = deadline_of(i, 10000000, 1000000000);
+    if (now < d)
+      early++;
+    else
+      lateness[i] = now - d;
+  }
+  BIO_END(t, 0);
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  const char *bench = argc > 1 ? argv[1] : "";
+  uint64_t t0, t1;
+  long i;
+  int err;
+
+  n_tasks = argc > 2 ? atol(argv[2]) : 0;
+  if (n_tasks <= 0)
+    n_tasks = strcmp(bench, "sleep_late") == 0 ? 100000 : 1000000;
+  if ((err = bio_rt_new(&rt, NULL)) != 0) {
+    fprintf(stderr, "task-bench: bio_rt_new: %s\n", strerror(-err));
+    return 1;
+  }
+  if (strcmp(bench, "spawn_join") == 0) {
+    struct spawner s;
+    memset(&s, 0, sizeof(s));
+    t0 = bio_now_ns();
+    err = bio_rt_block_on(rt, &s.task, spawner_run);
+    t1 = bio_now_ns();
+    if (err != 0)
+      return 1;
+    printf("spawn_join %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+  } else if (strcmp(bench, "pingpong") == 0) {
+    struct player a, b;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.first = 1;
+    bio_notify_init(&to_a);
+    bio_notify_init(&to_b);
+    bio_spawn(bio_rt_scope(rt), &b.task, player_run);
+    bio_spawn(bio_rt_scope(rt), &a.task, player_run);
+    t0 = bio_now_ns();
+    bio_rt_run(rt);
+    t1 = bio_now_ns();
+    if (rounds != n_tasks)
+      return 1;
+    printf("pingpong %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+  } else if (strcmp(bench, "parked_rss") == 0) {
+    struct parked_task *p;
+    long before = rss_bytes(), after;
+    bio_notify_init(&gate);
+    p = malloc((size_t)n_tasks * sizeof(*p));
+    for (i = 0; i < n_tasks; i++)
+      bio_spawn(bio_rt_scope(rt), &p[i].task, parked_run);
+    while (parked < n_tasks)
+      bio_rt_run_once(rt, 0);
+    after = rss_bytes();
+    bio_notify_all(&gate);
+    bio_rt_run(rt);
+    free(p);
+    printf("parked_rss %.1f\n", (double)(after - before) / (double)n_tasks);
+  } else if (strcmp(bench, "sleep_rss") == 0 ||
+             strcmp(bench, "sleep_late") == 0) {
+    int late = strcmp(bench, "sleep_late") == 0;
+    long before = rss_bytes(), after;
+    if (late)
+      lateness = calloc((size_t)n_tasks, sizeof(*lateness));
+    sleep_start = bio_now_ns();
+    sleepers = malloc((size_t)n_tasks * sizeof(*sleepers));
+    for (i = 0; i < n_tasks; i++) {
+      bio_io_init(&sleepers[i].io);
+      bio_spawn(bio_rt_scope(rt), &sleepers[i].task, sleeper_run);
+    }
+    bio_rt_run_once(rt, 0); /* every sleep armed */
+    after = rss_bytes();
+    bio_rt_run(rt);
+    if (late) {
+      if (early != 0) {
+        fprintf(stderr, "task-bench: %ld sleeps woke early\n", early);
+        return 1;
+      }
+      qsort(lateness, (size_t)n_tasks, sizeof(*lateness), cmp_u64);
+      printf("sleep_late %.1f\n",
+             (double)lateness[(size_t)n_tasks * 99 / 100] / 1000.0);
+      free(lateness);
+    } else {
+      printf("sleep_rss %.1f\n", (double)(after - before) / (double)n_tasks);
+    }
+    free(sleepers);
+  } else {
+    fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
+                    "sleep_rss|sleep_late [N]\n");
+    return 2;
+  }
+  bio_rt_free(rt);
+  return 0;
+}

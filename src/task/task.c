@@ -1,0 +1,689 @@
+/* bio_task: the scheduler for one thread, scopes, joins, notify, sleeps.
+ *
+ * A task's state byte is changed with atomic operations only, so that a
+ * wake may come from any thread (the multi-threaded runtime builds on
+ * that): a wake is one compare-and-swap, then a plain push onto the run
+ * queue on the runtime's thread, or a push onto its remote stack and a
+ * loop wake from any other. Everything else (scopes, joins, notify lists)
+ * belongs to the runtime's thread. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blitzio.h"
+#include "core/alloc.h"
+#include "core/core.h"
+#include "task/task.h"
+
+/* ---- the state byte ---- */
+
+#define ST_MASK 0x07u
+#define ST_IDLE 0u      /* waiting for something */
+#define ST_SCHEDULED 1u /* on a run queue */
+#define ST_RUNNING 2u   /* in its resume function */
+#define ST_NOTIFIED 3u  /* woken while running: run again */
+#define ST_DONE 4u
+#define ST_CANCELLED 0x08u /* its scope was cancelled */
+#define ST_SLAB 0x10u      /* frame from the runtime's slab */
+#define ST_FRESH 0x20u     /* spawned from another thread, not started */
+
+static inline unsigned load_state(const bio_task *t) {
+  return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+}
+
+static __thread bio_rt *current_rt;
+
+/* ---- the slab: frames for bio_spawn_new, by 16-byte size class ---- */
+
+#define SLAB_CLASSES 64 /* up to 1024 bytes; larger frames: the allocator */
+#define SLAB_CHUNK (64 * 1024)
+
+typedef struct slab_chunk {
+  struct slab_chunk *next;
+} slab_chunk;
+
+static void *slab_alloc(bio_rt *rt, size_t size) {
+  size_t cls = (size + 15) / 16;
+  void *p;
+
+  if (cls > SLAB_CLASSES)
+    return bio__malloc(size);
+  p = rt->slab_free[cls - 1];
+  if (p != NULL) {
+    rt->slab_free[cls - 1] = *(void **)p;
+    return p;
+  }
+  if (rt->slab_left < cls * 16) {
+    slab_chunk *c = bio__malloc(SLAB_CHUNK);
+    if (c == NULL)
+      return NULL;
+    c->next = rt->slab_chunks;
+    rt->slab_chunks = c;
+    rt->slab_next = (char *)c + 64;
+    rt->slab_left = SLAB_CHUNK - 64;
+  }
+  p = rt->slab_next;
+  rt->slab_next += cls * 16;
+  rt->slab_left -= cls * 16;
+  return p;
+}
+
+static void slab_free(bio_rt *rt, void *p, size_t size) {
+  size_t cls = (size + 15) / 16;
+  if (cls > SLAB_CLASSES) {
+    bio__free(p);
+    return;
+  }
+  *(void **)p = rt->slab_free[cls - 1];
+  rt->slab_free[cls - 1] = p;
+}
+
+/* ---- run queue and wakes ---- */
+
+static void push_local(bio_rt *rt, bio_task *t) {
+  t->next = NULL;
+  if (rt->run_tail == NULL)
+    rt->run_head = t;
+  else
+    rt->run_tail->next = t;
+  rt->run_tail = t;
+}
+
+static void push_remote(bio_rt *rt, bio_task *t) {
+  bio_task *head = atomic_load_explicit(&rt->remote, memory_order_relaxed);
+  do
+    t->next = head;
+  while (!atomic_compare_exchange_weak_explicit(
+      &rt->remote, &head, t, memory_order_release, memory_order_relaxed));
+  if (head == NULL)
+    bio__loop_wake(rt->loop);
+}
+
+/* Makes t runnable: at most once on a run queue, and a task woken while
+ * it runs runs again after it returns. */
+void bio__task_wake(bio_task *t) {
+  unsigned s = load_state(t);
+  for (;;) {
+    unsigned st = s & ST_MASK;
+    unsigned to;
+    if (st == ST_IDLE)
+      to = (s & ~ST_MASK) | ST_SCHEDULED;
+    else if (st == ST_RUNNING)
+      to = (s & ~ST_MASK) | ST_NOTIFIED;
+    else
+      return; /* scheduled, notified or done already */
+    {
+      uint8_t expect = (uint8_t)s;
+      if (__atomic_compare_exchange_n(&t->state, &expect, (uint8_t)to, 0,
+                                      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (st == ST_IDLE) {
+          bio_rt *rt = t->scope->rt;
+          if (current_rt == rt)
+            push_local(rt, t);
+          else
+            push_remote(rt, t);
+        }
+        return;
+      }
+      s = expect;
+    }
+  }
+}
+
+/* Completes t's await with res and wakes it (runtime thread). */
+void bio__task_complete(bio_task *t, int res) {
+  t->res = res;
+  t->await = NULL;
+  t->kind = BIO_AWAIT_NONE;
+  bio__task_wake(t);
+}
+
+/* ---- scopes ---- */
+
+static void scope_link_task(bio_scope *s, bio_task *t) {
+  t->scope_prev = NULL;
+  t->scope_next = s->head;
+  if (s->head != NULL)
+    s->head->scope_prev = t;
+  s->head = t;
+  s->count++;
+}
+
+static void scope_detach(bio_scope *s) {
+  bio_scope *p = s->parent;
+  if (p == NULL)
+    return;
+  if (s->sibling_prev != NULL)
+    s->sibling_prev->sibling_next = s->sibling_next;
+  else
+    p->child_head = s->sibling_next;
+  if (s->sibling_next != NULL)
+    s->sibling_next->sibling_prev = s->sibling_prev;
+  s->parent = NULL;
+  s->sibling_prev = s->sibling_next = NULL;
+}
+
+static void scope_unlink_task(bio_scope *s, bio_task *t) {
+  if (t->scope_prev != NULL)
+    t->scope_prev->scope_next = t->scope_next;
+  else
+    s->head = t->scope_next;
+  if (t->scope_next != NULL)
+    t->scope_next->scope_prev = t->scope_prev;
+  t->scope_prev = t->scope_next = NULL;
+  s->count--;
+  if (s->count == 0 && s->closer != NULL) {
+    bio_task *c = s->closer;
+    s->closer = NULL;
+    scope_detach(s);
+    bio__task_complete(c, 0);
+  }
+}
+
+BIO_EXTERN void bio_scope_init(bio_scope *scope, bio_rt *rt,
+                               bio_scope *parent) {
+  memset(scope, 0, sizeof(*scope));
+  scope->rt = rt;
+  if (parent == NULL && rt != NULL && scope != &rt->root)
+    parent = &rt->root;
+  scope->parent = parent;
+  if (parent != NULL) {
+    scope->sibling_next = parent->child_head;
+    if (parent->child_head != NULL)
+      parent->child_head->sibling_prev = scope;
+    parent->child_head = scope;
+    scope->cancelled = parent->cancelled;
+  }
+}
+
+BIO_EXTERN size_t bio_scope_count(const bio_scope *scope) {
+  return scope != NULL ? scope->count : 0;
+}
+
+/* Stops what t awaits; its await returns -ECANCELED (or the op's real
+ * result if it finished first). */
+static void cancel_await(bio_task *t) {
+  switch (t->kind) {
+  case BIO_AWAIT_IO:
+    bio__io_cancel(t, t->await);
+    break;
+  case BIO_AWAIT_NOTIFY:
+    bio__notify_cancel(t, t->await);
+    break;
+  case BIO_AWAIT_JOIN: {
+    bio_task *target = t->await;
+    target->joiner = NULL;
+    bio__task_complete(t, -ECANCELED);
+    break;
+  }
+  case BIO_AWAIT_SCOPE: {
+    /* A scope's close is not cut short (no task outlives its scope):
+     * the closer cancels the scope it closes instead. */
+    bio_scope_cancel(t->await);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+static void cancel_task(bio_task *t) {
+  unsigned s = load_state(t);
+  if (s & ST_CANCELLED || (s & ST_MASK) == ST_DONE)
+    return;
+  __atomic_fetch_or(&t->state, (uint8_t)ST_CANCELLED, __ATOMIC_ACQ_REL);
+  if ((s & ST_MASK) == ST_IDLE && t->kind != BIO_AWAIT_NONE)
+    cancel_await(t);
+}
+
+BIO_EXTERN void bio_scope_cancel(bio_scope *scope) {
+  bio_task *t, *next;
+  bio_scope *c;
+
+  if (scope == NULL || scope->cancelled)
+    return;
+  scope->cancelled = 1;
+  /* A cancel may finish a task at once (a sleep): take next first. */
+  for (t = scope->head; t != NULL; t = next) {
+    next = t->scope_next;
+    cancel_task(t);
+  }
+  for (c = scope->child_head; c != NULL; c = c->sibling_next)
+    bio_scope_cancel(c);
+}
+
+BIO_EXTERN int bio_scope_close(bio_task *task, bio_scope *scope, int cancel) {
+  if (task == NULL || scope == NULL)
+    return -EINVAL;
+  if (cancel || (load_state(task) & ST_CANCELLED))
+    bio_scope_cancel(scope);
+  if (scope->count == 0) {
+    scope_detach(scope);
+    return 0;
+  }
+  if (scope->closer != NULL)
+    return -EBUSY;
+  scope->closer = task;
+  task->await = scope;
+  task->kind = BIO_AWAIT_SCOPE;
+  return BIO_PENDING;
+}
+
+/* ---- spawn, run, join ---- */
+
+static void start_local(bio_rt *rt, bio_task *t) {
+  bio_scope *s = t->scope;
+  scope_link_task(s, t);
+  rt->live++;
+  t->state = (uint8_t)((t->state & ~ST_FRESH) |
+                       (s->cancelled ? ST_CANCELLED : 0));
+  push_local(rt, t);
+}
+
+static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
+                   unsigned flags) {
+  if (scope == NULL || task == NULL || fn == NULL || scope->rt == NULL)
+    return -EINVAL;
+  task->fn = fn;
+  task->scope = scope;
+  task->scope_prev = task->scope_next = NULL;
+  task->await = NULL;
+  task->joiner = NULL;
+  task->kind = BIO_AWAIT_NONE;
+  task->resume = 0;
+  task->res = 0;
+  __atomic_store_n(&task->state, (uint8_t)(ST_SCHEDULED | flags),
+                   __ATOMIC_RELEASE);
+  return 0;
+}
+
+BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
+  int local;
+  int err;
+  if (scope == NULL || scope->rt == NULL)
+    return -EINVAL;
+  local = current_rt == scope->rt || scope->rt->run_depth == 0;
+  err = prepare(scope, task, fn, local ? 0 : ST_FRESH);
+  if (err != 0)
+    return err;
+  if (local)
+    start_local(scope->rt, task);
+  else
+    push_remote(scope->rt, task); /* linked in by the runtime's thread */
+  return 0;
+}
+
+BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
+                                   bio_task_fn fn) {
+  bio_task *t;
+  if (scope == NULL || scope->rt == NULL || fn == NULL ||
+      size < sizeof(bio_task) || size > UINT32_MAX) {
+    errno = EINVAL;
+    return NULL;
+  }
+  t = slab_alloc(scope->rt, size);
+  if (t == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  memset(t, 0, size);
+  prepare(scope, t, fn, ST_SLAB);
+  /* Such a task can't be joined: its joiner field keeps the frame's size
+   * for the free. */
+  t->joiner = (bio_task *)(uintptr_t)size;
+  start_local(scope->rt, t);
+  return t;
+}
+
+static void finish(bio_rt *rt, bio_task *t, int res) {
+  unsigned s = load_state(t);
+  bio_task *j = (s & ST_SLAB) ? NULL : t->joiner;
+  size_t size = (s & ST_SLAB) ? (size_t)(uintptr_t)t->joiner : 0;
+
+  t->res = res;
+  t->joiner = NULL;
+  __atomic_store_n(&t->state, (uint8_t)((s & ~ST_MASK) | ST_DONE),
+                   __ATOMIC_RELEASE);
+  rt->live--;
+  scope_unlink_task(t->scope, t);
+  if (j != NULL)
+    bio__task_complete(j, res);
+  if (s & ST_SLAB)
+    slab_free(rt, t, size);
+}
+
+/* Runs t once (it was on the run queue). */
+static void run_task(bio_rt *rt, bio_task *t) {
+  int r;
+  uint8_t expect;
+
+  __atomic_store_n(&t->state,
+                   (uint8_t)((load_state(t) & ~ST_MASK) | ST_RUNNING),
+                   __ATOMIC_RELAXED);
+  r = t->fn(t);
+  if (r != BIO_PENDING) {
+    finish(rt, t, r);
+    return;
+  }
+  /* Waiting, unless a wake came while it ran. */
+  expect = (uint8_t)load_state(t);
+  for (;;) {
+    uint8_t to;
+    if ((expect & ST_MASK) == ST_NOTIFIED)
+      to = (uint8_t)((expect & ~ST_MASK) | ST_SCHEDULED);
+    else
+      to = (uint8_t)((expect & ~ST_MASK) | ST_IDLE);
+    if (__atomic_compare_exchange_n(&t->state, &expect, to, 0,
+                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      if ((to & ST_MASK) == ST_SCHEDULED)
+        push_local(rt, t);
+      else if ((to & ST_CANCELLED) && t->kind != BIO_AWAIT_NONE)
+        cancel_await(t); /* cancelled while it ran, then awaited */
+      return;
+    }
+  }
+}
+
+static void take_remote(bio_rt *rt) {
+  bio_task *t, *fifo = NULL;
+  if (atomic_load_explicit(&rt->remote, memory_order_relaxed) == NULL)
+    return;
+  t = atomic_exchange_explicit(&rt->remote, NULL, memory_order_acquire);
+  while (t != NULL) {
+    bio_task *next = t->next;
+    t->next = fifo;
+    fifo = t;
+    t = next;
+  }
+  while (fifo != NULL) {
+    bio_task *next = fifo->next;
+    if (load_state(fifo) & ST_FRESH)
+      start_local(rt, fifo); /* a spawn from another thread */
+    else
+      push_local(rt, fifo); /* a wake from another thread */
+    fifo = next;
+  }
+}
+
+/* Runs the tasks that are runnable now (not those they wake: those wait
+ * for the next round, after the loop has looked at I/O). */
+static int run_round(bio_rt *rt) {
+  bio_task *t = rt->run_head;
+  bio_task *last = rt->run_tail;
+  int n = 0;
+
+  if (t == NULL)
+    return 0;
+  for (;;) {
+    bio_task *next;
+    int was_last = t == last;
+    /* The queue's head moves on before t runs: t may push itself. */
+    next = t->next;
+    rt->run_head = next;
+    if (next == NULL)
+      rt->run_tail = NULL;
+    run_task(rt, t);
+    n++;
+    if (was_last || rt->run_head == NULL)
+      break;
+    t = rt->run_head;
+  }
+  return n;
+}
+
+static int run_until(bio_rt *rt, const bio_task *until) {
+  bio_rt *saved = current_rt;
+  int err = 0;
+
+  current_rt = rt;
+  rt->run_depth++;
+  for (;;) {
+    int timeout;
+    take_remote(rt);
+    run_round(rt);
+    if (until != NULL ? bio_task_done(until) : rt->live == 0)
+      break;
+    timeout = rt->run_head != NULL ? 0 : -1;
+    err = bio__loop_poll(rt->loop, timeout);
+    if (err < 0 && err != -EINTR)
+      break;
+    err = 0;
+  }
+  rt->run_depth--;
+  current_rt = saved;
+  return err;
+}
+
+BIO_EXTERN int bio_rt_run(bio_rt *rt) {
+  if (rt == NULL)
+    return -EINVAL;
+  if (current_rt == rt)
+    return -EDEADLK; /* from inside one of its tasks */
+  return run_until(rt, NULL);
+}
+
+BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
+  bio_rt *saved = current_rt;
+  int err;
+  if (rt == NULL)
+    return -EINVAL;
+  if (current_rt == rt)
+    return -EDEADLK;
+  current_rt = rt;
+  rt->run_depth++;
+  take_remote(rt);
+  run_round(rt);
+  err = bio__loop_poll(rt->loop, rt->run_head != NULL || rt->live == 0
+                                     ? 0
+                                     : timeout_ms);
+  take_remote(rt);
+  rt->run_depth--;
+  current_rt = saved;
+  if (err < 0 && err != -EINTR)
+    return err;
+  return rt->live > INT32_MAX ? INT32_MAX : (int)rt->live;
+}
+
+BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {
+  int err;
+  if (rt == NULL)
+    return -EINVAL;
+  if (current_rt == rt)
+    return -EDEADLK;
+  err = bio_spawn(&rt->root, task, fn);
+  if (err != 0)
+    return err;
+  err = run_until(rt, task);
+  return err != 0 ? err : task->res;
+}
+
+BIO_EXTERN int bio_rt_shutdown(bio_rt *rt) {
+  if (rt == NULL)
+    return -EINVAL;
+  if (current_rt == rt)
+    return -EDEADLK;
+  take_remote(rt);
+  bio_scope_cancel(&rt->root);
+  return run_until(rt, NULL);
+}
+
+BIO_EXTERN int bio_join(bio_task *task, bio_task *target) {
+  if (task == NULL || target == NULL || target == task)
+    return -EINVAL;
+  if (load_state(target) & ST_SLAB)
+    return -EINVAL; /* bio_spawn_new's tasks are not joinable */
+  if (bio_task_done(target))
+    return target->res;
+  if (load_state(task) & ST_CANCELLED)
+    return -ECANCELED;
+  if (target->joiner != NULL)
+    return -EBUSY;
+  target->joiner = task;
+  task->await = target;
+  task->kind = BIO_AWAIT_JOIN;
+  return BIO_PENDING;
+}
+
+BIO_EXTERN int bio_task_done(const bio_task *task) {
+  return task != NULL && (load_state(task) & ST_MASK) == ST_DONE;
+}
+
+BIO_EXTERN int bio_task_result(const bio_task *task) {
+  return task != NULL ? task->res : -EINVAL;
+}
+
+BIO_EXTERN void bio_task_yield(bio_task *task) {
+  task->res = 0;
+  bio__task_wake(task); /* running: it goes to the back of the queue */
+}
+
+int bio__task_cancelled(const bio_task *t) {
+  return (load_state(t) & ST_CANCELLED) != 0;
+}
+
+/* ---- the runtime ---- */
+
+static int remote_waiting(void *arg) {
+  bio_rt *rt = arg;
+  return atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL;
+}
+
+static void on_wake(bio_loop *loop, void *arg) {
+  (void)loop;
+  (void)arg; /* run_until takes the remote stack after every poll */
+}
+
+BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
+  bio_rt *rt;
+  int err;
+
+  if (rt_out == NULL)
+    return -EINVAL;
+  rt = bio__calloc(1, sizeof(*rt));
+  if (rt == NULL)
+    return -ENOMEM;
+  err = bio_loop_new_ex(&rt->loop, opts);
+  if (err != 0) {
+    bio__free(rt);
+    return err;
+  }
+  atomic_init(&rt->remote, NULL);
+  bio_scope_init(&rt->root, rt, NULL);
+  bio__loop_set_wake_cb(rt->loop, on_wake, rt);
+  bio__loop_set_busy_check(rt->loop, remote_waiting);
+  *rt_out = rt;
+  return 0;
+}
+
+BIO_EXTERN int bio_rt_free(bio_rt *rt) {
+  slab_chunk *c;
+  if (rt == NULL)
+    return 0;
+  if (rt->live != 0 ||
+      atomic_load_explicit(&rt->remote, memory_order_acquire) != NULL)
+    return -EBUSY;
+  bio_loop_free(rt->loop);
+  while ((c = rt->slab_chunks) != NULL) {
+    rt->slab_chunks = c->next;
+    bio__free(c);
+  }
+  bio__free(rt);
+  return 0;
+}
+
+BIO_EXTERN bio_loop *bio_rt_loop(bio_rt *rt) {
+  return rt != NULL ? rt->loop : NULL;
+}
+
+BIO_EXTERN bio_scope *bio_rt_scope(bio_rt *rt) {
+  return rt != NULL ? &rt->root : NULL;
+}
+
+BIO_EXTERN uint64_t bio_now_ns(void) { return bio__clock_ns(); }
+
+/* ---- notify ---- */
+
+typedef struct waiter {
+  struct waiter *prev, *next;
+  bio_task *task;
+} waiter;
+
+typedef struct notify {
+  waiter *head, *tail;
+  uintptr_t permit;
+} notify;
+
+_Static_assert(sizeof(waiter) <= sizeof(bio_waiter), "bio_waiter size");
+_Static_assert(sizeof(notify) <= sizeof(bio_notify), "bio_notify size");
+
+BIO_EXTERN void bio_notify_init(bio_notify *n) { memset(n, 0, sizeof(*n)); }
+
+BIO_EXTERN int bio_notify_wait(bio_task *task, bio_waiter *bw,
+                               bio_notify *bn) {
+  notify *n = (notify *)(void *)bn;
+  waiter *w = (waiter *)(void *)bw;
+  if (task == NULL || bw == NULL || bn == NULL)
+    return -EINVAL;
+  if (bio__task_cancelled(task))
+    return -ECANCELED;
+  if (n->permit) {
+    n->permit = 0;
+    return 0;
+  }
+  w->task = task;
+  w->next = NULL;
+  w->prev = n->tail;
+  if (n->tail != NULL)
+    n->tail->next = w;
+  else
+    n->head = w;
+  n->tail = w;
+  task->await = w;
+  task->kind = BIO_AWAIT_NOTIFY;
+  /* A waiting task is on no run queue: its link keeps the notify, which
+   * a cancel needs. */
+  task->next = (bio_task *)(void *)n;
+  return BIO_PENDING;
+}
+
+static void unlink_waiter(notify *n, waiter *w) {
+  if (w->prev != NULL)
+    w->prev->next = w->next;
+  else
+    n->head = w->next;
+  if (w->next != NULL)
+    w->next->prev = w->prev;
+  else
+    n->tail = w->prev;
+  w->prev = w->next = NULL;
+}
+
+BIO_EXTERN void bio_notify_one(bio_notify *bn) {
+  notify *n = (notify *)(void *)bn;
+  waiter *w = n->head;
+  if (w == NULL) {
+    n->permit = 1;
+    return;
+  }
+  unlink_waiter(n, w);
+  bio__task_complete(w->task, 0);
+}
+
+BIO_EXTERN void bio_notify_all(bio_notify *bn) {
+  notify *n = (notify *)(void *)bn;
+  waiter *w;
+  while ((w = n->head) != NULL) {
+    unlink_waiter(n, w);
+    bio__task_complete(w->task, 0);
+  }
+}
+
+void bio__notify_cancel(bio_task *t, void *wp) {
+  waiter *w = wp;
+  unlink_waiter((notify *)(void *)t->next, w);
+  bio__task_complete(t, -ECANCELED);
+}

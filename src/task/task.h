@@ -1,0 +1,43 @@
+/* Internals shared by the task layer's files (task.c: scheduler, scopes,
+ * notify; io.c: the futures on core ops and alarms). */
+#ifndef BIO_TASK_TASK_H
+#define BIO_TASK_TASK_H
+
+#include <stdatomic.h>
+
+#include "blitzio.h"
+#include "core/core.h"
+
+/* What bio_task.await points at, for cancel. */
+enum {
+  BIO_AWAIT_NONE = 0,
+  BIO_AWAIT_IO,     /* a bio_io: an op and/or an alarm */
+  BIO_AWAIT_NOTIFY, /* a waiter on a bio_notify (task->next: the notify) */
+  BIO_AWAIT_JOIN,   /* another task */
+  BIO_AWAIT_SCOPE,  /* a scope being closed */
+};
+
+struct bio_rt {
+  bio_loop *loop;
+  bio_scope root;
+  bio_task *run_head, *run_tail; /* runnable, FIFO */
+  _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
+  size_t live;                   /* tasks spawned and not finished */
+  int run_depth;                 /* inside bio_rt_run / block_on */
+  /* The frame slab (bio_spawn_new): free lists by 16-byte class. */
+  void *slab_free[64];
+  void *slab_chunks;
+  char *slab_next;
+  size_t slab_left;
+};
+
+void bio__task_wake(bio_task *t);
+/* Ends t's await with res and wakes it (runtime thread). */
+void bio__task_complete(bio_task *t, int res);
+int bio__task_cancelled(const bio_task *t);
+void bio__notify_cancel(bio_task *t, void *waiter);
+/* io.c: cancels the await on io (the await then ends through its op or
+ * alarm with -ECANCELED, or the op's real result if it won the race). */
+void bio__io_cancel(bio_task *t, void *io);
+
+#endif

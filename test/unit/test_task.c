@@ -1,0 +1,846 @@
+/* bio_task: the scheduler (spawn, join, yield, wakes from other threads),
+ * scopes and cancellation, deadlines, and every future, on io_uring, on
+ * epoll, and on the fault backend (submissions refused with ENOMEM or
+ * pushed back with EAGAIN). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "blitzio.h"
+#include "backend.h"
+#include "backend/fault.h"
+#include "core/core.h"
+#include "task/task.h"
+
+static const char *backends[] = {"uring", "epoll", "fault:uring",
+                                 "fault:epoll"};
+#define NBACKENDS 4
+
+/* Under the io_uring-denying filter (denied-units.sh), fault:uring
+ * wraps what the library picks instead. */
+static void use_backend(const char *name) {
+  if (bio_test_uring_denied() && strcmp(name, "fault:uring") == 0)
+    name = "fault:epoll";
+  bio_test_backend(name);
+}
+
+static bio_rt *new_rt(int i) {
+  bio_rt *rt;
+  use_backend(backends[i]);
+  ck_assert_int_eq(bio_rt_new(&rt, NULL), 0);
+  return rt;
+}
+
+static void free_rt(bio_rt *rt) { ck_assert_int_eq(bio_rt_free(rt), 0); }
+
+/* ---- spawn and join ---- */
+
+struct leaf {
+  bio_task task;
+  int value;
+};
+
+static int leaf_run(bio_task *t) {
+  struct leaf *l = bio_container_of(t, struct leaf, task);
+  return l->value * 2;
+}
+
+#define NLEAVES 10000
+struct parent {
+  bio_task task;
+  struct leaf *leaves;
+  int i;
+  int r;
+  long sum;
+};
+
+static int parent_run(bio_task *t) {
+  struct parent *p = bio_container_of(t, struct parent, task);
+  BIO_BEGIN(t);
+  for (p->i = 0; p->i < NLEAVES; p->i++) {
+    p->leaves[p->i].value = p->i;
+    ck_assert_int_eq(bio_spawn(t->scope, &p->leaves[p->i].task, leaf_run), 0);
+  }
+  for (p->i = 0; p->i < NLEAVES; p->i++) {
+    BIO_AWAIT(t, p->r, bio_join(t, &p->leaves[p->i].task));
+    p->sum += p->r;
+  }
+  BIO_END(t, 7);
+}
+
+START_TEST(spawned_tasks_run_and_join_with_their_results) {
+  bio_rt *rt = new_rt(_i);
+  struct parent p;
+  memset(&p, 0, sizeof(p));
+  p.leaves = calloc(NLEAVES, sizeof(*p.leaves));
+  ck_assert_uint_eq(sizeof(bio_task), 64);
+  ck_assert_int_eq(bio_rt_block_on(rt, &p.task, parent_run), 7);
+  ck_assert_int_eq(p.sum, (long)NLEAVES * (NLEAVES - 1));
+  ck_assert(bio_task_done(&p.leaves[NLEAVES - 1].task));
+  ck_assert_int_eq(bio_task_result(&p.leaves[5].task), 10);
+  ck_assert_uint_eq(bio_scope_count(bio_rt_scope(rt)), 0);
+  free(p.leaves);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- yield: round robin ---- */
+
+static char order[64];
+static int norder;
+
+struct yielder {
+  bio_task task;
+  char name;
+  int i;
+};
+
+static int yielder_run(bio_task *t) {
+  struct yielder *y = bio_container_of(t, struct yielder, task);
+  BIO_BEGIN(t);
+  for (y->i = 0; y->i < 3; y->i++) {
+    order[norder++] = y->name;
+    BIO_YIELD(t);
+  }
+  BIO_END(t, 0);
+}
+
+START_TEST(yield_lets_every_other_task_run_first) {
+  bio_rt *rt = new_rt(_i);
+  struct yielder a = {.name = 'a'}, b = {.name = 'b'};
+  norder = 0;
+  ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), &a.task, yielder_run), 0);
+  ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), &b.task, yielder_run), 0);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "ababab");
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- sleeps: never early, in deadline order ---- */
+
+#define NSLEEP 50
+static int woke[NSLEEP];
+static int nwoke;
+
+struct sleeper {
+  bio_task task;
+  bio_io io;
+  uint64_t deadline;
+  int id;
+  int r;
+};
+
+static int sleeper_run(bio_task *t) {
+  struct sleeper *s = bio_container_of(t, struct sleeper, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, s->r, bio_sleep_until(t, &s->io, s->deadline));
+  ck_assert_int_eq(s->r, 0);
+  ck_assert_uint_ge(bio_now_ns(), s->deadline);
+  woke[nwoke++] = s->id;
+  BIO_END(t, 0);
+}
+
+START_TEST(sleeps_end_in_deadline_order_and_never_early) {
+  bio_rt *rt = new_rt(_i);
+  struct sleeper s[NSLEEP];
+  uint64_t t0 = bio_now_ns();
+  int i;
+  memset(s, 0, sizeof(s));
+  nwoke = 0;
+  for (i = 0; i < NSLEEP; i++) {
+    /* Spawned out of order: deadlines 0.1 ms apart, sub-millisecond. */
+    int k = (i * 7) % NSLEEP;
+    s[i].id = k;
+    s[i].deadline = t0 + 2000000 + (uint64_t)k * 100000;
+    ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), &s[i].task, sleeper_run), 0);
+  }
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  ck_assert_int_eq(nwoke, NSLEEP);
+  for (i = 0; i < NSLEEP; i++)
+    ck_assert_int_eq(woke[i], i);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- notify ---- */
+
+struct notified {
+  bio_task task;
+  bio_waiter w;
+  bio_notify *n;
+  char name;
+  int r;
+};
+
+static int notified_run(bio_task *t) {
+  struct notified *x = bio_container_of(t, struct notified, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, x->r, bio_notify_wait(t, &x->w, x->n));
+  ck_assert_int_eq(x->r, 0);
+  order[norder++] = x->name;
+  BIO_END(t, 0);
+}
+
+struct notifier {
+  bio_task task;
+  bio_io io;
+  bio_notify *n;
+  int r;
+};
+
+static int notifier_run(bio_task *t) {
+  struct notifier *x = bio_container_of(t, struct notifier, task);
+  BIO_BEGIN(t);
+  BIO_YIELD(t); /* every waiter is parked now */
+  bio_notify_one(x->n);
+  bio_notify_one(x->n);
+  BIO_YIELD(t);
+  order[norder++] = '|';
+  bio_notify_all(x->n);
+  BIO_YIELD(t);
+  bio_notify_one(x->n); /* no waiter: a permit for the next wait */
+  BIO_END(t, 0);
+}
+
+START_TEST(notify_wakes_waiters_in_order_and_keeps_one_permit) {
+  bio_rt *rt = new_rt(_i);
+  bio_notify n;
+  struct notified w[4];
+  struct notifier src;
+  struct notified late;
+  int i;
+
+  bio_notify_init(&n);
+  norder = 0;
+  memset(w, 0, sizeof(w));
+  memset(&src, 0, sizeof(src));
+  for (i = 0; i < 4; i++) {
+    w[i].n = &n;
+    w[i].name = (char)('a' + i);
+    bio_spawn(bio_rt_scope(rt), &w[i].task, notified_run);
+  }
+  src.n = &n;
+  bio_spawn(bio_rt_scope(rt), &src.task, notifier_run);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  order[norder] = 0;
+  ck_assert_str_eq(order, "ab|cd");
+  /* The permit: this wait ends at once. */
+  memset(&late, 0, sizeof(late));
+  late.n = &n;
+  late.name = 'e';
+  ck_assert_int_eq(bio_rt_block_on(rt, &late.task, notified_run), 0);
+  ck_assert_int_eq(norder, 6);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- scopes: cancel what each task awaits, close waits for all ---- */
+
+static int sockpair(int sv[2]) {
+  return socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                    sv);
+}
+
+/* A listener whose backlog is full: a connect to it stays in progress. */
+static int full_listener(struct sockaddr_in *addr, int extra[4]) {
+  socklen_t len = sizeof(*addr);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int i;
+  memset(addr, 0, sizeof(*addr));
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(bind(fd, (struct sockaddr *)addr, sizeof(*addr)), 0);
+  ck_assert_int_eq(listen(fd, 0), 0);
+  getsockname(fd, (struct sockaddr *)addr, &len);
+  for (i = 0; i < 4; i++) {
+    extra[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    connect(extra[i], (struct sockaddr *)addr, sizeof(*addr));
+  }
+  return fd;
+}
+
+enum { W_SLEEP, W_READ, W_CONNECT, W_NOTIFY, W_JOIN, W_ACCEPT };
+
+struct waiter_task {
+  bio_task task;
+  bio_io io;
+  bio_waiter w;
+  bio_notify *n;
+  bio_task *target;
+  int what;
+  int fd;
+  const struct sockaddr_in *addr;
+  char buf[16];
+  int r;
+  int r2;
+  int seen;
+};
+
+static int waiter_run(bio_task *t) {
+  struct waiter_task *x = bio_container_of(t, struct waiter_task, task);
+  BIO_BEGIN(t);
+  if (x->what == W_SLEEP) {
+    BIO_AWAIT(t, x->r, bio_sleep(t, &x->io, 60ull * 1000000000u));
+  } else if (x->what == W_READ) {
+    BIO_AWAIT(t, x->r, bio_recv(t, &x->io, x->fd, x->buf, sizeof x->buf));
+  } else if (x->what == W_CONNECT) {
+    BIO_AWAIT(t, x->r, bio_connect(t, &x->io, x->fd,
+                                   (const struct sockaddr *)x->addr,
+                                   sizeof(*x->addr)));
+  } else if (x->what == W_NOTIFY) {
+    BIO_AWAIT(t, x->r, bio_notify_wait(t, &x->w, x->n));
+  } else if (x->what == W_JOIN) {
+    BIO_AWAIT(t, x->r, bio_join(t, x->target));
+  } else {
+    BIO_AWAIT(t, x->r, bio_accept(t, &x->io, x->fd));
+  }
+  x->seen = 1;
+  /* Once cancelled, every later await fails at once. */
+  BIO_AWAIT(t, x->r2, bio_sleep(t, &x->io, 1));
+  BIO_END(t, x->r);
+}
+
+struct closer {
+  bio_task task;
+  bio_io io;
+  bio_scope *scope;
+  int r;
+};
+
+/* Waits until the waiters are parked, then closes their scope with
+ * cancel. */
+static int closer_run(bio_task *t) {
+  struct closer *c = bio_container_of(t, struct closer, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, c->r, bio_sleep(t, &c->io, 20000000)); /* 20 ms */
+  BIO_AWAIT(t, c->r, bio_scope_close(t, c->scope, 1));
+  BIO_END(t, c->r);
+}
+
+START_TEST(closing_a_scope_cancels_sleeps_reads_connects_and_waits) {
+  bio_rt *rt = new_rt(_i);
+  bio_scope scope;
+  struct waiter_task w[6];
+  struct closer c;
+  struct sockaddr_in addr;
+  bio_notify n;
+  int sv[2], extra[4], lfd, ltcp, i;
+  struct sockaddr_in any;
+  socklen_t alen = sizeof(any);
+
+  ck_assert_int_eq(sockpair(sv), 0);
+  lfd = full_listener(&addr, extra);
+  memset(&any, 0, sizeof(any));
+  any.sin_family = AF_INET;
+  any.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ltcp = bio_tcp_listen((struct sockaddr *)&any, sizeof(any), 8);
+  ck_assert_int_ge(ltcp, 0);
+  getsockname(ltcp, (struct sockaddr *)&any, &alen);
+  bio_notify_init(&n);
+  bio_scope_init(&scope, rt, NULL);
+  memset(w, 0, sizeof(w));
+  for (i = 0; i < 6; i++) {
+    w[i].what = i;
+    w[i].n = &n;
+    w[i].addr = &addr;
+    w[i].fd = i == W_READ      ? sv[0]
+              : i == W_CONNECT ? bio_tcp_socket(AF_INET)
+              : i == W_ACCEPT  ? ltcp
+                               : -1;
+  }
+  w[W_JOIN].target = &w[W_SLEEP].task;
+  for (i = 0; i < 6; i++)
+    ck_assert_int_eq(bio_spawn(&scope, &w[i].task, waiter_run), 0);
+  memset(&c, 0, sizeof(c));
+  c.scope = &scope;
+  ck_assert_int_eq(bio_rt_block_on(rt, &c.task, closer_run), 0);
+  for (i = 0; i < 6; i++) {
+    ck_assert_msg(bio_task_done(&w[i].task), "task %d", i);
+    ck_assert_int_eq(w[i].seen, 1);
+    ck_assert_msg(w[i].r == -ECANCELED, "await %d: %d", i, w[i].r);
+    ck_assert_int_eq(w[i].r2, -ECANCELED);
+  }
+  ck_assert_uint_eq(bio_scope_count(&scope), 0);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  free_rt(rt);
+  close(sv[0]);
+  close(sv[1]);
+  close(w[W_CONNECT].fd);
+  close(lfd);
+  close(ltcp);
+  for (i = 0; i < 4; i++)
+    close(extra[i]);
+}
+END_TEST
+
+START_TEST(shutdown_cancels_every_task_and_returns_when_all_ended) {
+  bio_rt *rt = new_rt(_i);
+  struct waiter_task w[3];
+  bio_scope inner;
+  int i;
+  memset(w, 0, sizeof(w));
+  bio_scope_init(&inner, rt, NULL);
+  for (i = 0; i < 3; i++) {
+    w[i].what = W_SLEEP;
+    ck_assert_int_eq(
+        bio_spawn(i == 2 ? &inner : bio_rt_scope(rt), &w[i].task, waiter_run),
+        0);
+  }
+  /* Let them park, then shut down: the nested scope is cancelled too. */
+  ck_assert_int_eq(bio_loop_poll(bio_rt_loop(rt), 0) >= 0, 1);
+  ck_assert_int_eq(bio_rt_free(rt), -EBUSY);
+  ck_assert_int_eq(bio_rt_shutdown(rt), 0);
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(w[i].r, -ECANCELED);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- deadlines ---- */
+
+START_TEST(a_deadline_ends_a_read_and_a_connect_with_etimedout) {
+  bio_rt *rt = new_rt(_i);
+  struct waiter_task w[2];
+  struct sockaddr_in addr;
+  int sv[2], extra[4], lfd, i;
+  uint64_t t0;
+
+  ck_assert_int_eq(sockpair(sv), 0);
+  lfd = full_listener(&addr, extra);
+  memset(w, 0, sizeof(w));
+  w[0].what = W_READ;
+  w[0].fd = sv[0];
+  w[1].what = W_CONNECT;
+  w[1].fd = bio_tcp_socket(AF_INET);
+  w[1].addr = &addr;
+  t0 = bio_now_ns();
+  for (i = 0; i < 2; i++) {
+    bio_io_deadline(&w[i].io, t0 + 30000000); /* 30 ms */
+    ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), &w[i].task, waiter_run), 0);
+  }
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  for (i = 0; i < 2; i++) {
+    ck_assert_msg(w[i].r == -ETIMEDOUT, "await %d: %d", i, w[i].r);
+    /* The deadline stays: the next await (a 1 ns sleep) is past it. */
+    ck_assert_int_eq(w[i].r2, -ETIMEDOUT);
+  }
+  ck_assert_uint_ge(bio_now_ns(), t0 + 30000000);
+  /* The read's op is over: the socket reads normally afterwards. */
+  ck_assert_int_eq(write(sv[1], "x", 1), 1);
+  ck_assert_int_eq(read(sv[0], w[0].buf, 1), 1);
+  free_rt(rt);
+  close(sv[0]);
+  close(sv[1]);
+  close(w[1].fd);
+  close(lfd);
+  for (i = 0; i < 4; i++)
+    close(extra[i]);
+}
+END_TEST
+
+/* ---- TCP: accept, connect, recv, send_all, close ---- */
+
+#define ECHO_CLIENTS 20
+#define ECHO_BYTES 200000
+
+struct echo_conn {
+  bio_task task;
+  bio_io io;
+  int fd;
+  int n;
+  char buf[4096];
+};
+
+static int echo_conn_run(bio_task *t) {
+  struct echo_conn *c = bio_container_of(t, struct echo_conn, task);
+  BIO_BEGIN(t);
+  for (;;) {
+    BIO_AWAIT(t, c->n, bio_recv(t, &c->io, c->fd, c->buf, sizeof c->buf));
+    if (c->n <= 0)
+      break;
+    BIO_AWAIT(t, c->n, bio_send_all(t, &c->io, c->fd, c->buf, (size_t)c->n));
+    if (c->n < 0)
+      break;
+  }
+  BIO_AWAIT(t, c->n, bio_close(t, &c->io, c->fd));
+  BIO_END(t, 0);
+}
+
+struct echo_server {
+  bio_task task;
+  bio_io io;
+  int lfd;
+  int fd;
+  int accepted;
+};
+
+static int echo_server_run(bio_task *t) {
+  struct echo_server *s = bio_container_of(t, struct echo_server, task);
+  BIO_BEGIN(t);
+  for (;;) {
+    BIO_AWAIT(t, s->fd, bio_accept(t, &s->io, s->lfd));
+    if (s->fd < 0)
+      break;
+    {
+      struct echo_conn *c = (struct echo_conn *)(void *)bio_spawn_new(
+          t->scope, sizeof(struct echo_conn), echo_conn_run);
+      ck_assert_ptr_nonnull(c);
+      c->fd = s->fd;
+    }
+    s->accepted++;
+  }
+  BIO_END(t, s->fd);
+}
+
+struct echo_client {
+  bio_task task;
+  bio_io io;
+  const struct sockaddr_in *addr;
+  int fd;
+  int r;
+  size_t got;
+  char *out, *in;
+};
+
+static int echo_client_run(bio_task *t) {
+  struct echo_client *c = bio_container_of(t, struct echo_client, task);
+  BIO_BEGIN(t);
+  c->fd = bio_tcp_socket(AF_INET);
+  BIO_AWAIT(t, c->r, bio_connect(t, &c->io, c->fd,
+                                 (const struct sockaddr *)c->addr,
+                                 sizeof(*c->addr)));
+  ck_assert_int_eq(c->r, 0);
+  BIO_AWAIT(t, c->r, bio_send_all(t, &c->io, c->fd, c->out, ECHO_BYTES));
+  ck_assert_int_eq(c->r, ECHO_BYTES);
+  ck_assert_int_eq(shutdown(c->fd, SHUT_WR), 0);
+  while (c->got < ECHO_BYTES) {
+    BIO_AWAIT(t, c->r, bio_recv(t, &c->io, c->fd, c->in + c->got,
+                                ECHO_BYTES - c->got));
+    ck_assert_int_gt(c->r, 0);
+    c->got += (size_t)c->r;
+  }
+  BIO_AWAIT(t, c->r, bio_recv(t, &c->io, c->fd, c->in, 1));
+  ck_assert_int_eq(c->r, 0); /* the server closed after our FIN */
+  ck_assert_int_eq(memcmp(c->in, c->out, ECHO_BYTES), 0);
+  BIO_AWAIT(t, c->r, bio_close(t, &c->io, c->fd));
+  BIO_END(t, 0);
+}
+
+struct echo_main {
+  bio_task task;
+  bio_scope servers;
+  struct echo_server server;
+  struct echo_client clients[ECHO_CLIENTS];
+  const struct sockaddr_in *addr;
+  int i;
+  int r;
+};
+
+static int echo_main_run(bio_task *t) {
+  struct echo_main *m = bio_container_of(t, struct echo_main, task);
+  BIO_BEGIN(t);
+  bio_scope_init(&m->servers, t->scope->rt, t->scope);
+  bio_spawn(&m->servers, &m->server.task, echo_server_run);
+  for (m->i = 0; m->i < ECHO_CLIENTS; m->i++) {
+    m->clients[m->i].addr = m->addr;
+    bio_spawn(t->scope, &m->clients[m->i].task, echo_client_run);
+  }
+  for (m->i = 0; m->i < ECHO_CLIENTS; m->i++) {
+    BIO_AWAIT(t, m->r, bio_join(t, &m->clients[m->i].task));
+    ck_assert_int_eq(m->r, 0);
+  }
+  /* The server and its connections go with their scope. */
+  BIO_AWAIT(t, m->r, bio_scope_close(t, &m->servers, 1));
+  BIO_END(t, m->server.accepted);
+}
+
+START_TEST(tcp_echo_between_tasks_moves_every_byte) {
+  bio_rt *rt = new_rt(_i);
+  struct echo_main *m = calloc(1, sizeof(*m));
+  struct sockaddr_in addr;
+  socklen_t len = sizeof(addr);
+  int i, k;
+
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  m->server.lfd = bio_tcp_listen((struct sockaddr *)&addr, sizeof(addr), 64);
+  ck_assert_int_ge(m->server.lfd, 0);
+  getsockname(m->server.lfd, (struct sockaddr *)&addr, &len);
+  m->addr = &addr;
+  for (i = 0; i < ECHO_CLIENTS; i++) {
+    m->clients[i].out = malloc(ECHO_BYTES);
+    m->clients[i].in = malloc(ECHO_BYTES);
+    for (k = 0; k < ECHO_BYTES; k++)
+      m->clients[i].out[k] = (char)(k * 31 + i);
+  }
+  ck_assert_int_eq(bio_rt_block_on(rt, &m->task, echo_main_run),
+                   ECHO_CLIENTS);
+  ck_assert_int_eq(m->server.fd, -ECANCELED);
+  for (i = 0; i < ECHO_CLIENTS; i++) {
+    free(m->clients[i].out);
+    free(m->clients[i].in);
+  }
+  close(m->server.lfd);
+  free(m);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- UDP ---- */
+
+struct udp_task {
+  bio_task task;
+  bio_io io;
+  int a, b;
+  struct sockaddr_in from;
+  socklen_t fromlen;
+  char buf[32];
+  int r;
+};
+
+static int udp_run(bio_task *t) {
+  struct udp_task *u = bio_container_of(t, struct udp_task, task);
+  struct sockaddr_in to;
+  socklen_t len = sizeof(to);
+  BIO_BEGIN(t);
+  getsockname(u->b, (struct sockaddr *)&to, &len);
+  BIO_AWAIT(t, u->r, bio_sendto(t, &u->io, u->a, "ping", 4,
+                                (struct sockaddr *)&to, sizeof(to)));
+  ck_assert_int_eq(u->r, 4);
+  u->fromlen = sizeof(u->from);
+  BIO_AWAIT(t, u->r, bio_recvfrom(t, &u->io, u->b, u->buf, sizeof u->buf,
+                                  (struct sockaddr *)&u->from, &u->fromlen));
+  BIO_END(t, u->r);
+}
+
+START_TEST(udp_datagrams_carry_their_sender) {
+  bio_rt *rt = new_rt(_i);
+  struct udp_task u;
+  struct sockaddr_in addr, mine;
+  socklen_t len = sizeof(mine);
+  memset(&u, 0, sizeof(u));
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  u.a = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  u.b = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ck_assert_int_eq(bind(u.a, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(bind(u.b, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(bio_rt_block_on(rt, &u.task, udp_run), 4);
+  ck_assert_int_eq(memcmp(u.buf, "ping", 4), 0);
+  getsockname(u.a, (struct sockaddr *)&mine, &len);
+  ck_assert_uint_eq(u.fromlen, sizeof(mine));
+  ck_assert_uint_eq(u.from.sin_port, mine.sin_port);
+  close(u.a);
+  close(u.b);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- files ---- */
+
+struct file_task {
+  bio_task task;
+  bio_io io;
+  char dir[64], a[96], b[96];
+  int fd;
+  int r;
+  char buf[64];
+  struct stat st;
+};
+
+static int file_run(bio_task *t) {
+  struct file_task *f = bio_container_of(t, struct file_task, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, f->r, bio_mkdir(t, &f->io, f->dir, 0700));
+  ck_assert_int_eq(f->r, 0);
+  BIO_AWAIT(t, f->fd, bio_open(t, &f->io, f->a, O_CREAT | O_RDWR, 0600));
+  ck_assert_int_ge(f->fd, 0);
+  BIO_AWAIT(t, f->r, bio_write(t, &f->io, f->fd, "hello, tasks", 12, 0));
+  ck_assert_int_eq(f->r, 12);
+  BIO_AWAIT(t, f->r, bio_write(t, &f->io, f->fd, "T", 1, 7));
+  ck_assert_int_eq(f->r, 1);
+  BIO_AWAIT(t, f->r, bio_fsync(t, &f->io, f->fd));
+  ck_assert_int_eq(f->r, 0);
+  BIO_AWAIT(t, f->r, bio_read(t, &f->io, f->fd, f->buf, sizeof f->buf, 0));
+  ck_assert_int_eq(f->r, 12);
+  ck_assert_int_eq(memcmp(f->buf, "hello, Tasks", 12), 0);
+  BIO_AWAIT(t, f->r, bio_close(t, &f->io, f->fd));
+  ck_assert_int_eq(f->r, 0);
+  BIO_AWAIT(t, f->r, bio_rename(t, &f->io, f->a, f->b));
+  ck_assert_int_eq(f->r, 0);
+  BIO_AWAIT(t, f->r, bio_stat(t, &f->io, f->b, &f->st));
+  ck_assert_int_eq(f->r, 0);
+  ck_assert_int_eq(f->st.st_size, 12);
+  BIO_AWAIT(t, f->r, bio_stat(t, &f->io, f->a, &f->st));
+  ck_assert_int_eq(f->r, -ENOENT);
+  BIO_AWAIT(t, f->r, bio_unlink(t, &f->io, f->b));
+  ck_assert_int_eq(f->r, 0);
+  BIO_AWAIT(t, f->r, bio_open(t, &f->io, f->a, O_RDONLY, 0));
+  BIO_END(t, f->r);
+}
+
+START_TEST(file_futures_write_read_rename_stat_unlink) {
+  bio_rt *rt = new_rt(_i);
+  struct file_task f;
+  memset(&f, 0, sizeof(f));
+  snprintf(f.dir, sizeof(f.dir), "/tmp/bio-task-%d-%d", (int)getpid(), _i);
+  snprintf(f.a, sizeof(f.a), "%s/a", f.dir);
+  snprintf(f.b, sizeof(f.b), "%s/b", f.dir);
+  ck_assert_int_eq(bio_rt_block_on(rt, &f.task, file_run), -ENOENT);
+  ck_assert_int_eq(rmdir(f.dir), 0);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- from other threads ---- */
+
+struct flag_task {
+  bio_task task;
+  bio_io io;
+  volatile int *flag;
+  int r;
+};
+
+static int setter_run(bio_task *t) {
+  struct flag_task *f = bio_container_of(t, struct flag_task, task);
+  *f->flag = 1;
+  return 0;
+}
+
+static int watcher_run(bio_task *t) {
+  struct flag_task *f = bio_container_of(t, struct flag_task, task);
+  BIO_BEGIN(t);
+  while (!*f->flag)
+    BIO_AWAIT(t, f->r, bio_sleep(t, &f->io, 1000000));
+  BIO_END(t, 5);
+}
+
+struct spawner {
+  bio_rt *rt;
+  struct flag_task *task;
+};
+
+static void *spawner_main(void *arg) {
+  struct spawner *s = arg;
+  usleep(20000);
+  ck_assert_int_eq(bio_spawn(bio_rt_scope(s->rt), &s->task->task, setter_run),
+                   0);
+  return NULL;
+}
+
+START_TEST(a_task_spawned_from_another_thread_runs_on_the_runtime) {
+  bio_rt *rt = new_rt(_i);
+  volatile int flag = 0;
+  struct flag_task w, setter;
+  struct spawner sp = {rt, &setter};
+  pthread_t th;
+  memset(&w, 0, sizeof(w));
+  memset(&setter, 0, sizeof(setter));
+  w.flag = setter.flag = &flag;
+  ck_assert_int_eq(pthread_create(&th, NULL, spawner_main, &sp), 0);
+  ck_assert_int_eq(bio_rt_block_on(rt, &w.task, watcher_run), 5);
+  pthread_join(th, NULL);
+  ck_assert(bio_task_done(&setter.task));
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- the fault backend: refused and pushed-back submissions ---- */
+
+START_TEST(a_refused_submission_ends_the_await_with_its_error) {
+  bio_rt *rt;
+  struct waiter_task w;
+  int sv[2];
+  use_backend(_i == 0 ? "fault:uring" : "fault:epoll");
+  ck_assert_int_eq(bio_rt_new(&rt, NULL), 0);
+  ck_assert_int_eq(sockpair(sv), 0);
+  memset(&w, 0, sizeof(w));
+  w.what = W_READ;
+  w.fd = sv[0];
+  /* The next two submissions fail: the read (ENOMEM ends it), then the
+   * 1 ns sleep is an alarm, not a submission, and runs. */
+  bio__fault_inject(bio_rt_loop(rt), ENOMEM, 0, 1);
+  ck_assert_int_eq(bio_rt_block_on(rt, &w.task, waiter_run), -ENOMEM);
+  ck_assert_int_eq(w.r2, 0);
+  /* EAGAIN: the core holds the op and submits it again. */
+  memset(&w, 0, sizeof(w));
+  w.what = W_READ;
+  w.fd = sv[0];
+  ck_assert_int_eq(write(sv[1], "abc", 3), 3);
+  bio__fault_inject(bio_rt_loop(rt), EAGAIN, 0, 3);
+  ck_assert_int_eq(bio_rt_block_on(rt, &w.task, waiter_run), 3);
+  close(sv[0]);
+  close(sv[1]);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(bad_arguments_are_einval) {
+  bio_rt *rt = new_rt(0);
+  struct leaf l;
+  ck_assert_int_eq(bio_rt_new(NULL, NULL), -EINVAL);
+  ck_assert_int_eq(bio_spawn(NULL, &l.task, leaf_run), -EINVAL);
+  ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), NULL, leaf_run), -EINVAL);
+  ck_assert_int_eq(bio_spawn(bio_rt_scope(rt), &l.task, NULL), -EINVAL);
+  ck_assert_ptr_null(bio_spawn_new(bio_rt_scope(rt), 8, leaf_run));
+  ck_assert_int_eq(errno, EINVAL);
+  ck_assert_int_eq(bio_rt_run(NULL), -EINVAL);
+  free_rt(rt);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("task");
+  TCase *tc = tcase_create("task");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, spawned_tasks_run_and_join_with_their_results, 0,
+                      NBACKENDS);
+  tcase_add_loop_test(tc, yield_lets_every_other_task_run_first, 0, 2);
+  tcase_add_loop_test(tc, sleeps_end_in_deadline_order_and_never_early, 0,
+                      2);
+  tcase_add_loop_test(tc, notify_wakes_waiters_in_order_and_keeps_one_permit,
+                      0, 2);
+  tcase_add_loop_test(
+      tc, closing_a_scope_cancels_sleeps_reads_connects_and_waits, 0,
+      NBACKENDS);
+  tcase_add_loop_test(tc, shutdown_cancels_every_task_and_returns_when_all_ended,
+                      0, 2);
+  tcase_add_loop_test(tc, a_deadline_ends_a_read_and_a_connect_with_etimedout,
+                      0, NBACKENDS);
+  tcase_add_loop_test(tc, tcp_echo_between_tasks_moves_every_byte, 0,
+                      NBACKENDS);
+  tcase_add_loop_test(tc, udp_datagrams_carry_their_sender, 0, 2);
+  tcase_add_loop_test(tc, file_futures_write_read_rename_stat_unlink, 0,
+                      NBACKENDS);
+  tcase_add_loop_test(tc, a_task_spawned_from_another_thread_runs_on_the_runtime,
+                      0, 2);
+  tcase_add_loop_test(tc, a_refused_submission_ends_the_await_with_its_error,
+                      0, 2);
+  tcase_add_test(tc, bad_arguments_are_einval);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? 0 : 1;
+}
