@@ -760,6 +760,79 @@ END_TEST
 
 static const char *fault_names[] = {"fault:uring", "fault:epoll"};
 
+/* ---- alarms: timers the core fires ---- */
+
+typedef struct test_alarm {
+  bio_alarm alarm;
+  uint64_t deadline;
+  uint64_t fired_at;
+  int id;
+} test_alarm;
+
+static int alarm_order[16];
+static int nalarm;
+static bio_alarm *restart_me;
+
+static void alarm_cb(bio_loop *loop, bio_alarm *a) {
+  test_alarm *t = bio_container_of(a, test_alarm, alarm);
+  t->fired_at = bio__clock_ns();
+  alarm_order[nalarm++] = t->id;
+  /* Restarted from its callback, already due: waits for the next turn. */
+  if (a == restart_me) {
+    restart_me = NULL;
+    bio__alarm_start(loop, a, 0, alarm_cb);
+  }
+}
+
+/* bio_loop_poll with no timeout of its own returns for the earliest
+ * alarm, fires every due alarm in deadline order, never before its
+ * deadline (sub-millisecond ones too), skips a stopped one, and fires an
+ * alarm restarted by its callback one turn later. */
+START_TEST(alarms_fire_from_poll_in_order_never_early) {
+  bio_loop loop;
+  test_alarm a[6];
+  uint64_t t0;
+  int i, n, turns = 0;
+
+  loop_on(&loop, backend_names[_i]);
+  memset(a, 0, sizeof(a));
+  nalarm = 0;
+  t0 = bio__clock_ns();
+  for (i = 0; i < 6; i++) {
+    int k = (i * 5) % 6; /* started out of order */
+    a[i].id = k;
+    a[i].deadline = t0 + 1000000 + (uint64_t)k * 250000; /* 1, 1.25 ... ms */
+    bio__alarm_start(&loop, &a[i].alarm, a[i].deadline, alarm_cb);
+  }
+  bio__alarm_stop(&loop, &a[5].alarm); /* id (5*5)%6 = 1 */
+  ck_assert(!bio__alarm_active(&a[5].alarm));
+  while (nalarm < 5 && turns++ < 100)
+    ck_assert_int_ge(bio__loop_poll(&loop, -1), 0);
+  ck_assert_int_eq(nalarm, 5);
+  {
+    static const int want[] = {0, 2, 3, 4, 5};
+    for (i = 0; i < 5; i++)
+      ck_assert_int_eq(alarm_order[i], want[i]);
+  }
+  for (i = 0; i < 6; i++)
+    if (a[i].fired_at != 0)
+      ck_assert_uint_ge(a[i].fired_at, a[i].deadline);
+  ck_assert_uint_eq(a[5].fired_at, 0);
+
+  /* The one-pass rule. */
+  nalarm = 0;
+  restart_me = &a[0].alarm;
+  bio__alarm_start(&loop, &a[0].alarm, 0, alarm_cb);
+  n = bio__loop_poll(&loop, 0);
+  ck_assert_int_eq(n, 1);
+  ck_assert_int_eq(nalarm, 1);
+  ck_assert(bio__alarm_active(&a[0].alarm));
+  ck_assert_int_eq(bio__loop_poll(&loop, -1), 1);
+  ck_assert_int_eq(nalarm, 2);
+  bio__loop_close(&loop);
+}
+END_TEST
+
 START_TEST(fault_enomem_completes_op_with_error) {
   bio_loop loop;
   counted_op c;
@@ -840,6 +913,7 @@ int main(void) {
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, nop_completes_in_poll_not_in_submit, 0, 2);
+  tcase_add_loop_test(tc, alarms_fire_from_poll_in_order_never_early, 0, 2);
   tcase_add_loop_test(tc, read_completes_when_data_arrives, 0, 2);
   tcase_add_loop_test(tc, poll_reports_readable, 0, 2);
   tcase_add_loop_test(tc, cancel_inflight_read_gives_ecanceled, 0, 2);
