@@ -312,6 +312,11 @@ BIO_EXTERN int bio_shutdown(bio_task *task, bio_io *io, int fd, int how);
 /* Closes fd (an op of its own on io_uring). */
 BIO_EXTERN int bio_close(bio_task *task, bio_io *io, int fd);
 
+/* Waits until fd has one of events (POLLIN, POLLOUT, ...): the events it
+ * has (POLLERR and POLLHUP always count). For fds the other futures don't
+ * cover: a signalfd, a pipe, a device. */
+BIO_EXTERN int bio_poll(bio_task *task, bio_io *io, int fd, unsigned events);
+
 /* Helpers (not futures): a non-blocking, close-on-exec TCP socket bound
  * to addr and listening (SO_REUSEADDR), or just created for connect. fd or
  * negative errno. */

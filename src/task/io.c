@@ -427,6 +427,17 @@ BIO_EXTERN int bio_connect(bio_task *t, bio_io *bio, int fd,
   return io_return(io);
 }
 
+BIO_EXTERN int bio_poll(bio_task *t, bio_io *bio, int fd, unsigned events) {
+  io_slot *io = slot_of(bio);
+  int err;
+  if (t == NULL || bio == NULL || fd < 0)
+    return -EINVAL;
+  if ((err = io_begin(t, io, K_OP)) != 0)
+    return err;
+  arm_poll(io, fd, events);
+  return io_return(io);
+}
+
 BIO_EXTERN int bio_shutdown(bio_task *t, bio_io *bio, int fd, int how) {
   (void)bio;
   if (t == NULL)

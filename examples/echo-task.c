@@ -1,0 +1,151 @@
+/* echo-task: a TCP echo server on bio_task, one task per connection.
+ *
+ *   echo-task PORT     serves 127.0.0.1:PORT (0: any free port) until
+ *                      SIGINT or SIGTERM, then exits 0
+ *
+ * Prints "listening on PORT" once it accepts connections. A signal cancels
+ * the runtime's root scope: the accept loop and every connection's await
+ * end with -ECANCELED, each task closes its socket, and bio_rt_run returns
+ * when the last one has finished. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "blitzio.h"
+
+/* A connection: everything that lives across an await is here. */
+struct conn {
+  bio_task task;
+  bio_io io;
+  int fd;
+  int n;
+  char buf[4096];
+};
+
+static int conn_run(bio_task *t) {
+  struct conn *c = bio_container_of(t, struct conn, task);
+  BIO_BEGIN(t);
+  for (;;) {
+    BIO_AWAIT(t, c->n, bio_recv(t, &c->io, c->fd, c->buf, sizeof c->buf));
+    if (c->n <= 0)
+      break;
+    BIO_AWAIT(t, c->n, bio_send_all(t, &c->io, c->fd, c->buf, (size_t)c->n));
+    if (c->n < 0)
+      break;
+  }
+  /* Cancelled or not, the socket is closed (a plain close: an await
+   * would end at once with -ECANCELED in a cancelled task). */
+  close(c->fd);
+  BIO_END(t, 0);
+}
+
+struct server {
+  bio_task task;
+  bio_io io;
+  int lfd;
+  int fd;
+};
+
+static int server_run(bio_task *t) {
+  struct server *s = bio_container_of(t, struct server, task);
+  BIO_BEGIN(t);
+  for (;;) {
+    BIO_AWAIT(t, s->fd, bio_accept(t, &s->io, s->lfd));
+    if (s->fd == -ECANCELED)
+      break;
+    if (s->fd < 0) {
+      /* EMFILE and friends: report, breathe, go on. */
+      fprintf(stderr, "echo-task: accept: %s\n", strerror(-s->fd));
+      BIO_AWAIT(t, s->fd, bio_sleep(t, &s->io, 10000000));
+      continue;
+    }
+    {
+      int one = 1;
+      struct conn *c = (struct conn *)(void *)bio_spawn_new(
+          t->scope, sizeof(struct conn), conn_run);
+      if (c == NULL) {
+        close(s->fd);
+        continue;
+      }
+      setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      c->fd = s->fd;
+    }
+  }
+  BIO_END(t, 0);
+}
+
+/* Waits for SIGINT or SIGTERM, then cancels everything. */
+struct stopper {
+  bio_task task;
+  bio_io io;
+  int sfd;
+  int r;
+};
+
+static int stopper_run(bio_task *t) {
+  struct stopper *s = bio_container_of(t, struct stopper, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, s->r, bio_poll(t, &s->io, s->sfd, POLLIN));
+  bio_scope_cancel(t->scope);
+  BIO_END(t, 0);
+}
+
+int main(int argc, char **argv) {
+  struct sockaddr_in addr;
+  socklen_t len = sizeof(addr);
+  struct server server;
+  struct stopper stopper;
+  sigset_t sigs;
+  bio_rt *rt;
+  int err;
+
+  if (argc != 2) {
+    fprintf(stderr, "usage: echo-task PORT\n");
+    return 2;
+  }
+  memset(&addr, 0, sizeof(addr));
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons((uint16_t)atoi(argv[1]));
+  signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigprocmask(SIG_BLOCK, &sigs, NULL);
+
+  memset(&server, 0, sizeof(server));
+  memset(&stopper, 0, sizeof(stopper));
+  stopper.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+  server.lfd = bio_tcp_listen((struct sockaddr *)&addr, sizeof(addr), 4096);
+  if (server.lfd < 0 || stopper.sfd < 0) {
+    fprintf(stderr, "echo-task: listen: %s\n",
+            strerror(server.lfd < 0 ? -server.lfd : errno));
+    return 1;
+  }
+  getsockname(server.lfd, (struct sockaddr *)&addr, &len);
+  if ((err = bio_rt_new(&rt, NULL)) != 0) {
+    fprintf(stderr, "echo-task: %s\n", strerror(-err));
+    return 1;
+  }
+  bio_spawn(bio_rt_scope(rt), &server.task, server_run);
+  bio_spawn(bio_rt_scope(rt), &stopper.task, stopper_run);
+  printf("listening on %d\n", ntohs(addr.sin_port));
+  fflush(stdout);
+  err = bio_rt_run(rt);
+  close(server.lfd);
+  close(stopper.sfd);
+  if (err == 0)
+    err = bio_rt_free(rt);
+  if (err != 0) {
+    fprintf(stderr, "echo-task: %s\n", strerror(-err));
+    return 1;
+  }
+  return 0;
+}

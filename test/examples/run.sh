@@ -1,0 +1,71 @@
+#!/bin/sh
+# The examples of the native API (examples/), run as a user would, on
+# io_uring, on epoll, and under the filters that deny io_uring (no-uring)
+# or kill on it (no-uring --kill), where the library must pick epoll:
+#  - echo-task serves 10,000 concurrent connections of bench/echo-load
+#    (every echoed byte checked), then exits 0 on SIGTERM;
+#  - fetch-task fetches from it 50 times and from a server that never
+#    answers 5 times, under a 300 ms deadline: 50 ok, 5 timed out;
+#  - copy-task copies a 5 MiB file, compared with cmp.
+# Each program runs under timeout: a hang fails.
+b=${BIO_TOP_BUILDDIR:-.}
+conns=${BIO_EXAMPLE_CONNS:-10000}
+work=$(mktemp -d "${TMPDIR:-/tmp}/bio-examples.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+fail=0
+bad() { echo "FAIL ($mode): $*"; fail=1; }
+
+# 10,000 connections need 10,000 fds on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((conns + 100)) ]; then
+  conns=$(($(ulimit -n) - 100))
+  echo "note: open-file limit $(ulimit -n): $conns connections"
+fi
+
+head -c 5242880 /dev/urandom > "$work/src"
+for mode in uring epoll denied killed; do
+  case $mode in
+    uring|epoll) wrap=""; export BIO_BACKEND=$mode ;;
+    denied) wrap="$b/test/programs/no-uring"; unset BIO_BACKEND ;;
+    killed) wrap="$b/test/programs/no-uring --kill"; unset BIO_BACKEND ;;
+  esac
+  rm -f "$work/port"
+  timeout 120 $wrap "$b/examples/echo-task" 0 > "$work/port" 2> "$work/err" &
+  pid=$!
+  i=0
+  while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  port=$(sed -n 's/^listening on //p' "$work/port")
+  if [ -z "$port" ]; then
+    bad "echo-task did not start: $(cat "$work/err")"
+    kill $pid 2>/dev/null
+    continue
+  fi
+  out=$(timeout 60 "$b/bench/echo-load" -p "$port" -c "$conns" -s 64 -d 1 \
+          -w 0.5 2>&1)
+  rc=$?
+  case $out in
+    *rt_per_s=*conns=$conns*) [ $rc = 0 ] || bad "echo-load exit $rc" ;;
+    *) bad "echo-load: $out" ;;
+  esac
+  echo "$mode echo-task, $conns connections: $(echo "$out" | cut -d' ' -f1)"
+  out=$(timeout 30 $wrap "$b/examples/fetch-task" -t 300 -c 50 -s 5 \
+          "127.0.0.1:$port" 2>&1)
+  last=$(echo "$out" | tail -1)
+  [ "$last" = "fetched 50 of 55: 5 timed out, 0 failed" ] ||
+    bad "fetch-task: $last"
+  echo "$mode fetch-task: $last"
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  [ $rc = 0 ] || bad "echo-task exit $rc after SIGTERM: $(cat "$work/err")"
+  rm -f "$work/dst"
+  timeout 30 $wrap "$b/examples/copy-task" "$work/src" "$work/dst" ||
+    bad "copy-task failed"
+  cmp -s "$work/src" "$work/dst" || bad "copy-task: the copy differs"
+  echo "$mode copy-task: $(wc -c < "$work/dst") bytes"
+done
+[ $fail = 0 ] && echo PASS
+exit $fail
