@@ -206,11 +206,22 @@ BIO_EXTERN uint64_t bio_now_ns(void);
  * the loop and starts there. -EINVAL for NULL arguments. */
 BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn);
 /* The same with a frame of `size` bytes (>= sizeof(bio_task), the header
- * first) from the runtime's slab; zeroed; freed when the task finishes, so
+ * first) from bio_frame_alloc; zeroed; freed when the task finishes, so
  * it can't be joined. Returns the task, or NULL (errno: ENOMEM, EINVAL).
  * Runtime thread only. */
 BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
                                    bio_task_fn fn);
+/* The same, but detached: once the task has finished (and nothing in the
+ * runtime touches it any more), release(task) runs, to free its frame.
+ * Not joinable. Runtime thread (or before the runtime runs). */
+typedef void (*bio_release_fn)(bio_task *task);
+BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,
+                                  bio_task_fn fn, bio_release_fn release);
+/* Frame memory: a per-thread cache by 16-byte size class (bio_spawn_new's
+ * and C++ coroutines' frames). Free with the size allocated, on any
+ * thread. NULL when out of memory. */
+BIO_EXTERN void *bio_frame_alloc(size_t size);
+BIO_EXTERN void bio_frame_free(void *frame, size_t size);
 /* Future: waits for target (a task spawned with bio_spawn) to finish and
  * gives its result. One joiner per task (-EBUSY for a second). */
 BIO_EXTERN int bio_join(bio_task *task, bio_task *target);

@@ -28,7 +28,8 @@
 #define ST_NOTIFIED 3u  /* woken while running: run again */
 #define ST_DONE 4u
 #define ST_CANCELLED 0x08u /* its scope was cancelled */
-#define ST_SLAB 0x10u      /* frame from the runtime's slab */
+#define ST_SLAB 0x10u      /* frame from bio_frame_alloc */
+#define ST_RELEASE 0x40u   /* the owner's release runs once it is done */
 #define ST_FRESH 0x20u     /* spawned from another thread, not started */
 
 static inline unsigned load_state(const bio_task *t) {
@@ -37,7 +38,13 @@ static inline unsigned load_state(const bio_task *t) {
 
 static __thread bio_rt *current_rt;
 
-/* ---- the slab: frames for bio_spawn_new, by 16-byte size class ---- */
+/* ---- frames: bio_spawn_new's and C++ coroutines' ----
+ *
+ * A cache per thread of free frames by 16-byte size class, carved from
+ * 64 KiB chunks: an allocation is a pop, a free a push, no lock. A frame
+ * freed on another thread joins that thread's cache. Chunks are never
+ * given back (a cache, as a thread-caching malloc's); they stay on one
+ * global list, so a leak checker sees them reachable. */
 
 #define SLAB_CLASSES 64 /* up to 1024 bytes; larger frames: the allocator */
 #define SLAB_CHUNK (64 * 1024)
@@ -46,40 +53,58 @@ typedef struct slab_chunk {
   struct slab_chunk *next;
 } slab_chunk;
 
-static void *slab_alloc(bio_rt *rt, size_t size) {
+typedef struct frame_cache {
+  void *free[SLAB_CLASSES];
+  char *next;
+  size_t left;
+} frame_cache;
+
+static __thread frame_cache cache;
+static slab_chunk *all_chunks;
+static pthread_mutex_t chunks_lock = PTHREAD_MUTEX_INITIALIZER;
+
+BIO_EXTERN void *bio_frame_alloc(size_t size) {
   size_t cls = (size + 15) / 16;
   void *p;
 
+  if (cls == 0)
+    cls = 1;
   if (cls > SLAB_CLASSES)
     return bio__malloc(size);
-  p = rt->slab_free[cls - 1];
+  p = cache.free[cls - 1];
   if (p != NULL) {
-    rt->slab_free[cls - 1] = *(void **)p;
+    cache.free[cls - 1] = *(void **)p;
     return p;
   }
-  if (rt->slab_left < cls * 16) {
+  if (cache.left < cls * 16) {
     slab_chunk *c = bio__malloc(SLAB_CHUNK);
     if (c == NULL)
       return NULL;
-    c->next = rt->slab_chunks;
-    rt->slab_chunks = c;
-    rt->slab_next = (char *)c + 64;
-    rt->slab_left = SLAB_CHUNK - 64;
+    pthread_mutex_lock(&chunks_lock);
+    c->next = all_chunks;
+    all_chunks = c;
+    pthread_mutex_unlock(&chunks_lock);
+    cache.next = (char *)c + 16;
+    cache.left = SLAB_CHUNK - 16;
   }
-  p = rt->slab_next;
-  rt->slab_next += cls * 16;
-  rt->slab_left -= cls * 16;
+  p = cache.next;
+  cache.next += cls * 16;
+  cache.left -= cls * 16;
   return p;
 }
 
-static void slab_free(bio_rt *rt, void *p, size_t size) {
+BIO_EXTERN void bio_frame_free(void *p, size_t size) {
   size_t cls = (size + 15) / 16;
+  if (p == NULL)
+    return;
+  if (cls == 0)
+    cls = 1;
   if (cls > SLAB_CLASSES) {
     bio__free(p);
     return;
   }
-  *(void **)p = rt->slab_free[cls - 1];
-  rt->slab_free[cls - 1] = p;
+  *(void **)p = cache.free[cls - 1];
+  cache.free[cls - 1] = p;
 }
 
 /* ---- run queue and wakes ---- */
@@ -317,6 +342,21 @@ BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
   return 0;
 }
 
+BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,
+                                  bio_task_fn fn, bio_release_fn release) {
+  int err;
+  if (release == NULL || scope == NULL || scope->rt == NULL ||
+      (current_rt != scope->rt && scope->rt->run_depth != 0))
+    return -EINVAL;
+  err = prepare(scope, task, fn, ST_RELEASE);
+  if (err != 0)
+    return err;
+  /* Not joinable: the joiner field keeps the release function. */
+  task->joiner = (bio_task *)(void *)release;
+  start_local(scope->rt, task);
+  return 0;
+}
+
 BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
                                    bio_task_fn fn) {
   bio_task *t;
@@ -325,7 +365,7 @@ BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
     errno = EINVAL;
     return NULL;
   }
-  t = slab_alloc(scope->rt, size);
+  t = bio_frame_alloc(size);
   if (t == NULL) {
     errno = ENOMEM;
     return NULL;
@@ -341,8 +381,9 @@ BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
 
 static void finish(bio_rt *rt, bio_task *t, int res) {
   unsigned s = load_state(t);
-  bio_task *j = (s & ST_SLAB) ? NULL : t->joiner;
-  size_t size = (s & ST_SLAB) ? (size_t)(uintptr_t)t->joiner : 0;
+  int owned = (s & (ST_SLAB | ST_RELEASE)) != 0;
+  bio_task *j = owned ? NULL : t->joiner;
+  void *keep = owned ? (void *)t->joiner : NULL;
 
   t->res = res;
   t->joiner = NULL;
@@ -353,7 +394,9 @@ static void finish(bio_rt *rt, bio_task *t, int res) {
   if (j != NULL)
     bio__task_complete(j, res);
   if (s & ST_SLAB)
-    slab_free(rt, t, size);
+    bio_frame_free(t, (size_t)(uintptr_t)keep);
+  else if (s & ST_RELEASE)
+    ((bio_release_fn)keep)(t);
 }
 
 /* Runs t once (it was on the run queue). */
@@ -514,8 +557,8 @@ BIO_EXTERN int bio_rt_shutdown(bio_rt *rt) {
 BIO_EXTERN int bio_join(bio_task *task, bio_task *target) {
   if (task == NULL || target == NULL || target == task)
     return -EINVAL;
-  if (load_state(target) & ST_SLAB)
-    return -EINVAL; /* bio_spawn_new's tasks are not joinable */
+  if (load_state(target) & (ST_SLAB | ST_RELEASE))
+    return -EINVAL; /* detached: not joinable */
   if (bio_task_done(target))
     return target->res;
   if (load_state(task) & ST_CANCELLED)
@@ -580,17 +623,12 @@ BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
 }
 
 BIO_EXTERN int bio_rt_free(bio_rt *rt) {
-  slab_chunk *c;
   if (rt == NULL)
     return 0;
   if (rt->live != 0 ||
       atomic_load_explicit(&rt->remote, memory_order_acquire) != NULL)
     return -EBUSY;
   bio_loop_free(rt->loop);
-  while ((c = rt->slab_chunks) != NULL) {
-    rt->slab_chunks = c->next;
-    bio__free(c);
-  }
   bio__free(rt);
   return 0;
 }

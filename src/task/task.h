@@ -24,11 +24,6 @@ struct bio_rt {
   _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
-  /* The frame slab (bio_spawn_new): free lists by 16-byte class. */
-  void *slab_free[64];
-  void *slab_chunks;
-  char *slab_next;
-  size_t slab_left;
 };
 
 void bio__task_wake(bio_task *t);
