@@ -555,6 +555,10 @@ int main(int argc, char **argv) {
            nconns, rss0, rss1, (double)(rss1 - rss0) * 1024.0 / nconns);
     for (i = 0; i < nconns; i++)
       close_hard(conns[i].fd);
+    free(hist);
+    free(workers);
+    free(bufs);
+    free(conns);
     return 0;
   }
 
@@ -599,5 +603,9 @@ int main(int argc, char **argv) {
          percentile_us(hist, total, 0.999),
          server != 0 ? (cpu1 - cpu0) * 1e6 / (double)total : 0.0,
          (self1 - self0) * 1e6 / (double)total, nconns, msg_bytes);
+  free(hist);
+  free(workers);
+  free(bufs);
+  free(conns);
   return 0;
 }

@@ -125,6 +125,9 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
   }
   if (loop->closing_handles != NULL)
     return UV_EBUSY;
+  /* Tasks still live on it (bio_rt_new_uv). */
+  if (bio__core(loop)->guest != NULL)
+    return UV_EBUSY;
 
   ul = bio__uv(loop);
   /* Before the core goes: a signal handler may be about to wake it. */
@@ -265,7 +268,8 @@ UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t *loop) {
 
 static int loop_alive(const uv_loop_t *loop) {
   return loop->active_handles > 0 || loop->active_reqs.count > 0 ||
-         loop->closing_handles != NULL;
+         loop->closing_handles != NULL ||
+         (loop->internal_fields != NULL && bio__guest_alive(bio__core(loop)));
 }
 
 
@@ -276,10 +280,13 @@ UV_EXTERN int uv_loop_alive(const uv_loop_t *loop) { return loop_alive(loop); }
 static int poll_timeout(const uv_loop_t *loop) {
   if (loop->stop_flag != 0)
     return 0;
-  if (loop->active_handles == 0 && loop->active_reqs.count == 0)
+  if (loop->active_handles == 0 && loop->active_reqs.count == 0 &&
+      !bio__guest_alive(bio__core(loop)))
     return 0;
   if (!bio__q_empty((void **)loop->pending_queue))
     return 0;
+  if (bio__guest_ready(bio__core(loop)))
+    return 0; /* tasks to run */
   if (!bio__q_empty((void **)loop->idle_handles))
     return 0;
   if (loop->closing_handles != NULL)
@@ -411,6 +418,11 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
         break;
     }
 
+    /* Tasks on this loop (bio_rt_new_uv) run after the I/O callbacks
+     * that woke them, before the check phase. */
+    if (bio__core(loop)->guest != NULL)
+      bio__core(loop)->guest->run(bio__core(loop)->guest_arg);
+
     bio__run_check(loop);
     run_closing(loop);
 
@@ -442,6 +454,16 @@ UV_EXTERN void uv_walk(uv_loop_t *loop, uv_walk_cb walk_cb, void *arg) {
     if (!(h->flags & BIO_H_INTERNAL))
       walk_cb(h, arg);
   }
+}
+
+
+/* Not libuv: the core loop under a uv loop, for the task runtime
+ * (bio_rt_new_uv finds it with dlsym), or NULL. */
+UV_EXTERN void *bio_uv_loop_core(void *uv_loop) {
+  uv_loop_t *loop = uv_loop;
+  if (loop == NULL || loop->internal_fields == NULL)
+    return NULL;
+  return bio__core(loop);
 }
 
 

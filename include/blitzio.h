@@ -173,6 +173,13 @@ struct bio_task {
 /* Creates a runtime on a new loop (opts as bio_loop_new_ex; NULL: the
  * defaults). 0 or a negative errno. */
 BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts);
+/* A runtime on a libuv loop (a uv_loop_t * of blitz-io's libuv.so.1):
+ * its tasks run inside uv_run, after each turn's I/O callbacks, beside
+ * the loop's handles, and keep uv_run going while they live (uv_loop_close
+ * is UV_EBUSY until bio_rt_free). uv_run drives it: bio_rt_run, block_on
+ * and shutdown are -ENOTSUP (cancel its root scope instead). -ENOTSUP
+ * when the loop is not blitz-io's, -EBUSY if it has a runtime already. */
+BIO_EXTERN int bio_rt_new_uv(bio_rt **rt_out, void *uv_loop);
 /* Frees a runtime whose tasks have all finished (bio_rt_run returned);
  * -EBUSY while tasks are alive (nothing is freed then). */
 BIO_EXTERN int bio_rt_free(bio_rt *rt);

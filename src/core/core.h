@@ -336,10 +336,28 @@ struct bio_loop {
   /* Who the backend's kernel object was created by (bio__creds_get): an
    * io_uring ring may act with those credentials, not the caller's. */
   bio_creds ring_creds;
+  /* A guest on this loop (a task runtime on a uv loop, bio_rt_new_uv):
+   * the loop's owner runs it once per turn after the I/O callbacks,
+   * counts it as alive while alive says so, and does not block while
+   * ready says it has work. NULL: none. */
+  const struct bio_loop_guest *guest;
+  void *guest_arg;
   /* Fault injection (tests): the backend the fault backend wraps. */
   const bio_backend *inner;
   void *inner_data;
 };
+
+struct bio_loop_guest {
+  void (*run)(void *arg);
+  int (*alive)(void *arg);
+  int (*ready)(void *arg);
+};
+static inline int bio__guest_alive(const bio_loop *loop) {
+  return loop->guest != NULL && loop->guest->alive(loop->guest_arg);
+}
+static inline int bio__guest_ready(const bio_loop *loop) {
+  return loop->guest != NULL && loop->guest->ready(loop->guest_arg);
+}
 
 enum bio_loop_flags {
   BIO_LOOP_FORCE_EPOLL = 1 << 0,

@@ -8,6 +8,7 @@
  * belongs to the runtime's thread. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -124,8 +125,12 @@ static void push_remote(bio_rt *rt, bio_task *t) {
     t->next = head;
   while (!atomic_compare_exchange_weak_explicit(
       &rt->remote, &head, t, memory_order_release, memory_order_relaxed));
-  if (head == NULL)
-    bio__loop_wake(rt->loop);
+  if (head == NULL) {
+    if (rt->hosted)
+      bio__loop_wake_now(rt->loop); /* the uv loop's own checks miss us */
+    else
+      bio__loop_wake(rt->loop);
+  }
 }
 
 /* Makes t runnable: at most once on a run queue, and a task woken while
@@ -331,7 +336,10 @@ BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
   int err;
   if (scope == NULL || scope->rt == NULL)
     return -EINVAL;
-  local = current_rt == scope->rt || scope->rt->run_depth == 0;
+  /* A runtime not running yet (and not on a uv loop, which runs when
+   * uv_run says) takes spawns from whichever thread sets it up. */
+  local = current_rt == scope->rt ||
+          (scope->rt->run_depth == 0 && !scope->rt->hosted);
   err = prepare(scope, task, fn, local ? 0 : ST_FRESH);
   if (err != 0)
     return err;
@@ -346,7 +354,8 @@ BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,
                                   bio_task_fn fn, bio_release_fn release) {
   int err;
   if (release == NULL || scope == NULL || scope->rt == NULL ||
-      (current_rt != scope->rt && scope->rt->run_depth != 0))
+      (current_rt != scope->rt &&
+       (scope->rt->run_depth != 0 || scope->rt->hosted)))
     return -EINVAL;
   err = prepare(scope, task, fn, ST_RELEASE);
   if (err != 0)
@@ -504,6 +513,8 @@ static int run_until(bio_rt *rt, const bio_task *until) {
 BIO_EXTERN int bio_rt_run(bio_rt *rt) {
   if (rt == NULL)
     return -EINVAL;
+  if (rt->hosted)
+    return -ENOTSUP; /* uv_run drives it */
   if (current_rt == rt)
     return -EDEADLK; /* from inside one of its tasks */
   return run_until(rt, NULL);
@@ -514,6 +525,8 @@ BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
   int err;
   if (rt == NULL)
     return -EINVAL;
+  if (rt->hosted)
+    return -ENOTSUP; /* uv_run drives it */
   if (current_rt == rt)
     return -EDEADLK;
   current_rt = rt;
@@ -535,6 +548,8 @@ BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {
   int err;
   if (rt == NULL)
     return -EINVAL;
+  if (rt->hosted)
+    return -ENOTSUP; /* uv_run drives it */
   if (current_rt == rt)
     return -EDEADLK;
   err = bio_spawn(&rt->root, task, fn);
@@ -547,6 +562,8 @@ BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {
 BIO_EXTERN int bio_rt_shutdown(bio_rt *rt) {
   if (rt == NULL)
     return -EINVAL;
+  if (rt->hosted)
+    return -ENOTSUP; /* uv_run drives it */
   if (current_rt == rt)
     return -EDEADLK;
   take_remote(rt);
@@ -622,13 +639,75 @@ BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
   return 0;
 }
 
+/* ---- a runtime on a uv loop: the loop's owner (uv_run) drives it ---- */
+
+static void guest_run(void *arg) {
+  bio_rt *rt = arg;
+  bio_rt *saved = current_rt;
+  current_rt = rt;
+  rt->run_depth++;
+  take_remote(rt);
+  run_round(rt);
+  rt->run_depth--;
+  current_rt = saved;
+}
+
+static int guest_alive(void *arg) {
+  bio_rt *rt = arg;
+  return rt->live != 0 ||
+         atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL;
+}
+
+static int guest_ready(void *arg) {
+  bio_rt *rt = arg;
+  return rt->run_head != NULL ||
+         atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL;
+}
+
+static const struct bio_loop_guest guest_ops = {guest_run, guest_alive,
+                                                guest_ready};
+
+BIO_EXTERN int bio_rt_new_uv(bio_rt **rt_out, void *uv_loop) {
+  void *(*core_of)(void *);
+  bio_loop *core;
+  bio_rt *rt;
+
+  if (rt_out == NULL || uv_loop == NULL)
+    return -EINVAL;
+  /* Our libuv.so.1 exports it; another libuv does not. */
+  *(void **)&core_of = dlsym(RTLD_DEFAULT, "bio_uv_loop_core");
+  if (core_of == NULL)
+    return -ENOTSUP;
+  core = core_of(uv_loop);
+  if (core == NULL)
+    return -EINVAL;
+  if (core->guest != NULL)
+    return -EBUSY;
+  rt = bio__calloc(1, sizeof(*rt));
+  if (rt == NULL)
+    return -ENOMEM;
+  rt->loop = core;
+  rt->hosted = 1;
+  atomic_init(&rt->remote, NULL);
+  bio_scope_init(&rt->root, rt, NULL);
+  core->guest_arg = rt;
+  core->guest = &guest_ops;
+  *rt_out = rt;
+  return 0;
+}
+
 BIO_EXTERN int bio_rt_free(bio_rt *rt) {
   if (rt == NULL)
     return 0;
   if (rt->live != 0 ||
       atomic_load_explicit(&rt->remote, memory_order_acquire) != NULL)
     return -EBUSY;
-  bio_loop_free(rt->loop);
+  if (rt->hosted) {
+    rt->loop->guest = NULL;
+    rt->loop->guest_arg = NULL;
+  } else {
+    bio_loop_free(rt->loop);
+  }
   bio__free(rt);
   return 0;
 }

@@ -24,6 +24,7 @@ struct bio_rt {
   _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
+  int hosted;                    /* on a uv loop: uv_run drives it */
 };
 
 void bio__task_wake(bio_task *t);
