@@ -37,7 +37,12 @@ static inline unsigned load_state(const bio_task *t) {
   return __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
 }
 
-static __thread bio_rt *current_rt;
+/* initial-exec: a plain %fs-relative load, not a __tls_get_addr call per
+ * spawn and wake (the library is loaded with the program, not dlopened
+ * late, and these few bytes fit the static TLS reserve if it is). */
+#define BIO_TLS __thread __attribute__((tls_model("initial-exec")))
+
+static BIO_TLS bio_rt *current_rt;
 
 /* ---- frames: bio_spawn_new's and C++ coroutines' ----
  *
@@ -60,7 +65,7 @@ typedef struct frame_cache {
   size_t left;
 } frame_cache;
 
-static __thread frame_cache cache;
+static BIO_TLS frame_cache cache;
 static slab_chunk *all_chunks;
 static pthread_mutex_t chunks_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -497,7 +502,8 @@ static int run_until(bio_rt *rt, const bio_task *until) {
     int timeout;
     take_remote(rt);
     run_round(rt);
-    if (until != NULL ? bio_task_done(until) : rt->live == 0)
+    if (until != NULL ? (load_state(until) & ST_MASK) == ST_DONE
+                      : rt->live == 0)
       break;
     timeout = rt->run_head != NULL ? 0 : -1;
     err = bio__loop_poll(rt->loop, timeout);
@@ -576,7 +582,7 @@ BIO_EXTERN int bio_join(bio_task *task, bio_task *target) {
     return -EINVAL;
   if (load_state(target) & (ST_SLAB | ST_RELEASE))
     return -EINVAL; /* detached: not joinable */
-  if (bio_task_done(target))
+  if ((load_state(target) & ST_MASK) == ST_DONE)
     return target->res;
   if (load_state(task) & ST_CANCELLED)
     return -ECANCELED;

@@ -1,0 +1,168 @@
+// The task benchmarks of bench/task-bench.c, written for tokio's
+// current-thread runtime: `taskbench BENCH [N]` prints "BENCH VALUE".
+// See bench/peers/README.md for what each one measures.
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+fn rss_bytes() -> i64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    for line in s.lines() {
+        if let Some(rest) = line.strip_prefix("VmRSS:") {
+            let kb: i64 = rest.trim().trim_end_matches("kB").trim().parse().unwrap_or(-1);
+            return kb * 1024;
+        }
+    }
+    -1
+}
+
+async fn spawn_join(n: usize) -> f64 {
+    let t0 = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for _ in 0..n {
+        handles.push(tokio::spawn(async { 1u64 }));
+    }
+    let mut sum = 0u64;
+    for h in handles {
+        sum += h.await.unwrap();
+    }
+    assert_eq!(sum, n as u64);
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+async fn pingpong(n: usize) -> f64 {
+    let to_a = Arc::new(Notify::new());
+    let to_b = Arc::new(Notify::new());
+    let (a2, b2) = (to_a.clone(), to_b.clone());
+    let t0 = Instant::now();
+    let other = tokio::spawn(async move {
+        for _ in 0..n {
+            b2.notified().await;
+            a2.notify_one();
+        }
+    });
+    for _ in 0..n {
+        to_b.notify_one();
+        to_a.notified().await;
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    other.await.unwrap();
+    rate
+}
+
+async fn parked_rss(n: usize) -> f64 {
+    let gate = Arc::new(Notify::new());
+    let parked = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let before = rss_bytes();
+    for i in 0..n {
+        let (g, p, d) = (gate.clone(), parked.clone(), done.clone());
+        // Detached: ours keeps no handle either.
+        drop(tokio::spawn(async move {
+            let data = [i as u8; 64];
+            let wait = g.notified();
+            p.fetch_add(1, Ordering::Relaxed);
+            wait.await;
+            std::hint::black_box(&data);
+            d.fetch_add(1, Ordering::Relaxed);
+        }));
+    }
+    while parked.load(Ordering::Relaxed) < n {
+        tokio::task::yield_now().await;
+    }
+    let after = rss_bytes();
+    gate.notify_waiters();
+    while done.load(Ordering::Relaxed) < n {
+        tokio::task::yield_now().await;
+    }
+    (after - before) as f64 / n as f64
+}
+
+async fn sleeps(n: usize, late: bool) -> f64 {
+    let start = tokio::time::Instant::now();
+    let armed = Arc::new(AtomicUsize::new(0));
+    let before = rss_bytes();
+    let (base, span) = if late {
+        (Duration::from_millis(10), Duration::from_secs(1))
+    } else {
+        (Duration::from_secs(1), Duration::from_secs(1))
+    };
+    let mut handles = Vec::with_capacity(if late { n } else { 0 });
+    for i in 0..n {
+        let a = armed.clone();
+        let deadline = start + base + span.mul_f64(i as f64 / n as f64);
+        let h = tokio::spawn(async move {
+            let s = tokio::time::sleep_until(deadline);
+            a.fetch_add(1, Ordering::Relaxed);
+            s.await;
+            let now = tokio::time::Instant::now();
+            if now < deadline {
+                -1i64
+            } else {
+                (now - deadline).as_nanos() as i64
+            }
+        });
+        if late {
+            handles.push(h);
+        } else {
+            drop(h);
+        }
+    }
+    while armed.load(Ordering::Relaxed) < n {
+        tokio::task::yield_now().await;
+    }
+    // Polled once: each sleep is registered with the timer.
+    tokio::task::yield_now().await;
+    let after = rss_bytes();
+    if std::env::var_os("TASKBENCH_DEBUG").is_some() {
+        eprintln!("rss before {} after {}", before, after);
+    }
+    if !late {
+        tokio::time::sleep_until(start + base + span + Duration::from_millis(50)).await;
+        return (after - before) as f64 / n as f64;
+    }
+    let mut lateness = Vec::with_capacity(n);
+    for h in handles {
+        let l = h.await.unwrap();
+        if l < 0 {
+            eprintln!("taskbench: a sleep woke early");
+            std::process::exit(1);
+        }
+        lateness.push(l);
+    }
+    lateness.sort_unstable();
+    if std::env::var_os("TASKBENCH_DEBUG").is_some() {
+        eprintln!("p50 {} p90 {} p99 {} max {} (us)", lateness[n / 2] / 1000,
+                  lateness[n * 9 / 10] / 1000, lateness[n * 99 / 100] / 1000,
+                  lateness[n - 1] / 1000);
+    }
+    lateness[n * 99 / 100] as f64 / 1000.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let bench = args.get(1).map(String::as_str).unwrap_or("");
+    let n: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if bench == "sleep_late" { 100_000 } else { 1_000_000 });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let v = rt.block_on(async move {
+        match bench {
+            "spawn_join" => spawn_join(n).await,
+            "pingpong" => pingpong(n).await,
+            "parked_rss" => parked_rss(n).await,
+            "sleep_rss" => sleeps(n, false).await,
+            "sleep_late" => sleeps(n, true).await,
+            _ => {
+                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late [N]");
+                std::process::exit(2);
+            }
+        }
+    });
+    println!("{} {:.1}", bench, v);
+}

@@ -1,0 +1,95 @@
+#!/bin/bash
+# bio_task against tokio (current-thread runtime) and Go (GOMAXPROCS=1):
+# what `make bench-task` runs. Each benchmark runs on the three in turn
+# (ours, tokio, Go, ours, ...) so drift in machine load hits all alike;
+# each cell is the median of the runs. One line per benchmark:
+#
+#   NAME ours=V tokio=V go=V ratio=R ratio_go=R
+#
+# ratio is ours against tokio, ratio_go against Go, both oriented so that
+# above 1 means ours is better: for rates (spawn_join: tasks/s, pingpong:
+# round trips/s) ours/peer; for costs (parked_rss, sleep_rss: bytes per
+# task; sleep_late: p99 lateness in us) peer/ours.
+#
+# usage: task.sh --ours BIN [--peers DIR] [--runs N] [--benches "..."]
+#                [--markdown FILE]
+# The peers are built into DIR (bench/peers/build.sh) on first use; a
+# peer whose toolchain is missing (tools/install-deps --peers) shows "-".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+ours=''
+peers=$here/peers/build
+runs=5
+benches="spawn_join pingpong parked_rss sleep_rss sleep_late"
+markdown=''
+while [ $# -gt 0 ]; do
+  case $1 in
+    --ours) ours=$2; shift ;;
+    --peers) peers=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --benches) benches=$2; shift ;;
+    --markdown) markdown=$2; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -x "$ours" ] || { echo "task.sh: --ours: no such program '$ours'" >&2; exit 2; }
+if [ ! -x "$peers/tokio-taskbench" ] || [ ! -x "$peers/go-taskbench" ]; then
+  sh "$here/peers/build.sh" "$peers" || exit 1
+fi
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+  else if (NR % 2) print v[(NR + 1) / 2];
+  else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { # ratio BENCH OURS PEER
+  awk -v b="$1" -v o="$2" -v p="$3" 'BEGIN {
+    if (o == "-" || p == "-" || o + 0 == 0 || p + 0 == 0) { print "-"; exit }
+    if (b == "spawn_join" || b == "pingpong") printf "%.2f\n", o / p;
+    else printf "%.2f\n", p / o }'
+}
+one() { # one PROGRAM BENCH: the value, or nothing
+  [ -x "$1" ] || return 0
+  if [ "$(basename "$1")" = go-taskbench ]; then
+    GOMAXPROCS=1 timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
+  else
+    timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
+  fi
+}
+
+lines=()
+for b in $benches; do
+  o=(); t=(); g=()
+  for ((i = 0; i < runs; i++)); do
+    o+=("$(one "$ours" "$b")")
+    t+=("$(one "$peers/tokio-taskbench" "$b")")
+    g+=("$(one "$peers/go-taskbench" "$b")")
+  done
+  mo=$(printf '%s\n' "${o[@]}" | grep . | median)
+  mt=$(printf '%s\n' "${t[@]}" | grep . | median)
+  mg=$(printf '%s\n' "${g[@]}" | grep . | median)
+  line="$b ours=$mo tokio=$mt go=$mg ratio=$(ratio "$b" "$mo" "$mt") ratio_go=$(ratio "$b" "$mo" "$mg")"
+  echo "$line"
+  lines+=("$line")
+done
+
+if [ -n "$markdown" ]; then
+  {
+    echo "| benchmark | unit | ours | tokio | Go | vs tokio | vs Go |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    for l in "${lines[@]}"; do
+      set -- $l
+      case $1 in
+        spawn_join) unit="tasks/s" ;;
+        pingpong) unit="round trips/s" ;;
+        parked_rss|sleep_rss) unit="RSS bytes/task" ;;
+        sleep_late) unit="p99 lateness, us" ;;
+        *) unit="" ;;
+      esac
+      echo "| $1 | $unit | ${2#ours=} | ${3#tokio=} | ${4#go=} | ${5#ratio=} | ${6#ratio_go=} |"
+    done
+    echo
+    echo "Medians of $runs interleaved runs; ratios above 1: ours better."
+  } > "$markdown"
+fi
