@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"sort"
@@ -147,6 +148,38 @@ func sleeps(n int, late bool) float64 {
 	return float64(lateness[n*99/100]) / 1000.0
 }
 
+// echo PORT: a TCP echo server on 127.0.0.1:PORT (0: any), a goroutine
+// per connection; prints "listening on PORT"; runs until killed.
+func echo(port string) {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("listening on %d\n", ln.Addr().(*net.TCPAddr).Port)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			continue
+		}
+		go func(c net.Conn) {
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}(c)
+	}
+}
+
 func main() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
@@ -154,6 +187,14 @@ func main() {
 	bench := ""
 	if len(os.Args) > 1 {
 		bench = os.Args[1]
+	}
+	if bench == "echo" {
+		port := "0"
+		if len(os.Args) > 2 {
+			port = os.Args[2]
+		}
+		echo(port)
+		return
 	}
 	n := 1000000
 	if bench == "sleep_late" {

@@ -140,6 +140,35 @@ async fn sleeps(n: usize, late: bool) -> f64 {
     lateness[n * 99 / 100] as f64 / 1000.0
 }
 
+// `taskbench echo PORT`: a TCP echo server on 127.0.0.1:PORT (0: any), one
+// task per connection; prints "listening on PORT"; runs until killed.
+async fn echo(port: u16) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    println!("listening on {}", listener.local_addr().unwrap().port());
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    loop {
+        let (mut sock, _) = match listener.accept().await {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        let _ = sock.set_nodelay(true);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                if sock.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let bench = args.get(1).map(String::as_str).unwrap_or("");
@@ -147,6 +176,7 @@ fn main() {
         .get(2)
         .and_then(|s| s.parse().ok())
         .unwrap_or(if bench == "sleep_late" { 100_000 } else { 1_000_000 });
+    let port: u16 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -158,6 +188,7 @@ fn main() {
             "parked_rss" => parked_rss(n).await,
             "sleep_rss" => sleeps(n, false).await,
             "sleep_late" => sleeps(n, true).await,
+            "echo" => echo(port).await,
             _ => {
                 eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late [N]");
                 std::process::exit(2);

@@ -1,0 +1,127 @@
+#!/bin/bash
+# TCP echo, one server thread each, side by side (part of make bench-task):
+#   task   examples/echo-task (bio_task, one task per connection)
+#   uv     bench/echo-uv.c on blitz-io's libuv.so.1 (the libuv API)
+#   uring  bench/echo-uring.c (raw io_uring, every trick: the ceiling)
+#   tokio  bench/peers (current-thread runtime, a task per connection)
+#   go     bench/peers (GOMAXPROCS=1, a goroutine per connection)
+# The server is pinned to CPU 0 and bench/echo-load to CPU 1. Runs
+# interleave the servers; each cell is the median. One line per server:
+#
+#   echo_SERVER rt_per_s=V server_cpu_us_per_rt=V p99_us=V cpu_vs_uring=R
+#
+# usage: echo-task.sh --builddir DIR [--peers DIR] [--runs N] [--conns N]
+#                     [--size B] [--duration S] [--servers "..."]
+#                     [--markdown FILE]
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=''
+peers=''
+runs=5
+conns=100
+size=64
+duration=3
+servers="task uv uring tokio go"
+markdown=''
+while [ $# -gt 0 ]; do
+  case $1 in
+    --builddir) builddir=$2; shift ;;
+    --peers) peers=$2; shift ;;
+    --runs) runs=$2; shift ;;
+    --conns) conns=$2; shift ;;
+    --size) size=$2; shift ;;
+    --duration) duration=$2; shift ;;
+    --servers) servers=$2; shift ;;
+    --markdown) markdown=$2; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "echo-task.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$builddir" ] || { echo "echo-task.sh: --builddir needed" >&2; exit 2; }
+builddir=$(cd "$builddir" && pwd)
+peers=${peers:-$builddir/bench-peers}
+work=$(mktemp -d "${TMPDIR:-/tmp}/bio-echo-task.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+cc=${CC:-cc}
+# echo-uv sees the system uv.h and links -luv; ours is loaded at run time.
+$cc -O2 -o "$work/echo-uv" "$here/echo-uv.c" -L/usr/lib/x86_64-linux-gnu -luv ||
+  exit 1
+$cc -O2 -pthread -o "$work/echo-uring" "$here/echo-uring.c" -luring || exit 1
+if [ ! -x "$peers/tokio-taskbench" ] || [ ! -x "$peers/go-taskbench" ]; then
+  sh "$here/peers/build.sh" "$peers"
+fi
+
+start() { # start KIND: sets pid, port
+  local out=$work/out
+  : > "$out"
+  case $1 in
+    task) taskset -c 0 "$builddir/examples/echo-task" 0 > "$out" 2>/dev/null & ;;
+    uv) LD_LIBRARY_PATH=$builddir/.libs taskset -c 0 "$work/echo-uv" 0 \
+          > "$out" 2>/dev/null & ;;
+    uring) taskset -c 0 "$work/echo-uring" 0 > "$out" 2>/dev/null & ;;
+    tokio) taskset -c 0 "$peers/tokio-taskbench" echo 0 > "$out" 2>/dev/null & ;;
+    go) GOMAXPROCS=1 taskset -c 0 "$peers/go-taskbench" echo 0 \
+          > "$out" 2>/dev/null & ;;
+  esac
+  pid=$!
+  port=''
+  for ((i = 0; i < 100; i++)); do
+    port=$(awk '/^listening on/ { print $3 }' "$out")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+}
+
+field() { sed -n "s/.*\\<$2=\\([^ ]*\\).*/\\1/p" <<< "$1"; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
+  else if (NR % 2) print v[(NR + 1) / 2];
+  else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A rate cpu p99
+for ((r = 0; r < runs; r++)); do
+  for k in $servers; do
+    [ $k = tokio ] && [ ! -x "$peers/tokio-taskbench" ] && continue
+    [ $k = go ] && [ ! -x "$peers/go-taskbench" ] && continue
+    start $k
+    if [ -z "$port" ]; then
+      echo "echo-task.sh: $k did not start" >&2
+      kill $pid 2>/dev/null
+      continue
+    fi
+    line=$(taskset -c 1 "$builddir/bench/echo-load" -p "$port" -P "$pid" \
+             -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
+    kill -TERM $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    [ -n "$line" ] || continue
+    rate[$k]+="$(field "$line" rt_per_s) "
+    cpu[$k]+="$(field "$line" server_cpu_us_per_rt) "
+    p99[$k]+="$(field "$line" p99_us) "
+  done
+done
+
+uring_cpu=$(tr ' ' '\n' <<< "${cpu[uring]:-}" | grep . | median)
+out=()
+for k in $servers; do
+  mr=$(tr ' ' '\n' <<< "${rate[$k]:-}" | grep . | median)
+  mc=$(tr ' ' '\n' <<< "${cpu[$k]:-}" | grep . | median)
+  mp=$(tr ' ' '\n' <<< "${p99[$k]:-}" | grep . | median)
+  vs=$(awk -v a="$mc" -v b="$uring_cpu" 'BEGIN {
+    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+  l="echo_$k rt_per_s=$mr server_cpu_us_per_rt=$mc p99_us=$mp cpu_vs_uring=$vs"
+  echo "$l"
+  out+=("$l")
+done
+if [ -n "$markdown" ]; then
+  {
+    echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring |"
+    echo "|---|---:|---:|---:|---:|"
+    for l in "${out[@]}"; do
+      set -- $l
+      echo "| ${1#echo_} | ${2#rt_per_s=} | ${3#server_cpu_us_per_rt=} | ${4#p99_us=} | ${5#cpu_vs_uring=} |"
+    done
+    echo
+    echo "Server on CPU 0, load generator on CPU 1; medians of $runs interleaved runs of ${duration} s."
+  } >> "$markdown"
+fi
