@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,7 +273,8 @@ static int full_listener(struct sockaddr_in *addr, int extra[4]) {
   return fd;
 }
 
-enum { W_SLEEP, W_READ, W_CONNECT, W_NOTIFY, W_JOIN, W_ACCEPT };
+enum { W_SLEEP, W_READ, W_CONNECT, W_NOTIFY, W_JOIN, W_ACCEPT, W_SEND_ALL,
+       W_RECVFROM, W_POLL, NWAIT };
 
 struct waiter_task {
   bio_task task;
@@ -284,6 +286,7 @@ struct waiter_task {
   int fd;
   const struct sockaddr_in *addr;
   char buf[16];
+  char *big;
   int r;
   int r2;
   int seen;
@@ -304,8 +307,18 @@ static int waiter_run(bio_task *t) {
     BIO_AWAIT(t, x->r, bio_notify_wait(t, &x->w, x->n));
   } else if (x->what == W_JOIN) {
     BIO_AWAIT(t, x->r, bio_join(t, x->target));
-  } else {
+  } else if (x->what == W_ACCEPT) {
     BIO_AWAIT(t, x->r, bio_accept(t, &x->io, x->fd));
+  } else if (x->what == W_SEND_ALL) {
+    /* More than the socket buffers hold: it blocks part way. */
+    x->big = calloc(1, 8 << 20);
+    BIO_AWAIT(t, x->r, bio_send_all(t, &x->io, x->fd, x->big, 8 << 20));
+    free(x->big);
+  } else if (x->what == W_RECVFROM) {
+    BIO_AWAIT(t, x->r, bio_recvfrom(t, &x->io, x->fd, x->buf, sizeof x->buf,
+                                    NULL, NULL));
+  } else {
+    BIO_AWAIT(t, x->r, bio_poll(t, &x->io, x->fd, POLLIN));
   }
   x->seen = 1;
   /* Once cancelled, every later await fails at once. */
@@ -333,7 +346,8 @@ static int closer_run(bio_task *t) {
 START_TEST(closing_a_scope_cancels_sleeps_reads_connects_and_waits) {
   bio_rt *rt = new_rt(_i);
   bio_scope scope;
-  struct waiter_task w[6];
+  struct waiter_task w[NWAIT];
+  int sv2[2], dg, pfd[2];
   struct closer c;
   struct sockaddr_in addr;
   bio_notify n;
@@ -351,23 +365,32 @@ START_TEST(closing_a_scope_cancels_sleeps_reads_connects_and_waits) {
   getsockname(ltcp, (struct sockaddr *)&any, &alen);
   bio_notify_init(&n);
   bio_scope_init(&scope, rt, NULL);
+  ck_assert_int_eq(sockpair(sv2), 0);
+  dg = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ck_assert_int_eq(bind(dg, (struct sockaddr *)&any, sizeof(any)) == 0 ||
+                       errno == EADDRINUSE,
+                   1);
+  ck_assert_int_eq(pipe2(pfd, O_NONBLOCK | O_CLOEXEC), 0);
   memset(w, 0, sizeof(w));
-  for (i = 0; i < 6; i++) {
+  for (i = 0; i < NWAIT; i++) {
     w[i].what = i;
     w[i].n = &n;
     w[i].addr = &addr;
-    w[i].fd = i == W_READ      ? sv[0]
-              : i == W_CONNECT ? bio_tcp_socket(AF_INET)
-              : i == W_ACCEPT  ? ltcp
-                               : -1;
+    w[i].fd = i == W_READ       ? sv[0]
+              : i == W_CONNECT  ? bio_tcp_socket(AF_INET)
+              : i == W_ACCEPT   ? ltcp
+              : i == W_SEND_ALL ? sv2[0]
+              : i == W_RECVFROM ? dg
+              : i == W_POLL     ? pfd[0]
+                                : -1;
   }
   w[W_JOIN].target = &w[W_SLEEP].task;
-  for (i = 0; i < 6; i++)
+  for (i = 0; i < NWAIT; i++)
     ck_assert_int_eq(bio_spawn(&scope, &w[i].task, waiter_run), 0);
   memset(&c, 0, sizeof(c));
   c.scope = &scope;
   ck_assert_int_eq(bio_rt_block_on(rt, &c.task, closer_run), 0);
-  for (i = 0; i < 6; i++) {
+  for (i = 0; i < NWAIT; i++) {
     ck_assert_msg(bio_task_done(&w[i].task), "task %d", i);
     ck_assert_int_eq(w[i].seen, 1);
     ck_assert_msg(w[i].r == -ECANCELED, "await %d: %d", i, w[i].r);
@@ -381,6 +404,11 @@ START_TEST(closing_a_scope_cancels_sleeps_reads_connects_and_waits) {
   close(w[W_CONNECT].fd);
   close(lfd);
   close(ltcp);
+  close(sv2[0]);
+  close(sv2[1]);
+  close(dg);
+  close(pfd[0]);
+  close(pfd[1]);
   for (i = 0; i < 4; i++)
     close(extra[i]);
 }
