@@ -253,10 +253,13 @@ struct bio_scope {
   bio_task *closer; /* the task in bio_scope_close, if any */
   size_t count;
   int cancelled;
-  int reserved;
+  int cancel_pending;      /* atomic: a cancel from another thread */
+  bio_scope *cancel_next;  /* the runtime's stack of such cancels */
 };
 /* Makes scope a child of parent (NULL: the runtime's root scope). */
 BIO_EXTERN void bio_scope_init(bio_scope *scope, bio_rt *rt, bio_scope *parent);
+/* From any thread: from outside the runtime's thread the cancel is
+ * handed over and takes effect there, at once if it is running. */
 BIO_EXTERN void bio_scope_cancel(bio_scope *scope);
 /* Future: waits until every task in scope has finished, then detaches it
  * from its parent. With cancel nonzero, cancels the scope first. */
@@ -360,6 +363,17 @@ BIO_EXTERN int bio_rename(bio_task *task, bio_io *io, const char *from,
                           const char *to);
 BIO_EXTERN int bio_stat(bio_task *task, bio_io *io, const char *path,
                         struct stat *st);
+
+/* Runs fn(arg) on the loop's thread, at its next poll (a poll in progress
+ * returns for it), after the posts made before it. From any thread. post
+ * is your memory, untouched by you until fn runs; it may be reused from
+ * fn on. Nothing is allocated. */
+typedef struct bio_post {
+  void *priv[8];
+} bio_post;
+typedef void (*bio_post_fn)(void *arg);
+BIO_EXTERN void bio_loop_post(bio_loop *loop, bio_post *post, bio_post_fn fn,
+                              void *arg);
 
 /* For programs on the libuv layer: the backend under a uv_loop_t (pass a
  * uv_loop_t *), or NULL if it is not an initialised loop. */

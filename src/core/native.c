@@ -71,3 +71,31 @@ BIO_EXTERN void bio_loop_wake(bio_loop *loop) {
   if (loop != NULL)
     bio__loop_wake(loop);
 }
+
+
+typedef struct post_slot {
+  bio_op op;
+  bio_post_fn fn;
+  void *arg;
+} post_slot;
+
+_Static_assert(sizeof(post_slot) <= sizeof(bio_post), "bio_post size");
+
+static void post_done(bio_loop *loop, bio_op *op) {
+  post_slot *p = bio_container_of(op, post_slot, op);
+  (void)loop;
+  p->fn(p->arg);
+}
+
+BIO_EXTERN void bio_loop_post(bio_loop *loop, bio_post *post, bio_post_fn fn,
+                              void *arg) {
+  post_slot *p = (post_slot *)(void *)post;
+  if (loop == NULL || post == NULL || fn == NULL)
+    return;
+  memset(&p->op, 0, sizeof(p->op));
+  p->op.cb = post_done;
+  p->op.flags = BIO_OPF_INTERNAL; /* keeps no op count alive */
+  p->fn = fn;
+  p->arg = arg;
+  bio__loop_post(loop, &p->op);
+}

@@ -275,11 +275,35 @@ static void cancel_task(bio_task *t) {
     cancel_await(t);
 }
 
+/* A cancel from outside the runtime's thread: onto the runtime's stack
+ * (once per scope until taken), and a wake. */
+static void cancel_remote(bio_rt *rt, bio_scope *scope) {
+  bio_scope *head;
+  if (__atomic_exchange_n(&scope->cancel_pending, 1, __ATOMIC_ACQ_REL))
+    return;
+  head = atomic_load_explicit(&rt->cancels, memory_order_relaxed);
+  do
+    scope->cancel_next = head;
+  while (!atomic_compare_exchange_weak_explicit(
+      &rt->cancels, &head, scope, memory_order_release, memory_order_relaxed));
+  if (rt->hosted)
+    bio__loop_wake_now(rt->loop);
+  else
+    bio__loop_wake(rt->loop);
+}
+
 BIO_EXTERN void bio_scope_cancel(bio_scope *scope) {
   bio_task *t, *next;
   bio_scope *c;
 
-  if (scope == NULL || scope->cancelled)
+  if (scope == NULL || scope->rt == NULL)
+    return;
+  if (current_rt != scope->rt &&
+      (scope->rt->run_depth != 0 || scope->rt->hosted)) {
+    cancel_remote(scope->rt, scope);
+    return;
+  }
+  if (scope->cancelled)
     return;
   scope->cancelled = 1;
   /* A cancel may finish a task at once (a sleep): take next first. */
@@ -445,8 +469,21 @@ static void run_task(bio_rt *rt, bio_task *t) {
   }
 }
 
+static void take_cancels(bio_rt *rt) {
+  bio_scope *s = atomic_exchange_explicit(&rt->cancels, NULL,
+                                          memory_order_acquire);
+  while (s != NULL) {
+    bio_scope *next = s->cancel_next;
+    __atomic_store_n(&s->cancel_pending, 0, __ATOMIC_RELEASE);
+    bio_scope_cancel(s);
+    s = next;
+  }
+}
+
 static void take_remote(bio_rt *rt) {
   bio_task *t, *fifo = NULL;
+  if (atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL)
+    take_cancels(rt);
   if (atomic_load_explicit(&rt->remote, memory_order_relaxed) == NULL)
     return;
   t = atomic_exchange_explicit(&rt->remote, NULL, memory_order_acquire);
@@ -615,7 +652,8 @@ int bio__task_cancelled(const bio_task *t) {
 
 static int remote_waiting(void *arg) {
   bio_rt *rt = arg;
-  return atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL;
+  return atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL ||
+         atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL;
 }
 
 static void on_wake(bio_loop *loop, void *arg) {
@@ -638,6 +676,7 @@ BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
     return err;
   }
   atomic_init(&rt->remote, NULL);
+  atomic_init(&rt->cancels, NULL);
   bio_scope_init(&rt->root, rt, NULL);
   bio__loop_set_wake_cb(rt->loop, on_wake, rt);
   bio__loop_set_busy_check(rt->loop, remote_waiting);
@@ -666,8 +705,7 @@ static int guest_alive(void *arg) {
 
 static int guest_ready(void *arg) {
   bio_rt *rt = arg;
-  return rt->run_head != NULL ||
-         atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL;
+  return rt->run_head != NULL || remote_waiting(rt);
 }
 
 static const struct bio_loop_guest guest_ops = {guest_run, guest_alive,
@@ -695,6 +733,7 @@ BIO_EXTERN int bio_rt_new_uv(bio_rt **rt_out, void *uv_loop) {
   rt->loop = core;
   rt->hosted = 1;
   atomic_init(&rt->remote, NULL);
+  atomic_init(&rt->cancels, NULL);
   bio_scope_init(&rt->root, rt, NULL);
   core->guest_arg = rt;
   core->guest = &guest_ops;

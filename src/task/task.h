@@ -22,6 +22,7 @@ struct bio_rt {
   bio_scope root;
   bio_task *run_head, *run_tail; /* runnable, FIFO */
   _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
+  _Atomic(bio_scope *) cancels;  /* scope cancels from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
   int hosted;                    /* on a uv loop: uv_run drives it */

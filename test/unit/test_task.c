@@ -343,6 +343,13 @@ static int closer_run(bio_task *t) {
   BIO_END(t, c->r);
 }
 
+static int closer_nocancel_run(bio_task *t) {
+  struct closer *c = bio_container_of(t, struct closer, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, c->r, bio_scope_close(t, c->scope, 0));
+  BIO_END(t, c->r);
+}
+
 START_TEST(closing_a_scope_cancels_sleeps_reads_connects_and_waits) {
   bio_rt *rt = new_rt(_i);
   bio_scope scope;
@@ -788,6 +795,102 @@ START_TEST(a_task_spawned_from_another_thread_runs_on_the_runtime) {
 }
 END_TEST
 
+/* ---- cancels and posts from other threads ---- */
+
+static void *cancel_later(void *arg) {
+  usleep(20000);
+  bio_scope_cancel(arg);
+  return NULL;
+}
+
+START_TEST(a_scope_cancelled_from_another_thread_ends_its_awaits) {
+  bio_rt *rt = new_rt(_i);
+  bio_scope scope;
+  struct waiter_task w[2];
+  struct closer c;
+  pthread_t th;
+  int i;
+  memset(w, 0, sizeof(w));
+  memset(&c, 0, sizeof(c));
+  bio_scope_init(&scope, rt, NULL);
+  for (i = 0; i < 2; i++) {
+    w[i].what = W_SLEEP;
+    ck_assert_int_eq(bio_spawn(&scope, &w[i].task, waiter_run), 0);
+  }
+  ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &scope), 0);
+  /* The closer waits (without cancelling) until the other thread has. */
+  c.scope = &scope;
+  ck_assert_int_eq(bio_rt_block_on(rt, &c.task, closer_nocancel_run), 0);
+  pthread_join(th, NULL);
+  for (i = 0; i < 2; i++)
+    ck_assert_int_eq(w[i].r, -ECANCELED);
+  free_rt(rt);
+}
+END_TEST
+
+#define POSTERS 4
+#define POSTS 500
+struct post_rec {
+  bio_post post;
+  int thread, seq;
+};
+static int last_seq[POSTERS];
+static int nposted;
+static int post_disorder;
+
+static void on_post(void *arg) {
+  struct post_rec *p = arg;
+  if (p->seq != last_seq[p->thread] + 1)
+    post_disorder++;
+  last_seq[p->thread] = p->seq;
+  nposted++;
+}
+
+struct poster_arg {
+  bio_loop *loop;
+  struct post_rec *recs;
+  int thread;
+};
+
+static void *poster_main(void *arg) {
+  struct poster_arg *a = arg;
+  int k;
+  for (k = 0; k < POSTS; k++) {
+    a->recs[k].thread = a->thread;
+    a->recs[k].seq = k + 1;
+    bio_loop_post(a->loop, &a->recs[k].post, on_post, &a->recs[k]);
+  }
+  return NULL;
+}
+
+START_TEST(posts_from_threads_run_once_each_in_their_order) {
+  bio_loop *loop;
+  struct post_rec *recs = calloc(POSTERS * POSTS, sizeof(*recs));
+  struct poster_arg args[POSTERS];
+  pthread_t th[POSTERS];
+  int i, turns = 0;
+
+  use_backend(backends[_i]);
+  ck_assert_int_eq(bio_loop_new(&loop), 0);
+  memset(last_seq, 0, sizeof(last_seq));
+  nposted = post_disorder = 0;
+  for (i = 0; i < POSTERS; i++) {
+    args[i].loop = loop;
+    args[i].recs = recs + i * POSTS;
+    args[i].thread = i;
+    ck_assert_int_eq(pthread_create(&th[i], NULL, poster_main, &args[i]), 0);
+  }
+  while (nposted < POSTERS * POSTS && turns++ < 100000)
+    ck_assert_int_ge(bio_loop_poll(loop, 100), 0);
+  for (i = 0; i < POSTERS; i++)
+    pthread_join(th[i], NULL);
+  ck_assert_int_eq(nposted, POSTERS * POSTS);
+  ck_assert_int_eq(post_disorder, 0);
+  bio_loop_free(loop);
+  free(recs);
+}
+END_TEST
+
 /* ---- the fault backend: refused and pushed-back submissions ---- */
 
 START_TEST(a_refused_submission_ends_the_await_with_its_error) {
@@ -862,6 +965,10 @@ int main(void) {
                       NBACKENDS);
   tcase_add_loop_test(tc, a_task_spawned_from_another_thread_runs_on_the_runtime,
                       0, 2);
+  tcase_add_loop_test(
+      tc, a_scope_cancelled_from_another_thread_ends_its_awaits, 0, 2);
+  tcase_add_loop_test(tc, posts_from_threads_run_once_each_in_their_order, 0,
+                      2);
   tcase_add_loop_test(tc, a_refused_submission_ends_the_await_with_its_error,
                       0, 2);
   tcase_add_test(tc, bad_arguments_are_einval);
