@@ -89,6 +89,7 @@ static uint32_t wanted_events(const bio_op *op) {
   switch (op->opcode) {
   case BIO_OP_READ:
   case BIO_OP_RECVMSG:
+  case BIO_OP_RECV:
     return EPOLLIN;
   case BIO_OP_WRITE:
   case BIO_OP_SENDMSG:
@@ -173,6 +174,11 @@ static int perform(bio_op *op, uint32_t revents) {
   case BIO_OP_SEND:
     do
       r = send(op->fd, op->buf, op->u.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? -errno : (int)r;
+  case BIO_OP_RECV:
+    do
+      r = recv(op->fd, op->buf, op->u.len, MSG_DONTWAIT);
     while (r < 0 && errno == EINTR);
     return r < 0 ? -errno : (int)r;
   case BIO_OP_POLL:

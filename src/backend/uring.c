@@ -45,6 +45,7 @@ typedef struct uring_state {
   unsigned inflight; /* SQEs whose CQE has not been reaped */
   unsigned unsubmitted;
   int enabled;       /* R_DISABLED rings start on first use */
+  int poll_first;    /* the kernel knows IORING_RECVSEND_POLL_FIRST */
   int shared;        /* seen used by two threads: no SINGLE_ISSUER */
   int embedded;      /* uv_backend_fd was asked: someone polls notify_fd */
   pid_t owner_tid;   /* the one thread SINGLE_ISSUER lets submit */
@@ -332,6 +333,7 @@ static int uring_init(bio_loop *loop) {
       !io_uring_opcode_supported(st->probe, IORING_OP_RECVMSG) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_SENDMSG) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_SEND) ||
+      !io_uring_opcode_supported(st->probe, IORING_OP_RECV) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_ASYNC_CANCEL)) {
     if (st->probe != NULL)
       io_uring_free_probe(st->probe);
@@ -339,6 +341,9 @@ static int uring_init(bio_loop *loop) {
     bio__free(st);
     return -ENOSYS;
   }
+  /* IORING_RECVSEND_POLL_FIRST came with 5.19, as IORING_OP_SOCKET did;
+   * an older kernel refuses a recv that has it. */
+  st->poll_first = io_uring_opcode_supported(st->probe, IORING_OP_SOCKET);
   loop->backend_data = st;
   return 0;
 }
@@ -463,6 +468,11 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     break;
   case BIO_OP_SEND:
     io_uring_prep_send(sqe, op->fd, op->buf, op->u.len, MSG_NOSIGNAL);
+    break;
+  case BIO_OP_RECV:
+    io_uring_prep_recv(sqe, op->fd, op->buf, op->u.len, 0);
+    if ((op->flags & BIO_OPF_POLL_FIRST) && st->poll_first)
+      sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
     break;
   case BIO_OP_ACCEPT:
     io_uring_prep_multishot_accept(sqe, op->fd, NULL, NULL,

@@ -40,6 +40,11 @@ enum bio_opcode {
    * (res < 0; say -EMFILE). Ask bio__loop_supports first: epoll has no
    * such op (its owners poll and accept themselves). */
   BIO_OP_ACCEPT,
+  /* recv(fd, buf, u.len, 0) on a socket. With BIO_OPF_POLL_FIRST the
+   * owner expects no data yet (a request/response peer that was just
+   * answered): io_uring then arms its poll without trying the recv first
+   * (IORING_RECVSEND_POLL_FIRST, 5.19; a hint, ignored before). */
+  BIO_OP_RECV,
   /* File-system ops: io_uring only. A backend without them (epoll) refuses
    * them with -EINVAL; callers ask bio__loop_supports first and use the
    * blocking pool otherwise. fd is a directory fd (AT_FDCWD) for the
@@ -128,6 +133,8 @@ enum {
    * IOSQE_ASYNC, 5.6). For big page-cache copies: inline, they would all
    * run one after another on the loop's thread; workers copy in parallel. */
   BIO_OPF_ASYNC = 0x0004,
+  /* Owner, RECV only: see BIO_OP_RECV. */
+  BIO_OPF_POLL_FIRST = 0x0008,
   BIO_OPF_MORE = 0x0400,   /* this completion leaves the op armed */
   BIO_OPF_LISTED = 0x0800, /* on a completion list, callback not run */
 };

@@ -46,6 +46,9 @@ enum io_kind {
  * (a wake of the running task would resume it a second time later). */
 #define F_SYNC 0x4u
 #define F_ENDED 0x8u
+/* Kept from one await to the next: the slot's last await was a send that
+ * succeeded (so a recv now most likely waits for the peer's answer). */
+#define F_SENT 0x10u
 
 typedef struct io_slot {
   bio_op op;
@@ -87,21 +90,26 @@ static void io_end(io_slot *io, int res) {
     bio__alarm_stop(loop_of(t), &io->alarm);
   if ((io->flags & F_TIMED_OUT) && (res == -ECANCELED || res == -EAGAIN))
     res = -ETIMEDOUT;
+  if ((io->kind == K_OP || io->kind == K_SEND_ALL) &&
+      io->op.opcode == BIO_OP_SEND && res >= 0)
+    io->flags |= F_SENT;
+  else
+    io->flags &= (uint16_t)~F_SENT;
   if (io->flags & F_SYNC) {
-    io->flags = F_ENDED;
+    io->flags = F_ENDED | (io->flags & F_SENT);
     t->res = res;
     t->await = NULL;
     t->kind = BIO_AWAIT_NONE;
     return;
   }
-  io->flags = 0;
+  io->flags &= F_SENT;
   bio__task_complete(t, res);
 }
 
 /* A future's return: its result if it ended during the call. */
 static int io_return(io_slot *io) {
   if (io->flags & F_ENDED) {
-    io->flags = 0;
+    io->flags &= F_SENT;
     return io->task->res;
   }
   io->flags &= (uint16_t)~F_SYNC;
@@ -119,12 +127,14 @@ static int cut_short(io_slot *io) {
 
 static void op_done(bio_loop *loop, bio_op *op);
 
-static void arm(io_slot *io) {
+static void arm_flags(io_slot *io, uint16_t op_flags) {
   io->op.cb = op_done;
-  io->op.flags = 0;
+  io->op.flags = op_flags;
   io->flags |= F_OP_ARMED;
   bio__op_submit(loop_of(io->task), &io->op);
 }
+
+static void arm(io_slot *io) { arm_flags(io, 0); }
 
 static void arm_poll(io_slot *io, int fd, unsigned events) {
   io->op.opcode = BIO_OP_POLL;
@@ -160,7 +170,7 @@ static int io_begin(bio_task *t, io_slot *io, enum io_kind kind) {
     return -ETIMEDOUT;
   io->task = t;
   io->kind = (uint16_t)kind;
-  io->flags = F_SYNC;
+  io->flags = (uint16_t)(F_SYNC | (io->flags & F_SENT));
   io->extra = NULL;
   io->aux = 0;
   if (io->deadline_ns != 0 && kind != K_SLEEP)
@@ -306,8 +316,14 @@ BIO_EXTERN int bio_recv(bio_task *t, bio_io *bio, int fd, void *buf,
       return io_return(io);
     }
   }
-  io->op.off = -1;
-  return start_op(t, io, BIO_OP_READ, fd, buf, len);
+  io->op.opcode = BIO_OP_RECV;
+  io->op.fd = fd;
+  io->op.buf = buf;
+  io->op.u.len = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+  /* On io_uring a recv right after a send on this slot most likely comes
+   * before the peer's answer: poll first rather than a recv that fails. */
+  arm_flags(io, (io->flags & F_SENT) ? BIO_OPF_POLL_FIRST : 0);
+  return io_return(io);
 }
 
 static int send_common(bio_task *t, io_slot *io, int fd, const void *buf,
@@ -318,6 +334,7 @@ static int send_common(bio_task *t, io_slot *io, int fd, const void *buf,
     return -EINVAL;
   if ((err = io_begin(t, io, kind)) != 0)
     return err;
+  io->op.opcode = BIO_OP_SEND;
   if (!native(loop_of(t))) {
     ssize_t r = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0 && errno != EAGAIN && errno != EINTR) {
