@@ -21,6 +21,8 @@ extern "C" {
 
 struct sockaddr;
 struct stat;
+struct iovec;
+struct addrinfo;
 
 typedef struct bio_loop bio_loop;
 
@@ -345,6 +347,15 @@ BIO_EXTERN int bio_tcp_listen(const struct sockaddr *addr, socklen_t len,
                               int backlog);
 BIO_EXTERN int bio_tcp_socket(int family);
 
+/* getaddrinfo(node, service, hints) on the blocking pool: 0 and *res
+ * (free it with freeaddrinfo), or a negative errno: -ENOENT for an
+ * unknown name, -EAGAIN, -ENOMEM, -EAFNOSUPPORT, -EINVAL, -EIO, or the
+ * system's error. node, service and hints must stay valid until it ends. */
+BIO_EXTERN int bio_getaddrinfo(bio_task *task, bio_io *io, const char *node,
+                               const char *service,
+                               const struct addrinfo *hints,
+                               struct addrinfo **res);
+
 /* ---- futures: files ---- */
 
 /* read/write at offset (-1: at the file position). io_uring does them
@@ -353,6 +364,11 @@ BIO_EXTERN int bio_read(bio_task *task, bio_io *io, int fd, void *buf,
                         size_t len, int64_t off);
 BIO_EXTERN int bio_write(bio_task *task, bio_io *io, int fd, const void *buf,
                          size_t len, int64_t off);
+/* readv/writev at offset (-1: the file position): bytes. */
+BIO_EXTERN int bio_readv(bio_task *task, bio_io *io, int fd,
+                         const struct iovec *iov, int iovcnt, int64_t off);
+BIO_EXTERN int bio_writev(bio_task *task, bio_io *io, int fd,
+                          const struct iovec *iov, int iovcnt, int64_t off);
 BIO_EXTERN int bio_open(bio_task *task, bio_io *io, const char *path,
                         int flags, unsigned mode);
 BIO_EXTERN int bio_fsync(bio_task *task, bio_io *io, int fd);

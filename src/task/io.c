@@ -15,12 +15,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "blitzio.h"
@@ -519,6 +522,9 @@ BIO_EXTERN int bio_tcp_listen(const struct sockaddr *addr, socklen_t len,
 
 /* A file op on the blocking pool (epoll, or an io_uring without the
  * opcode): the job is allocated, the one allocation of these futures. */
+/* Not a core opcode: getaddrinfo, on the pool only. */
+#define JOB_GETADDRINFO (BIO_OP_COUNT + 1)
+
 typedef struct pool_job {
   bio_work work;
   bio_op done;
@@ -532,7 +538,35 @@ typedef struct pool_job {
   int flags;
   unsigned mode;
   int res;
+  const struct addrinfo *hints;
+  struct addrinfo **out;
 } pool_job;
+
+/* getaddrinfo's EAI_* codes as negative errnos. */
+static int gai_errno(int rc, int saved_errno) {
+  switch (rc) {
+  case 0:
+    return 0;
+  case EAI_AGAIN:
+    return -EAGAIN;
+  case EAI_MEMORY:
+    return -ENOMEM;
+  case EAI_FAMILY:
+  case EAI_ADDRFAMILY:
+    return -EAFNOSUPPORT;
+  case EAI_BADFLAGS:
+  case EAI_SERVICE:
+  case EAI_SOCKTYPE:
+    return -EINVAL;
+  case EAI_SYSTEM:
+    return saved_errno != 0 ? -saved_errno : -EIO;
+  case EAI_NONAME:
+  case EAI_NODATA:
+    return -ENOENT;
+  default:
+    return -EIO;
+  }
+}
 
 static void job_run(bio_work *w) {
   pool_job *j = bio_container_of(w, pool_job, work);
@@ -564,6 +598,21 @@ static void job_run(bio_work *w) {
   case BIO_OP_STATX:
     r = stat(j->buf, (struct stat *)(void *)j->path2);
     break;
+  case BIO_OP_READV:
+    r = j->off < 0 ? readv(j->fd, j->buf, (int)j->len)
+                   : preadv(j->fd, j->buf, (int)j->len, j->off);
+    break;
+  case BIO_OP_WRITEV:
+    r = j->off < 0 ? writev(j->fd, j->buf, (int)j->len)
+                   : pwritev(j->fd, j->buf, (int)j->len, j->off);
+    break;
+  case JOB_GETADDRINFO: {
+    int rc;
+    errno = 0;
+    rc = getaddrinfo(j->buf, j->path2, j->hints, j->out);
+    j->res = gai_errno(rc, errno);
+    return;
+  }
   default:
     r = -1;
     errno = EINVAL;
@@ -596,7 +645,10 @@ static int pool_future(io_slot *io, pool_job *tmpl) {
   j->work.run = job_run;
   j->work.loop = loop_of(io->task);
   j->work.done = &j->done;
-  j->work.kind = BIO_WORK_FAST_IO;
+  /* A resolver may hang for seconds: libuv's rule keeps such jobs from
+   * taking every pool thread. */
+  j->work.kind =
+      j->opcode == JOB_GETADDRINFO ? BIO_WORK_SLOW_IO : BIO_WORK_FAST_IO;
   io->extra = &j->work;
   bio__loop_expect_post(j->work.loop);
   err = bio__pool_submit(&j->work);
@@ -620,7 +672,8 @@ static int file_future(bio_task *t, bio_io *bio, pool_job *job) {
   loop = loop_of(t);
   if ((err = io_begin(t, io, K_OP)) != 0)
     return err;
-  if (!native(loop) || !bio__loop_supports(loop, job->opcode) ||
+  if (job->opcode >= BIO_OP_COUNT || !native(loop) ||
+      !bio__loop_supports(loop, job->opcode) ||
       job->opcode == BIO_OP_STATX) {
     io->kind = K_POOL;
     return pool_future(io, job);
@@ -631,6 +684,8 @@ static int file_future(bio_task *t, bio_io *bio, pool_job *job) {
   switch (job->opcode) {
   case BIO_OP_READ:
   case BIO_OP_WRITE:
+  case BIO_OP_READV:
+  case BIO_OP_WRITEV:
     io->op.u.len = job->len > UINT32_MAX ? UINT32_MAX : (uint32_t)job->len;
     io->op.off = job->off;
     break;
@@ -726,5 +781,37 @@ BIO_EXTERN int bio_stat(bio_task *t, bio_io *io, const char *path,
                 .path2 = (const char *)(void *)st};
   if (path == NULL || st == NULL)
     return -EINVAL;
+  return file_future(t, io, &j);
+}
+
+BIO_EXTERN int bio_readv(bio_task *t, bio_io *io, int fd,
+                         const struct iovec *iov, int iovcnt, int64_t off) {
+  pool_job j = {.opcode = BIO_OP_READV, .fd = fd,
+                .buf = (void *)(uintptr_t)iov, .len = (size_t)iovcnt,
+                .off = off < 0 ? -1 : off};
+  if (iov == NULL || iovcnt <= 0 || iovcnt > IOV_MAX)
+    return -EINVAL;
+  return file_future(t, io, &j);
+}
+
+BIO_EXTERN int bio_writev(bio_task *t, bio_io *io, int fd,
+                          const struct iovec *iov, int iovcnt, int64_t off) {
+  pool_job j = {.opcode = BIO_OP_WRITEV, .fd = fd,
+                .buf = (void *)(uintptr_t)iov, .len = (size_t)iovcnt,
+                .off = off < 0 ? -1 : off};
+  if (iov == NULL || iovcnt <= 0 || iovcnt > IOV_MAX)
+    return -EINVAL;
+  return file_future(t, io, &j);
+}
+
+BIO_EXTERN int bio_getaddrinfo(bio_task *t, bio_io *io, const char *node,
+                               const char *service,
+                               const struct addrinfo *hints,
+                               struct addrinfo **res) {
+  pool_job j = {.opcode = JOB_GETADDRINFO, .buf = (void *)(uintptr_t)node,
+                .path2 = service, .hints = hints, .out = res};
+  if ((node == NULL && service == NULL) || res == NULL)
+    return -EINVAL;
+  *res = NULL;
   return file_future(t, io, &j);
 }

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <netdb.h>
 #include <unistd.h>
 
 #include "blitzio.h"
@@ -695,6 +698,7 @@ struct file_task {
   int fd;
   int r;
   char buf[64];
+  struct iovec iov[2];
   struct stat st;
 };
 
@@ -714,6 +718,21 @@ static int file_run(bio_task *t) {
   BIO_AWAIT(t, f->r, bio_read(t, &f->io, f->fd, f->buf, sizeof f->buf, 0));
   ck_assert_int_eq(f->r, 12);
   ck_assert_int_eq(memcmp(f->buf, "hello, Tasks", 12), 0);
+  /* Vectored, at an offset: "Tasks" becomes "TASKS" in two pieces. */
+  f->iov[0].iov_base = "TA";
+  f->iov[0].iov_len = 2;
+  f->iov[1].iov_base = "SKS";
+  f->iov[1].iov_len = 3;
+  BIO_AWAIT(t, f->r, bio_writev(t, &f->io, f->fd, f->iov, 2, 7));
+  ck_assert_int_eq(f->r, 5);
+  f->iov[0].iov_base = f->buf;
+  f->iov[0].iov_len = 7;
+  f->iov[1].iov_base = f->buf + 32;
+  f->iov[1].iov_len = 5;
+  BIO_AWAIT(t, f->r, bio_readv(t, &f->io, f->fd, f->iov, 2, 0));
+  ck_assert_int_eq(f->r, 12);
+  ck_assert_int_eq(memcmp(f->buf + 32, "TASKS", 5), 0);
+  ck_assert_int_eq(memcmp(f->buf, "hello, ", 7), 0);
   BIO_AWAIT(t, f->r, bio_close(t, &f->io, f->fd));
   ck_assert_int_eq(f->r, 0);
   BIO_AWAIT(t, f->r, bio_rename(t, &f->io, f->a, f->b));
@@ -738,6 +757,119 @@ START_TEST(file_futures_write_read_rename_stat_unlink) {
   snprintf(f.b, sizeof(f.b), "%s/b", f.dir);
   ck_assert_int_eq(bio_rt_block_on(rt, &f.task, file_run), -ENOENT);
   ck_assert_int_eq(rmdir(f.dir), 0);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- DNS ---- */
+
+struct dns_task {
+  bio_task task;
+  bio_io io;
+  struct addrinfo hints;
+  struct addrinfo *res;
+  int r, bad;
+};
+
+static int dns_run(bio_task *t) {
+  struct dns_task *d = bio_container_of(t, struct dns_task, task);
+  BIO_BEGIN(t);
+  d->hints.ai_family = AF_INET;
+  d->hints.ai_socktype = SOCK_STREAM;
+  BIO_AWAIT(t, d->r, bio_getaddrinfo(t, &d->io, "localhost", "80", &d->hints,
+                                     &d->res));
+  ck_assert_int_eq(d->r, 0);
+  ck_assert_ptr_nonnull(d->res);
+  ck_assert_int_eq(d->res->ai_family, AF_INET);
+  ck_assert_uint_eq(
+      ((struct sockaddr_in *)(void *)d->res->ai_addr)->sin_addr.s_addr,
+      htonl(INADDR_LOOPBACK));
+  ck_assert_uint_eq(
+      ((struct sockaddr_in *)(void *)d->res->ai_addr)->sin_port, htons(80));
+  freeaddrinfo(d->res);
+  d->hints.ai_flags = 0x7fff0000; /* no such flags: EAI_BADFLAGS */
+  BIO_AWAIT(t, d->bad, bio_getaddrinfo(t, &d->io, "localhost", NULL,
+                                       &d->hints, &d->res));
+  BIO_END(t, d->bad);
+}
+
+START_TEST(getaddrinfo_resolves_on_the_pool) {
+  bio_rt *rt = new_rt(_i);
+  struct dns_task d;
+  memset(&d, 0, sizeof(d));
+  ck_assert_int_eq(bio_rt_block_on(rt, &d.task, dns_run), -EINVAL);
+  ck_assert_ptr_null(d.res);
+  free_rt(rt);
+}
+END_TEST
+
+/* ---- Unix-domain stream sockets ---- */
+
+struct unix_srv {
+  bio_task task;
+  bio_io io;
+  int lfd, fd, r;
+  char buf[8];
+};
+
+static int unix_srv_run(bio_task *t) {
+  struct unix_srv *u = bio_container_of(t, struct unix_srv, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, u->fd, bio_accept(t, &u->io, u->lfd));
+  ck_assert_int_ge(u->fd, 0);
+  BIO_AWAIT(t, u->r, bio_recv(t, &u->io, u->fd, u->buf, sizeof u->buf));
+  ck_assert_int_eq(u->r, 4);
+  BIO_AWAIT(t, u->r, bio_send_all(t, &u->io, u->fd, "pong", 4));
+  BIO_AWAIT(t, u->r, bio_close(t, &u->io, u->fd));
+  BIO_END(t, 0);
+}
+
+struct unix_cli {
+  bio_task task;
+  bio_io io;
+  struct sockaddr_un *addr;
+  int fd, r;
+  char buf[8];
+};
+
+static int unix_cli_run(bio_task *t) {
+  struct unix_cli *u = bio_container_of(t, struct unix_cli, task);
+  BIO_BEGIN(t);
+  u->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  BIO_AWAIT(t, u->r, bio_connect(t, &u->io, u->fd,
+                                 (struct sockaddr *)u->addr,
+                                 sizeof(*u->addr)));
+  ck_assert_int_eq(u->r, 0);
+  BIO_AWAIT(t, u->r, bio_send_all(t, &u->io, u->fd, "ping", 4));
+  BIO_AWAIT(t, u->r, bio_recv(t, &u->io, u->fd, u->buf, sizeof u->buf));
+  ck_assert_int_eq(u->r, 4);
+  ck_assert_int_eq(memcmp(u->buf, "pong", 4), 0);
+  BIO_AWAIT(t, u->r, bio_close(t, &u->io, u->fd));
+  BIO_END(t, 0);
+}
+
+START_TEST(unix_sockets_accept_connect_and_talk) {
+  bio_rt *rt = new_rt(_i);
+  struct unix_srv srv;
+  struct unix_cli cli;
+  struct sockaddr_un addr;
+  memset(&srv, 0, sizeof(srv));
+  memset(&cli, 0, sizeof(cli));
+  memset(&addr, 0, sizeof(addr));
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof(addr.sun_path), "/tmp/bio-task-%d-%d.sock",
+           (int)getpid(), _i);
+  unlink(addr.sun_path);
+  srv.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ck_assert_int_eq(bind(srv.lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  ck_assert_int_eq(listen(srv.lfd, 8), 0);
+  cli.addr = &addr;
+  bio_spawn(bio_rt_scope(rt), &srv.task, unix_srv_run);
+  bio_spawn(bio_rt_scope(rt), &cli.task, unix_cli_run);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  ck_assert(bio_task_done(&srv.task) && bio_task_done(&cli.task));
+  close(srv.lfd);
+  unlink(addr.sun_path);
   free_rt(rt);
 }
 END_TEST
@@ -961,6 +1093,9 @@ int main(void) {
   tcase_add_loop_test(tc, tcp_echo_between_tasks_moves_every_byte, 0,
                       NBACKENDS);
   tcase_add_loop_test(tc, udp_datagrams_carry_their_sender, 0, 2);
+  tcase_add_loop_test(tc, getaddrinfo_resolves_on_the_pool, 0, 2);
+  tcase_add_loop_test(tc, unix_sockets_accept_connect_and_talk, 0,
+                      NBACKENDS);
   tcase_add_loop_test(tc, file_futures_write_read_rename_stat_unlink, 0,
                       NBACKENDS);
   tcase_add_loop_test(tc, a_task_spawned_from_another_thread_runs_on_the_runtime,
