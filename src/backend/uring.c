@@ -30,6 +30,9 @@
 /* CQ slots (IORING_SETUP_CQSIZE, 5.5): room for a busy turn's completions
  * without overflow; ring memory counts against RLIMIT_MEMLOCK. */
 #define CQ_ENTRIES 2048
+/* What a ring falls back to when RLIMIT_MEMLOCK is short (create_ring). */
+#define SQ_ENTRIES_SMALL 64
+#define CQ_ENTRIES_SMALL 256
 #define URING_INFLIGHT_MAX (1u << 20)
 
 /* user_data of SQEs whose CQEs carry nothing for us (cancel requests). */
@@ -183,6 +186,7 @@ static int create_ring(bio_loop *loop, uring_state *st) {
   unsigned try_flags[3];
   int n = 0;
   int err = -ENOSYS;
+  int small = 0;
   int i;
 
   /* SINGLE_ISSUER (6.0) and DEFER_TASKRUN (6.1) let the kernel skip
@@ -200,7 +204,9 @@ static int create_ring(bio_loop *loop, uring_state *st) {
   for (i = 0; i < n; i++) {
     memset(&p, 0, sizeof(p));
     p.flags = try_flags[i] | IORING_SETUP_CQSIZE;
-    p.cq_entries = loop->ring_cq != 0 ? loop->ring_cq : CQ_ENTRIES;
+    p.cq_entries = loop->ring_cq != 0 ? loop->ring_cq
+                   : small            ? CQ_ENTRIES_SMALL
+                                      : CQ_ENTRIES;
     if (loop->ring_sq > p.cq_entries)
       p.cq_entries = loop->ring_sq;
     if (loop->attach_wq_fd >= 0) {
@@ -208,8 +214,10 @@ static int create_ring(bio_loop *loop, uring_state *st) {
       p.flags |= IORING_SETUP_ATTACH_WQ;
       p.wq_fd = (unsigned)loop->attach_wq_fd;
     }
-    err = io_uring_queue_init_params(
-        loop->ring_sq != 0 ? loop->ring_sq : SQ_ENTRIES, &st->ring, &p);
+    err = io_uring_queue_init_params(loop->ring_sq != 0 ? loop->ring_sq
+                                     : small          ? SQ_ENTRIES_SMALL
+                                                      : SQ_ENTRIES,
+                                     &st->ring, &p);
     if (err == 0) {
       st->setup_flags = p.flags;
       st->cq_entries = p.cq_entries;
@@ -227,6 +235,17 @@ static int create_ring(bio_loop *loop, uring_state *st) {
         return -ENOSYS;
       }
       return 0;
+    }
+    if (err == -ENOMEM && !small && loop->ring_sq == 0 &&
+        loop->ring_cq == 0) {
+      /* The rings' pages count against RLIMIT_MEMLOCK (8 MiB by default
+       * for a user without CAP_IPC_LOCK), and a closed ring's are given
+       * back only a while later: under that pressure, a ring a quarter
+       * the size is still a ring (the CQ overflows into the kernel's
+       * list, not into loss). */
+      small = 1;
+      i--;
+      continue;
     }
     if (err != -EINVAL)
       break; /* EPERM, ENOSYS, ENOMEM: no flag combination will help */
@@ -349,10 +368,46 @@ static int uring_init(bio_loop *loop) {
 }
 
 
+/* Ends what is still in flight (the loop's own wake read, at least)
+ * before the ring goes: a ring torn down with requests pending is freed by
+ * a kernel worker that cancels them and then polls for their end every
+ * 50 ms, keeping the ring's RLIMIT_MEMLOCK charge meanwhile (which loops
+ * that come and go quickly run out of). Bounded: at most ~10 ms. */
+static void drain_for_close(uring_state *st) {
+  struct io_uring_sqe *sqe;
+  struct io_uring_cqe *cqe;
+  struct __kernel_timespec ts = {0, 2000000};
+  int i;
+
+  if (st->inflight == 0 || !st->enabled ||
+      ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) &&
+       st->owner_tid != current_tid()))
+    return;
+  sqe = io_uring_get_sqe(&st->ring);
+  if (sqe == NULL)
+    return;
+  io_uring_prep_cancel(sqe, NULL, IORING_ASYNC_CANCEL_ANY);
+  io_uring_sqe_set_data64(sqe, 0);
+  for (i = 0; i < 5; i++) {
+    unsigned head, n = 0;
+    int err = io_uring_submit_and_wait_timeout(&st->ring, &cqe, 1, &ts, NULL);
+    io_uring_for_each_cqe(&st->ring, head, cqe) {
+      if (cqe->user_data != 0 && !(cqe->flags & IORING_CQE_F_MORE) &&
+          st->inflight > 0)
+        st->inflight--;
+      n++;
+    }
+    io_uring_cq_advance(&st->ring, n);
+    if (st->inflight == 0 || (err < 0 && err != -ETIME && err != -EINTR))
+      break;
+  }
+}
+
 static void uring_close(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   if (st == NULL)
     return;
+  drain_for_close(st);
   io_uring_free_probe(st->probe);
   io_uring_queue_exit(&st->ring);
   if (st->notify_fd >= 0)

@@ -147,13 +147,15 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
      * RLIMIT_MEMLOCK, 8 MiB by default) asynchronously, within ~20 ms
      * here: a program that creates and closes loops quickly (libuv's
      * signal_multiple_loops, 300 loops in a row) gets ENOMEM until the
-     * old rings are gone. Chosen automatically, we fall back to epoll at
-     * once; forced (BIO_BACKEND=uring), we wait for them (at most ~63 ms)
-     * before giving up. Only io_uring's rings wait: an ENOMEM elsewhere is
+     * old rings are gone; with many threads doing so on few CPUs, the
+     * kernel worker that frees them waits its turn behind them. Chosen
+     * automatically, we fall back to epoll at once; forced
+     * (BIO_BACKEND=uring), the backend first tries a smaller ring, then we
+     * wait for the old ones (at most ~0.5 s) before giving up. Only io_uring's rings wait: an ENOMEM elsewhere is
      * memory that is not there (libuv's loop_init_oom test grows an
      * allocator's limit 8 bytes at a time until the init fits). */
     if (err != -ENOMEM || !forced || b != &bio__backend_uring ||
-        tries++ == 6)
+        tries++ == 9)
       return err;
     nanosleep(&pause, NULL);
     pause.tv_nsec *= 2;
