@@ -238,6 +238,19 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
 
   if (want != NULL) {
     err = start_backend(loop, want, 1);
+    /* BIO_BACKEND=uring (not bio_loop_options, which is a promise) whose
+     * ring the user's RLIMIT_MEMLOCK can't hold, even after waiting for
+     * closed rings to be freed: a loop on epoll serves the program
+     * better than none (libuv would have one). Said once on stderr. */
+    if (err == -ENOMEM && want == &bio__backend_uring &&
+        (opts == NULL || opts->backend == NULL)) {
+      static atomic_int told;
+      err = start_backend(loop, &bio__backend_epoll, 0);
+      if (err == 0 && atomic_exchange(&told, 1) == 0)
+        fprintf(stderr, "blitz-io: BIO_BACKEND=uring: io_uring_setup: out "
+                        "of locked memory (RLIMIT_MEMLOCK); this loop "
+                        "runs on epoll\n");
+    }
   } else {
     err = start_backend(loop, &bio__backend_uring, 0);
     /* Containers often forbid io_uring (EPERM from seccomp), old kernels
