@@ -236,6 +236,8 @@ static int create_ring(bio_loop *loop, uring_state *st) {
       }
       return 0;
     }
+    if (err == -ENOMEM)
+      loop->ring_memlock_short = 1;
     if (err == -ENOMEM && !small && loop->ring_sq == 0 &&
         loop->ring_cq == 0) {
       /* The rings' pages count against RLIMIT_MEMLOCK (8 MiB by default

@@ -334,6 +334,9 @@ struct bio_loop {
    * backend's) and the ring whose kernel worker pool to share (-1: none). */
   unsigned ring_sq, ring_cq;
   int attach_wq_fd;
+  /* io_uring_setup itself said ENOMEM (RLIMIT_MEMLOCK), not the
+   * allocator: worth waiting for closed rings to be freed. */
+  int ring_memlock_short;
   /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
   int track_idle;
   uint64_t idle_ns;

@@ -142,6 +142,7 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
   for (;;) {
     loop->backend = b;
     loop->backend_data = NULL;
+    loop->ring_memlock_short = 0;
     err = b->init(loop);
     /* The kernel frees a closed ring's memory (charged to the user's
      * RLIMIT_MEMLOCK, 8 MiB by default) asynchronously, within ~20 ms
@@ -155,7 +156,7 @@ static int start_backend(bio_loop *loop, const bio_backend *b, int forced) {
      * memory that is not there (libuv's loop_init_oom test grows an
      * allocator's limit 8 bytes at a time until the init fits). */
     if (err != -ENOMEM || !forced || b != &bio__backend_uring ||
-        tries++ == 9)
+        !loop->ring_memlock_short || tries++ == 9)
       return err;
     nanosleep(&pause, NULL);
     pause.tv_nsec *= 2;
@@ -243,6 +244,7 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
      * closed rings to be freed: a loop on epoll serves the program
      * better than none (libuv would have one). Said once on stderr. */
     if (err == -ENOMEM && want == &bio__backend_uring &&
+        loop->ring_memlock_short &&
         (opts == NULL || opts->backend == NULL)) {
       static atomic_int told;
       err = start_backend(loop, &bio__backend_epoll, 0);
