@@ -4,21 +4,25 @@
 # (ours, tokio, Go, ours, ...) so drift in machine load hits all alike;
 # each cell is the median of the runs. One line per benchmark:
 #
-#   NAME ours=V tokio=V go=V ratio=R ratio_go=R
+#   NAME ours=V tokio=V go=V ratio=R ratio_go=R [cxx=V cxx_vs_c=R]
 #
+# With --ours-cxx (bench/task-bench-cxx, blitzio.hpp's coroutines), the
+# benchmarks it has (spawn_join, pingpong) also run in C++, interleaved
+# with the rest: cxx_vs_c is its rate over the C one's.
 # ratio is ours against tokio, ratio_go against Go, both oriented so that
 # above 1 means ours is better: for rates (spawn_join: tasks/s, pingpong:
 # round trips/s) ours/peer; for costs (parked_rss, sleep_rss: bytes per
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
-# usage: task.sh --ours BIN [--peers DIR] [--runs N] [--benches "..."]
-#                [--markdown FILE]
+# usage: task.sh --ours BIN [--ours-cxx BIN] [--peers DIR] [--runs N]
+#                [--benches "..."] [--markdown FILE]
 # The peers are built into DIR (bench/peers/build.sh) on first use; a
 # peer whose toolchain is missing (tools/install-deps --peers) shows "-".
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 ours=''
+ours_cxx=''
 peers=$here/peers/build
 runs=5
 benches="spawn_join pingpong parked_rss sleep_rss sleep_late"
@@ -26,11 +30,12 @@ markdown=''
 while [ $# -gt 0 ]; do
   case $1 in
     --ours) ours=$2; shift ;;
+    --ours-cxx) ours_cxx=$2; shift ;;
     --peers) peers=$2; shift ;;
     --runs) runs=$2; shift ;;
     --benches) benches=$2; shift ;;
     --markdown) markdown=$2; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -60,9 +65,12 @@ one() { # one PROGRAM BENCH: the value, or nothing
 
 lines=()
 for b in $benches; do
-  o=(); t=(); g=()
+  o=(); t=(); g=(); x=()
+  cxx=''
+  case $b in spawn_join|pingpong) [ -x "$ours_cxx" ] && cxx=$ours_cxx ;; esac
   for ((i = 0; i < runs; i++)); do
     o+=("$(one "$ours" "$b")")
+    [ -n "$cxx" ] && x+=("$(one "$cxx" "$b")")
     t+=("$(one "$peers/tokio-taskbench" "$b")")
     g+=("$(one "$peers/go-taskbench" "$b")")
   done
@@ -70,6 +78,10 @@ for b in $benches; do
   mt=$(printf '%s\n' "${t[@]}" | grep . | median)
   mg=$(printf '%s\n' "${g[@]}" | grep . | median)
   line="$b ours=$mo tokio=$mt go=$mg ratio=$(ratio "$b" "$mo" "$mt") ratio_go=$(ratio "$b" "$mo" "$mg")"
+  if [ -n "$cxx" ]; then
+    mx=$(printf '%s\n' "${x[@]}" | grep . | median)
+    line="$line cxx=$mx cxx_vs_c=$(ratio "$b" "$mx" "$mo")"
+  fi
   echo "$line"
   lines+=("$line")
 done
@@ -91,5 +103,11 @@ if [ -n "$markdown" ]; then
     done
     echo
     echo "Medians of $runs interleaved runs; ratios above 1: ours better."
+    for l in "${lines[@]}"; do
+      case $l in
+        *cxx=*) set -- $l
+                echo "C++20 (blitzio.hpp) $1: ${7#cxx=} (${8#cxx_vs_c=} of C)." ;;
+      esac
+    done
   } > "$markdown"
 fi
