@@ -207,6 +207,50 @@ BIO_EXTERN int bio_rt_shutdown(bio_rt *rt);
  * deadlines are absolute times on it. */
 BIO_EXTERN uint64_t bio_now_ns(void);
 
+/* ---- the runtime on several threads ---- */
+
+/* Shapes: thread-per-core (a task stays on the worker it was spawned on;
+ * nothing is shared on the hot path) and work stealing (not yet:
+ * bio_runtime_new gives -ENOTSUP). */
+#define BIO_RUNTIME_PER_CORE 1
+#define BIO_RUNTIME_STEALING 2
+
+typedef struct bio_runtime bio_runtime;
+typedef struct bio_runtime_options {
+  unsigned workers; /* 0: the CPUs this process may run on */
+  int shape;        /* BIO_RUNTIME_PER_CORE */
+  /* Each worker's loop (NULL: the defaults). On io_uring every ring after
+   * the first shares the first's kernel worker pool (ATTACH_WQ) unless
+   * attach_wq names another. */
+  const bio_loop_options *loop;
+  void *reserved[4]; /* zero */
+} bio_runtime_options;
+
+BIO_EXTERN void bio_runtime_options_init(bio_runtime_options *opts);
+/* Starts the workers (threads, each with its own loop). 0 or a negative
+ * errno: -EINVAL, -ENOTSUP (work stealing), a worker's loop error. */
+BIO_EXTERN int bio_runtime_new(bio_runtime **rt_out,
+                               const bio_runtime_options *opts);
+BIO_EXTERN unsigned bio_runtime_workers(const bio_runtime *rt);
+/* Worker w's root scope: spawn there (from any thread) to run on w. */
+BIO_EXTERN bio_scope *bio_runtime_scope(bio_runtime *rt, unsigned worker);
+/* Spawns task on a worker: from a worker, its own; from elsewhere, the
+ * workers in turn. Any thread. -ESHUTDOWN once shutdown began. */
+BIO_EXTERN int bio_runtime_spawn(bio_runtime *rt, bio_task *task,
+                                 bio_task_fn fn);
+BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *rt, unsigned worker,
+                                    bio_task *task, bio_task_fn fn);
+/* From a thread that is not a worker: spawns task and waits for its
+ * result (-EDEADLK from a worker). */
+BIO_EXTERN int bio_runtime_block_on(bio_runtime *rt, bio_task *task,
+                                    bio_task_fn fn);
+/* From a thread that is not a worker: with cancel, cancels every task;
+ * then waits until every task has finished, stops and joins the workers
+ * and frees the runtime. Nothing runs after it returns. */
+BIO_EXTERN int bio_runtime_shutdown(bio_runtime *rt, int cancel);
+/* The calling thread's worker index, or -1 outside the workers. */
+BIO_EXTERN int bio_worker_index(void);
+
 /* ---- spawning, joining, waking ---- */
 
 /* Starts task (memory of yours, alive until the task has finished and

@@ -113,6 +113,14 @@ BIO_EXTERN void bio_frame_free(void *p, size_t size) {
   cache.free[cls - 1] = p;
 }
 
+/* Whether the calling thread may touch rt's queues directly: it is
+ * running rt, or rt runs nowhere yet and nobody else drives it (a plain
+ * runtime being set up by its creator). */
+static inline int on_rt_thread(const bio_rt *rt) {
+  return current_rt == rt ||
+         (rt->run_depth == 0 && !rt->hosted && !rt->threaded);
+}
+
 /* ---- run queue and wakes ---- */
 
 static void push_local(bio_rt *rt, bio_task *t) {
@@ -298,8 +306,7 @@ BIO_EXTERN void bio_scope_cancel(bio_scope *scope) {
 
   if (scope == NULL || scope->rt == NULL)
     return;
-  if (current_rt != scope->rt &&
-      (scope->rt->run_depth != 0 || scope->rt->hosted)) {
+  if (!on_rt_thread(scope->rt)) {
     cancel_remote(scope->rt, scope);
     return;
   }
@@ -367,8 +374,7 @@ BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
     return -EINVAL;
   /* A runtime not running yet (and not on a uv loop, which runs when
    * uv_run says) takes spawns from whichever thread sets it up. */
-  local = current_rt == scope->rt ||
-          (scope->rt->run_depth == 0 && !scope->rt->hosted);
+  local = on_rt_thread(scope->rt);
   err = prepare(scope, task, fn, local ? 0 : ST_FRESH);
   if (err != 0)
     return err;
@@ -383,8 +389,7 @@ BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,
                                   bio_task_fn fn, bio_release_fn release) {
   int err;
   if (release == NULL || scope == NULL || scope->rt == NULL ||
-      (current_rt != scope->rt &&
-       (scope->rt->run_depth != 0 || scope->rt->hosted)))
+      !on_rt_thread(scope->rt))
     return -EINVAL;
   err = prepare(scope, task, fn, ST_RELEASE);
   if (err != 0)
@@ -422,19 +427,22 @@ static void finish(bio_rt *rt, bio_task *t, int res) {
   int owned = (s & (ST_SLAB | ST_RELEASE)) != 0;
   bio_task *j = owned ? NULL : t->joiner;
   void *keep = owned ? (void *)t->joiner : NULL;
+  uint8_t done = (uint8_t)((s & ~ST_MASK) | ST_DONE);
 
   t->res = res;
   t->joiner = NULL;
-  __atomic_store_n(&t->state, (uint8_t)((s & ~ST_MASK) | ST_DONE),
-                   __ATOMIC_RELEASE);
   rt->live--;
   scope_unlink_task(t->scope, t);
-  if (j != NULL)
-    bio__task_complete(j, res);
+  /* Done is published last: another thread that sees it (a block_on
+   * caller) may free the task at once, so nothing here touches it after
+   * (but for its frame's own release, which only the runtime does). */
+  __atomic_store_n(&t->state, done, __ATOMIC_RELEASE);
   if (s & ST_SLAB)
     bio_frame_free(t, (size_t)(uintptr_t)keep);
   else if (s & ST_RELEASE)
     ((bio_release_fn)keep)(t);
+  if (j != NULL)
+    bio__task_complete(j, res);
 }
 
 /* Runs t once (it was on the run queue). */
@@ -563,20 +571,17 @@ BIO_EXTERN int bio_rt_run(bio_rt *rt) {
   return run_until(rt, NULL);
 }
 
-BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
+/* One round and one poll; the poll waits up to timeout_ms unless a task
+ * is runnable (or, with idle_returns, none is alive). */
+int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
   bio_rt *saved = current_rt;
   int err;
-  if (rt == NULL)
-    return -EINVAL;
-  if (rt->hosted)
-    return -ENOTSUP; /* uv_run drives it */
-  if (current_rt == rt)
-    return -EDEADLK;
   current_rt = rt;
   rt->run_depth++;
   take_remote(rt);
   run_round(rt);
-  err = bio__loop_poll(rt->loop, rt->run_head != NULL || rt->live == 0
+  err = bio__loop_poll(rt->loop, rt->run_head != NULL ||
+                                         (idle_returns && rt->live == 0)
                                      ? 0
                                      : timeout_ms);
   take_remote(rt);
@@ -585,6 +590,16 @@ BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
   if (err < 0 && err != -EINTR)
     return err;
   return rt->live > INT32_MAX ? INT32_MAX : (int)rt->live;
+}
+
+BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
+  if (rt == NULL)
+    return -EINVAL;
+  if (rt->hosted)
+    return -ENOTSUP; /* uv_run drives it */
+  if (current_rt == rt)
+    return -EDEADLK;
+  return bio__rt_turn(rt, timeout_ms, 1);
 }
 
 BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {

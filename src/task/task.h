@@ -26,8 +26,12 @@ struct bio_rt {
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
   int hosted;                    /* on a uv loop: uv_run drives it */
+  int threaded;                  /* a bio_runtime worker's: only that
+                                    thread is ever local to it */
 };
 
+/* One round of rt's tasks and one poll (task.c); a worker's turn. */
+int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns);
 void bio__task_wake(bio_task *t);
 /* Ends t's await with res and wakes it (runtime thread). */
 void bio__task_complete(bio_task *t, int res);

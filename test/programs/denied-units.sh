@@ -8,7 +8,7 @@ b=${BIO_TOP_BUILDDIR:-.}
 units="test_embed test_fs test_fs_event test_loop test_net152 test_order
        test_pipe test_process test_release test_signal test_tcp
        test_tcp_open test_udp test_misc test_misc152 test_thread test_pool
-       test_task test_task_uv"
+       test_task test_task_uv test_runtime"
 fail=0
 for mode in "" --kill; do
   for t in $units; do

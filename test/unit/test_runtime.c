@@ -1,0 +1,202 @@
+/* bio_runtime, thread-per-core: tasks spread over the workers, each stays
+ * on its worker across awaits, every one runs once (a checksum), spawns
+ * from outside and from inside, block_on from a non-worker thread, and
+ * shutdown that drains or cancels and leaves nothing running. 1, 2 and 4
+ * workers, on io_uring and on epoll. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blitzio.h"
+#include "backend.h"
+
+static const char *backends[] = {"uring", "epoll"};
+static const unsigned nworkers[] = {1, 2, 4};
+
+static bio_runtime *new_runtime(int i, unsigned workers) {
+  bio_runtime_options o;
+  bio_runtime *rt;
+  bio_test_backend(backends[i]);
+  bio_runtime_options_init(&o);
+  o.workers = workers;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
+  ck_assert_uint_eq(bio_runtime_workers(rt), workers);
+  return rt;
+}
+
+#define NTASKS 20000
+static atomic_long checksum;
+static atomic_int ran, moved;
+static atomic_int per_worker[4];
+
+struct job {
+  bio_task task;
+  bio_io io;
+  bio_runtime *rt;
+  struct job *child;
+  long id;
+  int worker;
+  int r;
+};
+
+static int job_run(bio_task *t) {
+  struct job *j = bio_container_of(t, struct job, task);
+  BIO_BEGIN(t);
+  j->worker = bio_worker_index();
+  ck_assert_int_ge(j->worker, 0);
+  BIO_YIELD(t);
+  if (bio_worker_index() != j->worker)
+    atomic_fetch_add(&moved, 1);
+  BIO_AWAIT(t, j->r, bio_sleep(t, &j->io, 100000 + (uint64_t)(j->id % 7) * 50000));
+  ck_assert_int_eq(j->r, 0);
+  if (bio_worker_index() != j->worker)
+    atomic_fetch_add(&moved, 1);
+  /* Every tenth spawns a child from inside: it runs on this worker. */
+  if (j->child != NULL) {
+    j->child->rt = j->rt;
+    ck_assert_int_eq(bio_runtime_spawn(j->rt, &j->child->task, job_run), 0);
+    BIO_AWAIT(t, j->r, bio_join(t, &j->child->task));
+    ck_assert_int_eq(j->r, j->worker);
+  }
+  atomic_fetch_add(&checksum, j->id);
+  atomic_fetch_add(&ran, 1);
+  atomic_fetch_add(&per_worker[j->worker], 1);
+  BIO_END(t, j->worker);
+}
+
+START_TEST(tasks_spread_stay_on_their_worker_and_all_run) {
+  unsigned w = nworkers[_i % 3];
+  bio_runtime *rt = new_runtime(_i / 3, w);
+  struct job *jobs = calloc(NTASKS + NTASKS / 10, sizeof(*jobs));
+  long want = 0;
+  int i, nchild = 0;
+
+  atomic_store(&checksum, 0);
+  atomic_store(&ran, 0);
+  atomic_store(&moved, 0);
+  for (i = 0; i < 4; i++)
+    atomic_store(&per_worker[i], 0);
+  for (i = 0; i < NTASKS; i++) {
+    jobs[i].id = i + 1;
+    jobs[i].rt = rt;
+    want += i + 1;
+    if (i % 10 == 0) {
+      struct job *c = &jobs[NTASKS + nchild++];
+      c->id = 1000000 + i;
+      want += c->id;
+      jobs[i].child = c;
+    }
+    ck_assert_int_eq(bio_runtime_spawn(rt, &jobs[i].task, job_run), 0);
+  }
+  /* Drain: returns once every task has run to its end. */
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(atomic_load(&ran), NTASKS + nchild);
+  ck_assert_int_eq(atomic_load(&checksum), want);
+  ck_assert_int_eq(atomic_load(&moved), 0);
+  for (i = 0; i < (int)w; i++)
+    ck_assert_int_gt(atomic_load(&per_worker[i]), NTASKS / (int)w / 2);
+  for (i = 0; i < NTASKS; i++)
+    ck_assert(bio_task_done(&jobs[i].task));
+  free(jobs);
+}
+END_TEST
+
+static int answer_run(bio_task *t) {
+  struct job *j = bio_container_of(t, struct job, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, j->r, bio_sleep(t, &j->io, 1000000));
+  BIO_END(t, 42);
+}
+
+START_TEST(block_on_from_a_plain_thread_gives_the_result) {
+  bio_runtime *rt = new_runtime(_i, 2);
+  struct job j;
+  int k;
+  for (k = 0; k < 10; k++) {
+    memset(&j, 0, sizeof(j));
+    ck_assert_int_eq(bio_runtime_block_on(rt, &j.task, answer_run), 42);
+    ck_assert(bio_task_done(&j.task));
+  }
+  ck_assert_int_eq(bio_worker_index(), -1);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
+static atomic_int cancelled;
+
+static int sleeper_run(bio_task *t) {
+  struct job *j = bio_container_of(t, struct job, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, j->r, bio_sleep(t, &j->io, 60ull * 1000000000u));
+  if (j->r == -ECANCELED)
+    atomic_fetch_add(&cancelled, 1);
+  BIO_END(t, j->r);
+}
+
+START_TEST(shutdown_with_cancel_ends_every_sleep_at_once) {
+  bio_runtime *rt = new_runtime(_i, 4);
+  struct job *jobs = calloc(1000, sizeof(*jobs));
+  int i;
+  atomic_store(&cancelled, 0);
+  for (i = 0; i < 1000; i++)
+    ck_assert_int_eq(bio_runtime_spawn(rt, &jobs[i].task, sleeper_run), 0);
+  usleep(20000); /* parked, most of them */
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 1), 0);
+  ck_assert_int_eq(atomic_load(&cancelled), 1000);
+  for (i = 0; i < 1000; i++)
+    ck_assert_int_eq(bio_task_result(&jobs[i].task), -ECANCELED);
+  free(jobs);
+}
+END_TEST
+
+START_TEST(bad_options_are_refused) {
+  bio_runtime_options o;
+  bio_runtime *rt;
+  bio_runtime_options_init(&o);
+  ck_assert_int_eq(o.shape, BIO_RUNTIME_PER_CORE);
+  ck_assert_int_eq(bio_runtime_new(NULL, &o), -EINVAL);
+  o.shape = BIO_RUNTIME_STEALING;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), -ENOTSUP);
+  o.shape = 99;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
+  o.shape = BIO_RUNTIME_PER_CORE;
+  o.workers = 100000;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
+  /* 0: one per CPU. */
+  o.workers = 0;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
+  ck_assert_uint_ge(bio_runtime_workers(rt), 1);
+  ck_assert_ptr_null(bio_runtime_scope(rt, bio_runtime_workers(rt)));
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, bio_runtime_workers(rt), NULL,
+                                        NULL),
+                   -EINVAL);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("runtime");
+  TCase *tc = tcase_create("runtime");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 60);
+  tcase_add_loop_test(tc, tasks_spread_stay_on_their_worker_and_all_run, 0,
+                      6);
+  tcase_add_loop_test(tc, block_on_from_a_plain_thread_gives_the_result, 0,
+                      2);
+  tcase_add_loop_test(tc, shutdown_with_cancel_ends_every_sleep_at_once, 0,
+                      2);
+  tcase_add_test(tc, bad_options_are_refused);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? 0 : 1;
+}
