@@ -2,6 +2,10 @@
  *
  *   echo-task PORT     serves 127.0.0.1:PORT (0: any free port) until
  *                      SIGINT or SIGTERM, then exits 0
+ *   echo-task PORT WORKERS [per-core]
+ *                      the same on WORKERS threads (bio_runtime), each
+ *                      with its own listener on the port (SO_REUSEPORT):
+ *                      the kernel spreads connections, nothing is shared
  *
  * Prints "listening on PORT" once it accepts connections. A signal cancels
  * the runtime's root scope: the accept loop and every connection's await
@@ -97,6 +101,53 @@ static int stopper_run(bio_task *t) {
   BIO_END(t, 0);
 }
 
+/* WORKERS threads, thread-per-core: a listener and an accept loop per
+ * worker; the main thread waits for the signal and shuts down. */
+static int run_workers(struct sockaddr_in *addr, unsigned workers,
+                       sigset_t *sigs) {
+  bio_runtime_options o;
+  bio_runtime *rt;
+  struct server *servers;
+  socklen_t len = sizeof(*addr);
+  unsigned i;
+  int one = 1, sig, err;
+
+  servers = calloc(workers, sizeof(*servers));
+  if (servers == NULL)
+    return 1;
+  for (i = 0; i < workers; i++) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)addr, sizeof(*addr)) != 0 ||
+        listen(fd, 4096) != 0) {
+      perror("echo-task: listen");
+      return 1;
+    }
+    /* Port 0: the first listener's port for the others. */
+    getsockname(fd, (struct sockaddr *)addr, &len);
+    servers[i].lfd = fd;
+  }
+  bio_runtime_options_init(&o);
+  o.workers = workers;
+  if ((err = bio_runtime_new(&rt, &o)) != 0) {
+    fprintf(stderr, "echo-task: %s\n", strerror(-err));
+    return 1;
+  }
+  for (i = 0; i < workers; i++)
+    bio_runtime_spawn_on(rt, i, &servers[i].task, server_run);
+  printf("listening on %d\n", ntohs(addr->sin_port));
+  fflush(stdout);
+  /* The workers inherited the blocked mask: the signal comes here. */
+  sigwait(sigs, &sig);
+  bio_runtime_shutdown(rt, 1);
+  for (i = 0; i < workers; i++)
+    close(servers[i].lfd);
+  free(servers);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   struct sockaddr_in addr;
   socklen_t len = sizeof(addr);
@@ -106,8 +157,10 @@ int main(int argc, char **argv) {
   bio_rt *rt;
   int err;
 
-  if (argc != 2) {
-    fprintf(stderr, "usage: echo-task PORT\n");
+  if (argc < 2 || argc > 4 ||
+      (argc == 4 && strcmp(argv[3], "per-core") != 0)) {
+    fprintf(stderr, "usage: echo-task PORT [WORKERS [per-core]]\n"
+                    "(the work-stealing shape is not built yet)\n");
     return 2;
   }
   memset(&addr, 0, sizeof(addr));
@@ -120,6 +173,14 @@ int main(int argc, char **argv) {
   sigaddset(&sigs, SIGTERM);
   sigprocmask(SIG_BLOCK, &sigs, NULL);
 
+  if (argc >= 3) {
+    int workers = atoi(argv[2]);
+    if (workers < 1 || workers > 1024) {
+      fprintf(stderr, "echo-task: WORKERS: 1 to 1024\n");
+      return 2;
+    }
+    return run_workers(&addr, (unsigned)workers, &sigs);
+  }
   memset(&server, 0, sizeof(server));
   memset(&stopper, 0, sizeof(stopper));
   stopper.sfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);

@@ -6,6 +6,7 @@
 #    (every echoed byte checked), then exits 0 on SIGTERM;
 #  - fetch-task fetches from it 50 times and from a server that never
 #    answers 5 times, under a 300 ms deadline: 50 ok, 5 timed out;
+#  - echo-task on 2 workers, thread-per-core, serves 1,000 connections;
 #  - echo-task-cxx (the same in C++20) serves 1,000 connections;
 #  - copy-task copies a 5 MiB file, compared with cmp.
 # Each program runs under timeout: a hang fails.
@@ -69,6 +70,27 @@ for mode in uring epoll denied killed; do
   wait $pid
   rc=$?
   [ $rc = 0 ] || bad "echo-task exit $rc after SIGTERM: $(cat "$work/err")"
+  # Two workers, thread-per-core, a listener each (SO_REUSEPORT).
+  rm -f "$work/port"
+  timeout 60 $wrap "$b/examples/echo-task" 0 2 per-core > "$work/port" 2> "$work/err" &
+  pid=$!
+  i=0
+  while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  port=$(sed -n 's/^listening on //p' "$work/port")
+  out=$(timeout 60 "$b/bench/echo-load" -p "${port:-1}" -c 1000 -s 64 -d 1 \
+          -w 0.5 2>&1)
+  case $out in
+    *rt_per_s=*conns=1000*) ;;
+    *) bad "echo-task 2 per-core: $out" ;;
+  esac
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  [ $rc = 0 ] || bad "echo-task 2 per-core exit $rc after SIGTERM: $(cat "$work/err")"
+  echo "$mode echo-task 2 workers per-core, 1000 connections: $(echo "$out" | cut -d' ' -f1)"
   # The C++20 echo server, where it was built.
   if [ -x "$b/examples/echo-task-cxx" ]; then
     rm -f "$work/port"
