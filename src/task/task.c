@@ -114,11 +114,24 @@ BIO_EXTERN void bio_frame_free(void *p, size_t size) {
 }
 
 /* Whether the calling thread may touch rt's queues directly: it is
- * running rt, or rt runs nowhere yet and nobody else drives it (a plain
- * runtime being set up by its creator). */
-static inline int on_rt_thread(const bio_rt *rt) {
-  return current_rt == rt ||
-         (rt->run_depth == 0 && !rt->hosted && !rt->threaded);
+ * running rt, or it is the thread that made or last ran a plain runtime
+ * (a runtime moves to another thread only when nothing else touches it,
+ * as a libuv loop does). A uv loop's or a worker's runtime: only from
+ * inside. hosted and threaded are set before any other thread sees rt. */
+static inline int on_rt_thread(bio_rt *rt) {
+  pthread_t owner;
+  if (current_rt == rt)
+    return 1;
+  if (rt->hosted || rt->threaded)
+    return 0;
+  __atomic_load(&rt->owner, &owner, __ATOMIC_ACQUIRE);
+  return pthread_equal(owner, pthread_self());
+}
+
+/* The calling thread runs rt from now on. */
+static inline void take_ownership(bio_rt *rt) {
+  pthread_t self = pthread_self();
+  __atomic_store(&rt->owner, &self, __ATOMIC_RELEASE);
 }
 
 /* ---- run queue and wakes ---- */
@@ -541,6 +554,7 @@ static int run_until(bio_rt *rt, const bio_task *until) {
   bio_rt *saved = current_rt;
   int err = 0;
 
+  take_ownership(rt);
   current_rt = rt;
   rt->run_depth++;
   for (;;) {
@@ -576,6 +590,8 @@ BIO_EXTERN int bio_rt_run(bio_rt *rt) {
 int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
   bio_rt *saved = current_rt;
   int err;
+  if (!rt->threaded && !rt->hosted)
+    take_ownership(rt);
   current_rt = rt;
   rt->run_depth++;
   take_remote(rt);
@@ -692,6 +708,7 @@ BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
   }
   atomic_init(&rt->remote, NULL);
   atomic_init(&rt->cancels, NULL);
+  rt->owner = pthread_self();
   bio_scope_init(&rt->root, rt, NULL);
   bio__loop_set_wake_cb(rt->loop, on_wake, rt);
   bio__loop_set_busy_check(rt->loop, remote_waiting);

@@ -3,6 +3,7 @@
 #ifndef BIO_TASK_TASK_H
 #define BIO_TASK_TASK_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "blitzio.h"
@@ -25,6 +26,9 @@ struct bio_rt {
   _Atomic(bio_scope *) cancels;  /* scope cancels from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
+  /* The thread that made or last ran it (atomic): before it runs, that
+   * thread may queue into it directly; any other hands over. */
+  pthread_t owner;
   int hosted;                    /* on a uv loop: uv_run drives it */
   int threaded;                  /* a bio_runtime worker's: only that
                                     thread is ever local to it */
