@@ -17,6 +17,40 @@ trap 'rm -rf "$work"' EXIT
 fail=0
 bad() { echo "FAIL ($mode): $*"; fail=1; }
 
+# start_server PROGRAM ARGS...: starts it (under $wrap) in the background;
+# sets pid, and port once it says "listening on PORT" (empty if it did not).
+start_server() {
+  rm -f "$work/port"
+  timeout 120 $wrap "$@" > "$work/port" 2> "$work/err" &
+  pid=$!
+  i=0
+  while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+  done
+  port=$(sed -n 's/^listening on //p' "$work/port")
+}
+
+# load NAME CONNS: echo-load against the server started last; reports.
+load() {
+  out=$(timeout 60 "$b/bench/echo-load" -p "${port:-1}" -c "$2" -s 64 -d 1 \
+          -w 0.5 2>&1)
+  rc=$?
+  case $out in
+    *rt_per_s=*conns=$2*) [ $rc = 0 ] || bad "$1: echo-load exit $rc" ;;
+    *) bad "$1: echo-load: $out" ;;
+  esac
+  echo "$mode $1, $2 connections: $(echo "$out" | cut -d' ' -f1)"
+}
+
+# stop_server NAME: SIGTERM, and it must exit 0.
+stop_server() {
+  kill -TERM $pid
+  wait $pid
+  rc=$?
+  [ $rc = 0 ] || bad "$1 exit $rc after SIGTERM: $(cat "$work/err")"
+}
+
 # 10,000 connections need 10,000 fds on each side.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((conns + 100)) ]; then
@@ -38,82 +72,34 @@ for mode in uring epoll denied killed; do
   case $mode in
     denied|killed) export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" ;;
   esac
-  rm -f "$work/port"
-  timeout 120 $wrap "$b/examples/echo-task" 0 > "$work/port" 2> "$work/err" &
-  pid=$!
-  i=0
-  while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
-    sleep 0.05
-    i=$((i + 1))
-  done
-  port=$(sed -n 's/^listening on //p' "$work/port")
+
+  start_server "$b/examples/echo-task" 0
   if [ -z "$port" ]; then
     bad "echo-task did not start: $(cat "$work/err")"
     kill $pid 2>/dev/null
     continue
   fi
-  out=$(timeout 60 "$b/bench/echo-load" -p "$port" -c "$conns" -s 64 -d 1 \
-          -w 0.5 2>&1)
-  rc=$?
-  case $out in
-    *rt_per_s=*conns=$conns*) [ $rc = 0 ] || bad "echo-load exit $rc" ;;
-    *) bad "echo-load: $out" ;;
-  esac
-  echo "$mode echo-task, $conns connections: $(echo "$out" | cut -d' ' -f1)"
+  load echo-task "$conns"
   out=$(timeout 30 $wrap "$b/examples/fetch-task" -t 300 -c 50 -s 5 \
           "127.0.0.1:$port" 2>&1)
   last=$(echo "$out" | tail -1)
   [ "$last" = "fetched 50 of 55: 5 timed out, 0 failed" ] ||
     bad "fetch-task: $last"
   echo "$mode fetch-task: $last"
-  kill -TERM $pid
-  wait $pid
-  rc=$?
-  [ $rc = 0 ] || bad "echo-task exit $rc after SIGTERM: $(cat "$work/err")"
+  stop_server echo-task
+
   # Two workers, thread-per-core, a listener each (SO_REUSEPORT).
-  rm -f "$work/port"
-  timeout 60 $wrap "$b/examples/echo-task" 0 2 per-core > "$work/port" 2> "$work/err" &
-  pid=$!
-  i=0
-  while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
-    sleep 0.05
-    i=$((i + 1))
-  done
-  port=$(sed -n 's/^listening on //p' "$work/port")
-  out=$(timeout 60 "$b/bench/echo-load" -p "${port:-1}" -c 1000 -s 64 -d 1 \
-          -w 0.5 2>&1)
-  case $out in
-    *rt_per_s=*conns=1000*) ;;
-    *) bad "echo-task 2 per-core: $out" ;;
-  esac
-  kill -TERM $pid
-  wait $pid
-  rc=$?
-  [ $rc = 0 ] || bad "echo-task 2 per-core exit $rc after SIGTERM: $(cat "$work/err")"
-  echo "$mode echo-task 2 workers per-core, 1000 connections: $(echo "$out" | cut -d' ' -f1)"
+  start_server "$b/examples/echo-task" 0 2 per-core
+  load "echo-task 2 workers per-core" 1000
+  stop_server "echo-task 2 per-core"
+
   # The C++20 echo server, where it was built.
   if [ -x "$b/examples/echo-task-cxx" ]; then
-    rm -f "$work/port"
-    timeout 60 $wrap "$b/examples/echo-task-cxx" 0 > "$work/port" 2> "$work/err" &
-    pid=$!
-    i=0
-    while ! grep -q '^listening on' "$work/port" 2>/dev/null && [ $i -lt 100 ]; do
-      sleep 0.05
-      i=$((i + 1))
-    done
-    port=$(sed -n 's/^listening on //p' "$work/port")
-    out=$(timeout 60 "$b/bench/echo-load" -p "${port:-1}" -c 1000 -s 64 -d 1 \
-            -w 0.5 2>&1)
-    case $out in
-      *rt_per_s=*conns=1000*) ;;
-      *) bad "echo-task-cxx: $out" ;;
-    esac
-    kill -TERM $pid
-    wait $pid
-    rc=$?
-    [ $rc = 0 ] || bad "echo-task-cxx exit $rc after SIGTERM: $(cat "$work/err")"
-    echo "$mode echo-task-cxx, 1000 connections: $(echo "$out" | cut -d' ' -f1)"
+    start_server "$b/examples/echo-task-cxx" 0
+    load echo-task-cxx 1000
+    stop_server echo-task-cxx
   fi
+
   rm -f "$work/dst"
   timeout 30 $wrap "$b/examples/copy-task" "$work/src" "$work/dst" ||
     bad "copy-task failed"
