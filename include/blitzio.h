@@ -345,6 +345,12 @@ BIO_EXTERN void bio_notify_init(bio_notify *n);
 /* Future: waits until the notify is signalled; consumes a stored permit
  * at once if there is one. Result 0. */
 BIO_EXTERN int bio_notify_wait(bio_task *task, bio_waiter *w, bio_notify *n);
+/* The same wait through a bio_io slot, so that the slot's deadline
+ * applies (-ETIMEDOUT; the waiter leaves the queue). */
+BIO_EXTERN int bio_notify_wait_io(bio_task *task, bio_io *io, bio_notify *n);
+/* bio_join through a bio_io slot, with its deadline: -ETIMEDOUT leaves
+ * target running (and joinable again). */
+BIO_EXTERN int bio_join_io(bio_task *task, bio_io *io, bio_task *target);
 /* Wakes the longest waiter, or stores one permit if none waits. */
 BIO_EXTERN void bio_notify_one(bio_notify *n);
 /* Wakes every task waiting now (stores no permit). */

@@ -289,10 +289,16 @@ inline auto close(int fd) {
       [fd](bio_task *t, bio_io *io) { return bio_close(t, io, fd); });
 }
 
-// Joins a task written in C (or any bio_task).
+// Joins a task written in C (or any bio_task); .deadline(ns) works.
 inline auto join(bio_task *target) {
-  return detail::make_await(
-      [target](bio_task *t) { return bio_join(t, target); });
+  return detail::make_future([target](bio_task *t, bio_io *io) {
+    return bio_join_io(t, io, target);
+  });
+}
+// Waits on a bio_notify with a deadline: wait_for(n).deadline(ns).
+inline auto wait_for(bio_notify *n) {
+  return detail::make_future(
+      [n](bio_task *t, bio_io *io) { return bio_notify_wait_io(t, io, n); });
 }
 // Closes a scope (cancelling it first if cancel): waits for its tasks.
 inline auto close_scope(bio_scope *scope, bool cancel) {

@@ -41,6 +41,8 @@ enum io_kind {
   K_RECVFROM, /* POLL, then recvfrom */
   K_SENDTO,   /* POLL, then sendto */
   K_POOL,     /* a job on the blocking pool */
+  K_NOTIFY,   /* a waiter (in op's memory) on the notify in extra */
+  K_JOIN,     /* the joiner of the task in extra */
 };
 
 #define F_OP_ARMED 0x1u
@@ -146,10 +148,27 @@ static void arm_poll(io_slot *io, int fd, unsigned events) {
   arm(io);
 }
 
+/* A notify wait or a join through a slot: unhook it (cancel, deadline). */
+static int unhook(io_slot *io) {
+  if (io->kind == K_NOTIFY) {
+    bio__notify_remove(io->extra, &io->op);
+    return 1;
+  }
+  if (io->kind == K_JOIN) {
+    ((bio_task *)io->extra)->joiner = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+void bio__io_end_await(void *p, int res) { io_end(p, res); }
+
 static void deadline_fired(bio_loop *loop, bio_alarm *a) {
   io_slot *io = bio_container_of(a, io_slot, alarm);
   io->flags |= F_TIMED_OUT;
   if (io->kind == K_SLEEP) {
+    io_end(io, -ETIMEDOUT);
+  } else if (unhook(io)) {
     io_end(io, -ETIMEDOUT);
   } else if (io->flags & F_OP_ARMED) {
     bio__op_cancel(loop, &io->op);
@@ -190,7 +209,7 @@ void bio__io_cancel(bio_task *t, void *p) {
   if (io->flags & F_OP_ARMED) {
     bio__op_cancel(loop_of(io->task), &io->op);
     bio__loop_flush_cancels(loop_of(io->task));
-  } else if (io->kind == K_SLEEP) {
+  } else if (io->kind == K_SLEEP || unhook(io)) {
     io_end(io, -ECANCELED);
   } else if (io->kind == K_POOL && io->extra != NULL) {
     bio__pool_cancel(io->extra);
@@ -224,6 +243,38 @@ BIO_EXTERN int bio_sleep_until(bio_task *t, bio_io *bio, uint64_t when) {
 
 BIO_EXTERN int bio_sleep(bio_task *t, bio_io *io, uint64_t ns) {
   return bio_sleep_until(t, io, bio__clock_ns() + ns);
+}
+
+/* ---- notify and join through a slot: with its deadline ---- */
+
+BIO_EXTERN int bio_notify_wait_io(bio_task *t, bio_io *bio, bio_notify *n) {
+  io_slot *io = slot_of(bio);
+  int err;
+  _Static_assert(sizeof(bio_waiter) <= sizeof(bio_op), "a waiter fits op");
+  if (t == NULL || bio == NULL || n == NULL)
+    return -EINVAL;
+  if ((err = io_begin(t, io, K_NOTIFY)) != 0)
+    return err;
+  io->extra = n;
+  if (bio__notify_enqueue(t, &io->op, n) == 0)
+    io_end(io, 0); /* a permit was waiting */
+  return io_return(io);
+}
+
+BIO_EXTERN int bio_join_io(bio_task *t, bio_io *bio, bio_task *target) {
+  io_slot *io = slot_of(bio);
+  int err;
+  if (t == NULL || bio == NULL || target == NULL || target == t)
+    return -EINVAL;
+  if (bio_task_done(target))
+    return target->res;
+  if (target->joiner != NULL)
+    return -EBUSY;
+  if ((err = io_begin(t, io, K_JOIN)) != 0)
+    return err;
+  io->extra = target;
+  target->joiner = t;
+  return io_return(io);
 }
 
 /* ---- sockets ---- */

@@ -198,6 +198,13 @@ void bio__task_complete(bio_task *t, int res) {
   bio__task_wake(t);
 }
 
+void bio__await_done(bio_task *t, int res) {
+  if (t->kind == BIO_AWAIT_IO)
+    bio__io_end_await(t->await, res);
+  else
+    bio__task_complete(t, res);
+}
+
 /* ---- scopes ---- */
 
 static void scope_link_task(bio_scope *s, bio_task *t) {
@@ -236,7 +243,7 @@ static void scope_unlink_task(bio_scope *s, bio_task *t) {
     bio_task *c = s->closer;
     s->closer = NULL;
     scope_detach(s);
-    bio__task_complete(c, 0);
+    bio__await_done(c, 0);
   }
 }
 
@@ -455,7 +462,7 @@ static void finish(bio_rt *rt, bio_task *t, int res) {
   else if (s & ST_RELEASE)
     ((bio_release_fn)keep)(t);
   if (j != NULL)
-    bio__task_complete(j, res);
+    bio__await_done(j, res);
 }
 
 /* Runs t once (it was on the run queue). */
@@ -864,7 +871,7 @@ BIO_EXTERN void bio_notify_one(bio_notify *bn) {
     return;
   }
   unlink_waiter(n, w);
-  bio__task_complete(w->task, 0);
+  bio__await_done(w->task, 0);
 }
 
 BIO_EXTERN void bio_notify_all(bio_notify *bn) {
@@ -872,8 +879,30 @@ BIO_EXTERN void bio_notify_all(bio_notify *bn) {
   waiter *w;
   while ((w = n->head) != NULL) {
     unlink_waiter(n, w);
-    bio__task_complete(w->task, 0);
+    bio__await_done(w->task, 0);
   }
+}
+
+int bio__notify_enqueue(bio_task *t, void *wp, bio_notify *bn) {
+  notify *n = (notify *)(void *)bn;
+  waiter *w = wp;
+  if (n->permit) {
+    n->permit = 0;
+    return 0;
+  }
+  w->task = t;
+  w->next = NULL;
+  w->prev = n->tail;
+  if (n->tail != NULL)
+    n->tail->next = w;
+  else
+    n->head = w;
+  n->tail = w;
+  return 1;
+}
+
+void bio__notify_remove(bio_notify *bn, void *wp) {
+  unlink_waiter((notify *)(void *)bn, wp);
 }
 
 void bio__notify_cancel(bio_task *t, void *wp) {

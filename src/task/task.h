@@ -41,6 +41,16 @@ void bio__task_wake(bio_task *t);
 void bio__task_complete(bio_task *t, int res);
 int bio__task_cancelled(const bio_task *t);
 void bio__notify_cancel(bio_task *t, void *waiter);
+/* Ends t's await with res, however it waits: through its bio_io slot
+ * (stopping the slot's deadline) or directly. */
+void bio__await_done(bio_task *t, int res);
+/* io.c: ends an await on a bio_io slot from outside io.c (a notify or
+ * a join through a slot). */
+void bio__io_end_await(void *io, int res);
+/* task.c: a waiter in a slot's memory joins n's queue (1), or takes its
+ * permit (0); bio__notify_remove takes it out again. */
+int bio__notify_enqueue(bio_task *t, void *waiter, bio_notify *n);
+void bio__notify_remove(bio_notify *n, void *waiter);
 /* io.c: cancels the await on io (the await then ends through its op or
  * alarm with -ECANCELED, or the op's real result if it won the race). */
 void bio__io_cancel(bio_task *t, void *io);

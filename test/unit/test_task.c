@@ -761,6 +761,63 @@ START_TEST(file_futures_write_read_rename_stat_unlink) {
 }
 END_TEST
 
+/* ---- deadlines on notify waits and joins (through a slot) ---- */
+
+struct slow_leaf {
+  bio_task task;
+  bio_io io;
+  int r;
+};
+
+static int slow_leaf_run(bio_task *t) {
+  struct slow_leaf *l = bio_container_of(t, struct slow_leaf, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, l->r, bio_sleep(t, &l->io, 60000000)); /* 60 ms */
+  BIO_END(t, 77);
+}
+
+struct dl_task {
+  bio_task task;
+  bio_io io;
+  bio_notify n;
+  struct slow_leaf leaf;
+  int r1, r2, r3, r4, r5;
+};
+
+static int dl_run(bio_task *t) {
+  struct dl_task *d = bio_container_of(t, struct dl_task, task);
+  BIO_BEGIN(t);
+  bio_notify_init(&d->n);
+  /* Nobody notifies: the deadline ends the wait, the waiter leaves. */
+  bio_io_deadline(&d->io, bio_now_ns() + 10000000);
+  BIO_AWAIT(t, d->r1, bio_notify_wait_io(t, &d->io, &d->n));
+  /* Its permit is kept (no waiter to take it), and taken at once. */
+  bio_notify_one(&d->n);
+  bio_io_deadline(&d->io, 0);
+  BIO_AWAIT(t, d->r2, bio_notify_wait_io(t, &d->io, &d->n));
+  /* A join that times out leaves its target running and joinable. */
+  bio_spawn(t->scope, &d->leaf.task, slow_leaf_run);
+  bio_io_deadline(&d->io, bio_now_ns() + 10000000);
+  BIO_AWAIT(t, d->r3, bio_join_io(t, &d->io, &d->leaf.task));
+  ck_assert(!bio_task_done(&d->leaf.task));
+  bio_io_deadline(&d->io, 0);
+  BIO_AWAIT(t, d->r4, bio_join_io(t, &d->io, &d->leaf.task));
+  BIO_END(t, 0);
+}
+
+START_TEST(deadlines_end_notify_waits_and_joins_through_a_slot) {
+  bio_rt *rt = new_rt(_i);
+  struct dl_task d;
+  memset(&d, 0, sizeof(d));
+  ck_assert_int_eq(bio_rt_block_on(rt, &d.task, dl_run), 0);
+  ck_assert_int_eq(d.r1, -ETIMEDOUT);
+  ck_assert_int_eq(d.r2, 0);
+  ck_assert_int_eq(d.r3, -ETIMEDOUT);
+  ck_assert_int_eq(d.r4, 77);
+  free_rt(rt);
+}
+END_TEST
+
 /* ---- DNS ---- */
 
 struct dns_task {
@@ -1094,6 +1151,8 @@ int main(void) {
                       NBACKENDS);
   tcase_add_loop_test(tc, udp_datagrams_carry_their_sender, 0, 2);
   tcase_add_loop_test(tc, getaddrinfo_resolves_on_the_pool, 0, 2);
+  tcase_add_loop_test(tc, deadlines_end_notify_waits_and_joins_through_a_slot,
+                      0, 2);
   tcase_add_loop_test(tc, unix_sockets_accept_connect_and_talk, 0,
                       NBACKENDS);
   tcase_add_loop_test(tc, file_futures_write_read_rename_stat_unlink, 0,
