@@ -207,6 +207,20 @@ BIO_EXTERN int bio_rt_shutdown(bio_rt *rt);
  * deadlines are absolute times on it. */
 BIO_EXTERN uint64_t bio_now_ns(void);
 
+/* What a runtime has done, for a look at a running program. Counts since
+ * it was made; readable from any thread (a consistent snapshot of each
+ * field, not of all at once). */
+typedef struct bio_rt_stats {
+  uint64_t polls;       /* turns of its loop */
+  uint64_t idle_polls;  /* ... that could sleep: nothing was runnable */
+  uint64_t resumes;     /* task resumes */
+  uint64_t spawned;     /* tasks started */
+  uint64_t handed_over; /* spawns and wakes that came from other threads */
+  uint64_t live;        /* tasks alive now */
+  uint64_t reserved[4];
+} bio_rt_stats;
+BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out);
+
 /* ---- the runtime on several threads ---- */
 
 /* Shapes: thread-per-core (a task stays on the worker it was spawned on;
@@ -248,6 +262,13 @@ BIO_EXTERN int bio_runtime_block_on(bio_runtime *rt, bio_task *task,
  * then waits until every task has finished, stops and joins the workers
  * and frees the runtime. Nothing runs after it returns. */
 BIO_EXTERN int bio_runtime_shutdown(bio_runtime *rt, int cancel);
+/* Worker w's counters; any thread. */
+BIO_EXTERN int bio_runtime_stats(bio_runtime *rt, unsigned worker,
+                                 bio_rt_stats *out);
+/* One line per worker to fd ("worker 0: live 12 polls ... "), for a
+ * bio-top style look at a running program (say, from a signal's
+ * thread). Returns 0 or a negative errno. */
+BIO_EXTERN int bio_runtime_dump(bio_runtime *rt, int fd);
 /* The calling thread's worker index, or -1 outside the workers. */
 BIO_EXTERN int bio_worker_index(void);
 

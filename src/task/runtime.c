@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,6 +291,33 @@ BIO_EXTERN int bio_runtime_block_on(bio_runtime *r, bio_task *task,
   pthread_cond_destroy(&b.cond);
   pthread_mutex_destroy(&b.lock);
   return err;
+}
+
+BIO_EXTERN int bio_runtime_stats(bio_runtime *r, unsigned worker,
+                                 bio_rt_stats *out) {
+  if (r == NULL || worker >= r->nworkers)
+    return -EINVAL;
+  return bio_rt_stats_get(r->workers[worker].rt, out);
+}
+
+BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
+  unsigned i;
+  if (r == NULL || fd < 0)
+    return -EINVAL;
+  for (i = 0; i < r->nworkers; i++) {
+    bio_rt_stats st;
+    bio_rt_stats_get(r->workers[i].rt, &st);
+    if (dprintf(fd,
+                "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
+                "polls %llu (idle %llu), handed over %llu\n",
+                i, bio_loop_backend(r->workers[i].rt->loop),
+                (unsigned long long)st.live, (unsigned long long)st.spawned,
+                (unsigned long long)st.resumes, (unsigned long long)st.polls,
+                (unsigned long long)st.idle_polls,
+                (unsigned long long)st.handed_over) < 0)
+      return -errno;
+  }
+  return 0;
 }
 
 BIO_EXTERN int bio_runtime_shutdown(bio_runtime *r, int cancel) {

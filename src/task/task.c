@@ -365,6 +365,8 @@ static void start_local(bio_rt *rt, bio_task *t) {
   bio_scope *s = t->scope;
   scope_link_task(s, t);
   rt->live++;
+  BIO_STAT_ADD(rt, spawned, 1);
+  __atomic_store_n(&rt->stats.live, rt->live, __ATOMIC_RELAXED);
   t->state = (uint8_t)((t->state & ~ST_FRESH) |
                        (s->cancelled ? ST_CANCELLED : 0));
   push_local(rt, t);
@@ -452,6 +454,7 @@ static void finish(bio_rt *rt, bio_task *t, int res) {
   t->res = res;
   t->joiner = NULL;
   rt->live--;
+  __atomic_store_n(&rt->stats.live, rt->live, __ATOMIC_RELAXED);
   scope_unlink_task(t->scope, t);
   /* Done is published last: another thread that sees it (a block_on
    * caller) may free the task at once, so nothing here touches it after
@@ -523,6 +526,7 @@ static void take_remote(bio_rt *rt) {
   }
   while (fifo != NULL) {
     bio_task *next = fifo->next;
+    BIO_STAT_ADD(rt, handed_over, 1);
     if (load_state(fifo) & ST_FRESH)
       start_local(rt, fifo); /* a spawn from another thread */
     else
@@ -554,6 +558,7 @@ static int run_round(bio_rt *rt) {
       break;
     t = rt->run_head;
   }
+  BIO_STAT_ADD(rt, resumes, n);
   return n;
 }
 
@@ -572,6 +577,8 @@ static int run_until(bio_rt *rt, const bio_task *until) {
                       : rt->live == 0)
       break;
     timeout = rt->run_head != NULL ? 0 : -1;
+    BIO_STAT_ADD(rt, polls, 1);
+    BIO_STAT_ADD(rt, idle_polls, timeout != 0);
     err = bio__loop_poll(rt->loop, timeout);
     if (err < 0 && err != -EINTR)
       break;
@@ -603,10 +610,14 @@ int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
   rt->run_depth++;
   take_remote(rt);
   run_round(rt);
-  err = bio__loop_poll(rt->loop, rt->run_head != NULL ||
-                                         (idle_returns && rt->live == 0)
-                                     ? 0
-                                     : timeout_ms);
+  {
+    int t = rt->run_head != NULL || (idle_returns && rt->live == 0)
+                ? 0
+                : timeout_ms;
+    BIO_STAT_ADD(rt, polls, 1);
+    BIO_STAT_ADD(rt, idle_polls, t != 0);
+    err = bio__loop_poll(rt->loop, t);
+  }
   take_remote(rt);
   rt->run_depth--;
   current_rt = saved;
@@ -793,6 +804,21 @@ BIO_EXTERN int bio_rt_free(bio_rt *rt) {
     bio_loop_free(rt->loop);
   }
   bio__free(rt);
+  return 0;
+}
+
+BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out) {
+  if (rt == NULL || out == NULL)
+    return -EINVAL;
+  memset(out, 0, sizeof(*out));
+  out->polls = __atomic_load_n(&rt->stats.polls, __ATOMIC_RELAXED);
+  out->idle_polls = __atomic_load_n(&rt->stats.idle_polls, __ATOMIC_RELAXED);
+  out->resumes = __atomic_load_n(&rt->stats.resumes, __ATOMIC_RELAXED);
+  out->spawned = __atomic_load_n(&rt->stats.spawned, __ATOMIC_RELAXED);
+  out->handed_over =
+      __atomic_load_n(&rt->stats.handed_over, __ATOMIC_RELAXED);
+  /* Spawned and not finished: both counters are the runtime's. */
+  out->live = __atomic_load_n(&rt->stats.live, __ATOMIC_RELAXED);
   return 0;
 }
 

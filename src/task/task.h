@@ -26,6 +26,10 @@ struct bio_rt {
   _Atomic(bio_scope *) cancels;  /* scope cancels from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
+  /* Counters (bio_rt_stats): written by the runtime's thread only, with
+   * relaxed atomic loads and stores (no locked instruction), read from
+   * any thread. */
+  bio_rt_stats stats;
   /* The thread that made or last ran it (atomic): before it runs, that
    * thread may queue into it directly; any other hands over. */
   pthread_t owner;
@@ -36,6 +40,12 @@ struct bio_rt {
 
 /* One round of rt's tasks and one poll (task.c); a worker's turn. */
 int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns);
+/* Adds n to a counter of rt's stats (its own thread only). */
+#define BIO_STAT_ADD(rt, field, n)                                             \
+  __atomic_store_n(&(rt)->stats.field,                                        \
+                   __atomic_load_n(&(rt)->stats.field, __ATOMIC_RELAXED) +     \
+                       (uint64_t)(n),                                          \
+                   __ATOMIC_RELAXED)
 void bio__task_wake(bio_task *t);
 /* Ends t's await with res and wakes it (runtime thread). */
 void bio__task_complete(bio_task *t, int res);

@@ -154,6 +154,52 @@ START_TEST(shutdown_with_cancel_ends_every_sleep_at_once) {
 }
 END_TEST
 
+static int quick_run(bio_task *t) {
+  (void)t;
+  return 0;
+}
+
+/* The counters a running program can read, and the dump. */
+START_TEST(counters_show_what_each_worker_did) {
+  bio_runtime *rt = new_runtime(_i, 2);
+  bio_task tasks[100];
+  bio_rt_stats st[2];
+  char buf[1024];
+  int fds[2], i, turns = 0;
+  uint64_t spawned = 0;
+  ssize_t n;
+
+  memset(tasks, 0, sizeof(tasks));
+  for (i = 0; i < 100; i++)
+    ck_assert_int_eq(bio_runtime_spawn(rt, &tasks[i], quick_run), 0);
+  while (spawned < 100 && turns++ < 1000) {
+    usleep(1000);
+    ck_assert_int_eq(bio_runtime_stats(rt, 0, &st[0]), 0);
+    ck_assert_int_eq(bio_runtime_stats(rt, 1, &st[1]), 0);
+    spawned = st[0].spawned + st[1].spawned;
+  }
+  ck_assert_uint_eq(spawned, 100);
+  for (i = 0; i < 2; i++) {
+    ck_assert_uint_eq(st[i].spawned, 50);
+    ck_assert_uint_ge(st[i].handed_over, 50);
+    ck_assert_uint_ge(st[i].resumes, 50);
+    ck_assert_uint_ge(st[i].polls, 1);
+  }
+  ck_assert_int_eq(bio_runtime_stats(rt, 2, &st[0]), -EINVAL);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
+  n = read(fds[0], buf, sizeof(buf) - 1);
+  ck_assert_int_gt(n, 0);
+  buf[n] = 0;
+  ck_assert_ptr_nonnull(strstr(buf, "worker 0 ("));
+  ck_assert_ptr_nonnull(strstr(buf, "worker 1 ("));
+  ck_assert_ptr_nonnull(strstr(buf, "spawned 50"));
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -192,6 +238,7 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, shutdown_with_cancel_ends_every_sleep_at_once, 0,
                       2);
+  tcase_add_loop_test(tc, counters_show_what_each_worker_did, 0, 2);
   tcase_add_test(tc, bad_options_are_refused);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
