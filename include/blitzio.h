@@ -149,8 +149,13 @@ struct bio_task {
 #define BIO_AWAIT(t, var, expr)                                                \
   do {                                                                         \
     (t)->resume = (uint16_t)__LINE__;                                          \
-    if (((t)->res = (expr)) == BIO_PENDING)                                    \
-      return BIO_PENDING;                                                      \
+    {                                                                          \
+      /* A future that waits leaves its result in the task for later. */      \
+      int bio_await_r_ = (expr);                                               \
+      if (bio_await_r_ == BIO_PENDING)                                         \
+        return BIO_PENDING;                                                    \
+      (t)->res = bio_await_r_;                                                 \
+    }                                                                          \
     /* FALLTHROUGH */                                                          \
   case __LINE__:                                                               \
     (var) = (t)->res;                                                          \

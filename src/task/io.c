@@ -114,7 +114,15 @@ static void io_end(io_slot *io, int res) {
 /* A future's return: its result if it ended during the call. */
 static int io_return(io_slot *io) {
   if (io->flags & F_ENDED) {
+    bio_rt *rt = io->task->scope->rt;
     io->flags &= F_SENT;
+    /* Out of budget: the result waits in the task while every other
+     * runnable task (and the loop) has its turn; the await resumes with
+     * it, as after any wait. */
+    if (--rt->budget <= 0) {
+      bio__task_wake(io->task); /* running: it runs again next round */
+      return BIO_PENDING;
+    }
     return io->task->res;
   }
   io->flags &= (uint16_t)~F_SYNC;

@@ -476,6 +476,7 @@ static void run_task(bio_rt *rt, bio_task *t) {
   __atomic_store_n(&t->state,
                    (uint8_t)((load_state(t) & ~ST_MASK) | ST_RUNNING),
                    __ATOMIC_RELAXED);
+  rt->budget = BIO_TASK_BUDGET;
   r = t->fn(t);
   if (r != BIO_PENDING) {
     finish(rt, t, r);

@@ -30,6 +30,11 @@ struct bio_rt {
    * relaxed atomic loads and stores (no locked instruction), read from
    * any thread. */
   bio_rt_stats stats;
+  /* Awaits that may still end at once in the running task's turn (the
+   * cooperative budget): a task whose awaits keep finishing without
+   * waiting (an epoll socket that always has data) yields when it runs
+   * out, so its neighbours and the I/O get their turn. */
+  int budget;
   /* The thread that made or last ran it (atomic): before it runs, that
    * thread may queue into it directly; any other hands over. */
   pthread_t owner;
@@ -46,6 +51,8 @@ int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns);
                    __atomic_load_n(&(rt)->stats.field, __ATOMIC_RELAXED) +     \
                        (uint64_t)(n),                                          \
                    __ATOMIC_RELAXED)
+/* Awaits a task may end at once per turn before it must yield. */
+#define BIO_TASK_BUDGET 128
 void bio__task_wake(bio_task *t);
 /* Ends t's await with res and wakes it (runtime thread). */
 void bio__task_complete(bio_task *t, int res);

@@ -818,6 +818,76 @@ START_TEST(deadlines_end_notify_waits_and_joins_through_a_slot) {
 }
 END_TEST
 
+/* ---- the cooperative budget ---- */
+
+static int ticks, ticks_when_read_done;
+
+struct ticker {
+  bio_task task;
+  int i;
+};
+
+static int ticker_run(bio_task *t) {
+  struct ticker *k = bio_container_of(t, struct ticker, task);
+  BIO_BEGIN(t);
+  for (k->i = 0; k->i < 1000 && ticks_when_read_done < 0; k->i++) {
+    ticks++;
+    BIO_YIELD(t);
+  }
+  BIO_END(t, 0);
+}
+
+struct greedy {
+  bio_task task;
+  bio_io io;
+  int fd;
+  int r;
+  long got;
+  char buf[16];
+};
+
+static int greedy_run(bio_task *t) {
+  struct greedy *g = bio_container_of(t, struct greedy, task);
+  BIO_BEGIN(t);
+  while (g->got < 65536) {
+    BIO_AWAIT(t, g->r, bio_recv(t, &g->io, g->fd, g->buf, sizeof g->buf));
+    ck_assert_int_gt(g->r, 0);
+    g->got += g->r;
+  }
+  ticks_when_read_done = ticks;
+  BIO_END(t, 0);
+}
+
+/* A task whose awaits all end at once (epoll: the data is there, recv
+ * succeeds without waiting) still lets its neighbours run: 4,096 reads
+ * are not one turn. */
+START_TEST(a_task_that_never_waits_still_yields_to_its_neighbours) {
+  bio_rt *rt = new_rt(_i);
+  struct greedy g;
+  struct ticker k;
+  static char data[65536];
+  int sv[2], bufsz = 1 << 20;
+  ck_assert_int_eq(sockpair(sv), 0);
+  setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+  setsockopt(sv[0], SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+  ck_assert_int_eq(write(sv[1], data, sizeof(data)), (int)sizeof(data));
+  memset(&g, 0, sizeof(g));
+  memset(&k, 0, sizeof(k));
+  g.fd = sv[0];
+  ticks = 0;
+  ticks_when_read_done = -1;
+  bio_spawn(bio_rt_scope(rt), &g.task, greedy_run);
+  bio_spawn(bio_rt_scope(rt), &k.task, ticker_run);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  ck_assert_int_eq(g.got, 65536);
+  /* 4,096 awaits, a budget of 128 a turn: the ticker ran in between. */
+  ck_assert_int_ge(ticks_when_read_done, 16);
+  close(sv[0]);
+  close(sv[1]);
+  free_rt(rt);
+}
+END_TEST
+
 /* ---- DNS ---- */
 
 struct dns_task {
@@ -1151,6 +1221,8 @@ int main(void) {
                       NBACKENDS);
   tcase_add_loop_test(tc, udp_datagrams_carry_their_sender, 0, 2);
   tcase_add_loop_test(tc, getaddrinfo_resolves_on_the_pool, 0, 2);
+  tcase_add_loop_test(
+      tc, a_task_that_never_waits_still_yields_to_its_neighbours, 0, 2);
   tcase_add_loop_test(tc, deadlines_end_notify_waits_and_joins_through_a_slot,
                       0, 2);
   tcase_add_loop_test(tc, unix_sockets_accept_connect_and_talk, 0,
