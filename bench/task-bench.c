@@ -160,6 +160,33 @@ static int sleeper_run(bio_task *t) {
   BIO_END(t, 0);
 }
 
+/* ---- cpu_mix: CPU-bound tasks on a bio_runtime of WORKERS threads ---- */
+
+static _Atomic unsigned long mix_sink;
+
+struct cruncher {
+  bio_task task;
+  uint64_t x;
+  int chunk;
+};
+
+static int cruncher_run(bio_task *t) {
+  struct cruncher *c = bio_container_of(t, struct cruncher, task);
+  int i;
+  BIO_BEGIN(t);
+  /* 20 chunks of work, yielding between them (a cooperative task). */
+  for (c->chunk = 0; c->chunk < 20; c->chunk++) {
+    for (i = 0; i < 20000; i++) {
+      c->x ^= c->x << 13;
+      c->x ^= c->x >> 7;
+      c->x ^= c->x << 17;
+    }
+    BIO_YIELD(t);
+  }
+  mix_sink += c->x & 1;
+  BIO_END(t, 0);
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -244,9 +271,32 @@ int main(int argc, char **argv) {
       printf("sleep_rss %.1f\n", (double)(after - before) / (double)n_tasks);
     }
     free(sleepers);
+  } else if (strcmp(bench, "cpu_mix") == 0) {
+    /* task-bench cpu_mix N WORKERS: N crunchers over WORKERS threads;
+     * tasks/s. Compare WORKERS 1 and 2 for the scaling. */
+    unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+    bio_runtime_options o;
+    bio_runtime *mt;
+    struct cruncher *c;
+    if (argc <= 2)
+      n_tasks = 2000;
+    bio_runtime_options_init(&o);
+    o.workers = workers;
+    if (bio_runtime_new(&mt, &o) != 0)
+      return 1;
+    c = calloc((size_t)n_tasks, sizeof(*c));
+    t0 = bio_now_ns();
+    for (i = 0; i < n_tasks; i++) {
+      c[i].x = (uint64_t)i * 2654435761u + 1;
+      bio_runtime_spawn(mt, &c[i].task, cruncher_run);
+    }
+    bio_runtime_shutdown(mt, 0); /* drains: every task ran to its end */
+    t1 = bio_now_ns();
+    free(c);
+    printf("cpu_mix %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
   } else {
     fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
-                    "sleep_rss|sleep_late [N]\n");
+                    "sleep_rss|sleep_late [N] | cpu_mix [N [WORKERS]]\n");
     return 2;
   }
   bio_rt_free(rt);
