@@ -136,6 +136,10 @@ func sleeps(n int, late bool) float64 {
 		runtime.Gosched()
 	}
 	after := rssBytes()
+	if armedIn := time.Since(start); armedIn >= base {
+		fmt.Fprintf(os.Stderr, "taskbench: arming took %v, past the first deadline (%v): "+
+			"early sleeps ran late (or already ended)\n", armedIn, base)
+	}
 	wg.Wait()
 	if !late {
 		return float64(after-before) / float64(n)

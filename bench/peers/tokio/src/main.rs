@@ -64,7 +64,9 @@ async fn parked_rss(n: usize) -> f64 {
             let wait = g.notified();
             p.fetch_add(1, Ordering::Relaxed);
             wait.await;
-            std::hint::black_box(&data);
+            // Read the data back after the wait (std::hint::black_box
+            // needs rustc 1.66; Debian's is 1.63).
+            let _ = unsafe { std::ptr::read_volatile(&data) };
             d.fetch_add(1, Ordering::Relaxed);
         }));
     }
@@ -115,6 +117,11 @@ async fn sleeps(n: usize, late: bool) -> f64 {
     // Polled once: each sleep is registered with the timer.
     tokio::task::yield_now().await;
     let after = rss_bytes();
+    let armed_in = start.elapsed();
+    if armed_in >= base {
+        eprintln!("taskbench: arming took {:?}, past the first deadline ({:?}): \
+                   early sleeps ran late (or already ended)", armed_in, base);
+    }
     if std::env::var_os("TASKBENCH_DEBUG").is_some() {
         eprintln!("rss before {} after {}", before, after);
     }
