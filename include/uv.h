@@ -137,37 +137,21 @@ struct uv__queue {
   XX(UNKNOWN, "unknown error") \
   XX(EOF, "end of file")
 
-/* XX(ENUM_SUFFIX, type_stem): uv_handle_type order is this list's order. */
+/* Handle and request kinds, for X-macro users: XX(ENUM_SUFFIX, stem)
+ * once per kind, in the order of the uv_handle_type / uv_req_type values
+ * (UV_ASYNC is 1, UV_REQ is 1). Several to a line; the order is the ABI. */
 #define UV_HANDLE_TYPE_MAP(XX) \
-  XX(ASYNC, async) \
-  XX(CHECK, check) \
-  XX(FS_EVENT, fs_event) \
-  XX(FS_POLL, fs_poll) \
-  XX(HANDLE, handle) \
-  XX(IDLE, idle) \
-  XX(NAMED_PIPE, pipe) \
-  XX(POLL, poll) \
-  XX(PREPARE, prepare) \
-  XX(PROCESS, process) \
-  XX(STREAM, stream) \
-  XX(TCP, tcp) \
-  XX(TIMER, timer) \
-  XX(TTY, tty) \
-  XX(UDP, udp) \
-  XX(SIGNAL, signal)
+  XX(ASYNC, async) XX(CHECK, check) XX(FS_EVENT, fs_event) \
+  XX(FS_POLL, fs_poll) XX(HANDLE, handle) XX(IDLE, idle) \
+  XX(NAMED_PIPE, pipe) XX(POLL, poll) XX(PREPARE, prepare) \
+  XX(PROCESS, process) XX(STREAM, stream) XX(TCP, tcp) \
+  XX(TIMER, timer) XX(TTY, tty) XX(UDP, udp) XX(SIGNAL, signal)
 
-/* Same scheme for uv_req_type. */
 #define UV_REQ_TYPE_MAP(XX) \
-  XX(REQ, req) \
-  XX(CONNECT, connect) \
-  XX(WRITE, write) \
-  XX(SHUTDOWN, shutdown) \
-  XX(UDP_SEND, udp_send) \
-  XX(FS, fs) \
-  XX(WORK, work) \
-  XX(GETADDRINFO, getaddrinfo) \
-  XX(GETNAMEINFO, getnameinfo) \
-  XX(RANDOM, random)
+  XX(REQ, req) XX(CONNECT, connect) XX(WRITE, write) \
+  XX(SHUTDOWN, shutdown) XX(UDP_SEND, udp_send) XX(FS, fs) \
+  XX(WORK, work) XX(GETADDRINFO, getaddrinfo) \
+  XX(GETNAMEINFO, getnameinfo) XX(RANDOM, random)
 
 
 /* ---- Enumerations ------------------------------------------------------ */
