@@ -843,24 +843,24 @@ BIO_EXTERN int bio_stat(bio_task *t, bio_io *io, const char *path,
   return file_future(t, io, &j);
 }
 
-BIO_EXTERN int bio_readv(bio_task *t, bio_io *io, int fd,
-                         const struct iovec *iov, int iovcnt, int64_t off) {
-  pool_job j = {.opcode = BIO_OP_READV, .fd = fd,
-                .buf = (void *)(uintptr_t)iov, .len = (size_t)iovcnt,
-                .off = off < 0 ? -1 : off};
+/* readv and writev: the same future but for the opcode. */
+static int vectored(bio_task *t, bio_io *io, unsigned opcode, int fd,
+                    const struct iovec *iov, int iovcnt, int64_t off) {
+  pool_job j = {.opcode = opcode, .fd = fd, .buf = (void *)(uintptr_t)iov,
+                .len = (size_t)iovcnt, .off = off < 0 ? -1 : off};
   if (iov == NULL || iovcnt <= 0 || iovcnt > IOV_MAX)
     return -EINVAL;
   return file_future(t, io, &j);
 }
 
+BIO_EXTERN int bio_readv(bio_task *t, bio_io *io, int fd,
+                         const struct iovec *iov, int iovcnt, int64_t off) {
+  return vectored(t, io, BIO_OP_READV, fd, iov, iovcnt, off);
+}
+
 BIO_EXTERN int bio_writev(bio_task *t, bio_io *io, int fd,
                           const struct iovec *iov, int iovcnt, int64_t off) {
-  pool_job j = {.opcode = BIO_OP_WRITEV, .fd = fd,
-                .buf = (void *)(uintptr_t)iov, .len = (size_t)iovcnt,
-                .off = off < 0 ? -1 : off};
-  if (iov == NULL || iovcnt <= 0 || iovcnt > IOV_MAX)
-    return -EINVAL;
-  return file_future(t, io, &j);
+  return vectored(t, io, BIO_OP_WRITEV, fd, iov, iovcnt, off);
 }
 
 BIO_EXTERN int bio_getaddrinfo(bio_task *t, bio_io *io, const char *node,

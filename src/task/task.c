@@ -852,29 +852,17 @@ BIO_EXTERN void bio_notify_init(bio_notify *n) { memset(n, 0, sizeof(*n)); }
 
 BIO_EXTERN int bio_notify_wait(bio_task *task, bio_waiter *bw,
                                bio_notify *bn) {
-  notify *n = (notify *)(void *)bn;
-  waiter *w = (waiter *)(void *)bw;
   if (task == NULL || bw == NULL || bn == NULL)
     return -EINVAL;
   if (bio__task_cancelled(task))
     return -ECANCELED;
-  if (n->permit) {
-    n->permit = 0;
-    return 0;
-  }
-  w->task = task;
-  w->next = NULL;
-  w->prev = n->tail;
-  if (n->tail != NULL)
-    n->tail->next = w;
-  else
-    n->head = w;
-  n->tail = w;
-  task->await = w;
+  if (bio__notify_enqueue(task, bw, bn) == 0)
+    return 0; /* a permit was waiting */
+  task->await = bw;
   task->kind = BIO_AWAIT_NOTIFY;
   /* A waiting task is on no run queue: its link keeps the notify, which
    * a cancel needs. */
-  task->next = (bio_task *)(void *)n;
+  task->next = (bio_task *)(void *)bn;
   return BIO_PENDING;
 }
 
