@@ -710,12 +710,16 @@ START_TEST(spin_ends_when_preempted) {
   int fds[2];
   pid_t pid;
   uint64_t t0;
+  _Atomic uint64_t *stopped_at;
 
   bio__cpu_contention_sources(fake_loadavg(1), "", 60000000000u);
   /* Shared with the child, which watches the loop start spinning. */
-  loop = mmap(NULL, sizeof(*loop), PROT_READ | PROT_WRITE,
-              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  loop = mmap(NULL, sizeof(*loop) + sizeof(uint64_t),
+              PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ck_assert(loop != MAP_FAILED);
+  /* After the loop, shared too: when the child stopped us. */
+  stopped_at = (_Atomic uint64_t *)(void *)(loop + 1);
+  atomic_store(stopped_at, 0);
   loop_on(loop, "uring");
   loop->spin_ns = LONG_SPIN_NS;
   prep_pipe_read(&c, fds, buf, sizeof(buf));
@@ -725,18 +729,27 @@ START_TEST(spin_ends_when_preempted) {
   if (pid == 0) {
     struct timespec ms20 = {0, 20000000};
     /* (A spin that the machine preempts before we look ends on its own,
-     * and the loop sleeps: then stop it anyway, and write.) */
+     * and the loop sleeps: then stop it anyway, and write. On a busy
+     * machine catching it may take a while: the time bound below counts
+     * from the stop.) */
     for (t0 = bio__clock_ns(); !atomic_load(&loop->spinning) &&
-                               bio__clock_ns() - t0 < 2000000000u;)
+                               bio__clock_ns() - t0 < 20000000000u;)
       ;
+    atomic_store(stopped_at, bio__clock_ns());
     kill(getppid(), SIGSTOP);
     nanosleep(&ms20, NULL);
     kill(getppid(), SIGCONT);
     nanosleep(&ms20, NULL);
     _exit(write(fds[1], "x", 1) == 1 ? 0 : 1);
   }
-  t0 = bio__clock_ns();
-  POLL_UNTIL(loop, c.calls == 1);
+  {
+    int turns = 0;
+    while (c.calls != 1 && turns++ < 2000)
+      bio__loop_poll(loop, 50);
+  }
+  ck_assert_int_eq(c.calls, 1);
+  t0 = atomic_load(stopped_at);
+  ck_assert_uint_ne(t0, 0);
   ck_assert_uint_lt(bio__clock_ns() - t0, LONG_SPIN_NS / 2);
   ck_assert_int_eq(c.res, 1);
   /* The stop, and any preemption the machine added. */
@@ -746,13 +759,18 @@ START_TEST(spin_ends_when_preempted) {
   ck_assert(bio__cpu_contended(bio__clock_ns()));
   prep(&c, BIO_OP_NOP, -1);
   bio__loop_expect_post(loop);
-  bio__loop_poll(loop, 1);
-  ck_assert_uint_eq(loop->spins_contended, 1);
+  {
+    /* Turns spent waiting for the child (on a busy machine, many) may
+     * have been held off already: this one must be too. */
+    uint64_t before = loop->spins_contended;
+    bio__loop_poll(loop, 1);
+    ck_assert_uint_eq(loop->spins_contended, before + 1);
+  }
   waitpid(pid, NULL, 0);
   close(fds[0]);
   close(fds[1]);
   bio__loop_close(loop);
-  munmap(loop, sizeof(*loop));
+  munmap(loop, sizeof(*loop) + sizeof(uint64_t));
   unfake_sources();
 }
 END_TEST
