@@ -9,10 +9,18 @@
  *                 per task, bytes
  *   sleep_late N  N sleeps spread over one second: p99 lateness, us
  *                 (exits 1 if any woke early)
+ *   cpu_mix N W   N CPU-bound tasks over a bio_runtime of W workers:
+ *                 tasks/s
+ *   mt_spawn_join N W  a root task per worker spawns N/W trivial tasks
+ *                 on its worker and joins each: tasks/s
+ *   fanout N W    the main thread spawns N small tasks over W workers,
+ *                 the last to finish tells it (fan-in): tasks/s
  *
  * Frames are the caller's memory (one array), allocated inside the timed
  * or measured part, as the peers allocate theirs per spawn. */
 #include <errno.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +57,8 @@ static int leaf_run(bio_task *t) {
 struct spawner {
   bio_task task;
   struct leaf *leaves;
+  long n; /* tasks to spawn (0: n_tasks) */
+  sem_t *done; /* posted at the end, if not NULL */
   long i;
   long sum;
   int r;
@@ -57,17 +67,21 @@ struct spawner {
 static int spawner_run(bio_task *t) {
   struct spawner *s = bio_container_of(t, struct spawner, task);
   BIO_BEGIN(t);
-  s->leaves = malloc((size_t)n_tasks * sizeof(*s->leaves));
+  if (s->n == 0)
+    s->n = n_tasks;
+  s->leaves = malloc((size_t)s->n * sizeof(*s->leaves));
   if (s->leaves == NULL)
     return -ENOMEM;
-  for (s->i = 0; s->i < n_tasks; s->i++)
+  for (s->i = 0; s->i < s->n; s->i++)
     bio_spawn(t->scope, &s->leaves[s->i].task, leaf_run);
-  for (s->i = 0; s->i < n_tasks; s->i++) {
+  for (s->i = 0; s->i < s->n; s->i++) {
     BIO_AWAIT(t, s->r, bio_join(t, &s->leaves[s->i].task));
     s->sum += s->r;
   }
   free(s->leaves);
-  BIO_END(t, s->sum == n_tasks ? 0 : -EIO);
+  if (s->done != NULL)
+    sem_post(s->done);
+  BIO_END(t, s->sum == s->n ? 0 : -EIO);
 }
 
 /* ---- pingpong ---- */
@@ -187,6 +201,42 @@ static int cruncher_run(bio_task *t) {
   BIO_END(t, 0);
 }
 
+/* ---- fanout: small tasks spread from outside, one fan-in ---- */
+
+struct fan {
+  bio_task task;
+};
+
+static atomic_long fan_left;
+static sem_t fan_done;
+
+static int fan_run(bio_task *t) {
+  uint64_t x = (uint64_t)(uintptr_t)t * 2654435761u + 1;
+  int k;
+  for (k = 0; k < 8; k++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  /* The fan-in is one counter, as the peers'; the work's result feeds it
+   * (xorshift from a nonzero seed never reaches 0: always 1) so that the
+   * work can't be left out. */
+  if (atomic_fetch_sub_explicit(&fan_left, 1 + (x == 0),
+                                memory_order_acq_rel) == 1)
+    sem_post(&fan_done);
+  return 0;
+}
+
+static bio_runtime *new_mt(unsigned workers) {
+  bio_runtime_options o;
+  bio_runtime *mt;
+  bio_runtime_options_init(&o);
+  o.workers = workers;
+  if (bio_runtime_new(&mt, &o) != 0)
+    return NULL;
+  return mt;
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -294,9 +344,56 @@ int main(int argc, char **argv) {
     t1 = bio_now_ns();
     free(c);
     printf("cpu_mix %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+  } else if (strcmp(bench, "mt_spawn_join") == 0) {
+    unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1, w;
+    bio_runtime *mt = new_mt(workers);
+    struct spawner *roots;
+    sem_t done;
+    long sum = 0;
+    if (mt == NULL || workers == 0)
+      return 1;
+    roots = calloc(workers, sizeof(*roots));
+    sem_init(&done, 0, 0);
+    t0 = bio_now_ns();
+    for (w = 0; w < workers; w++) {
+      roots[w].n = n_tasks / (long)workers;
+      roots[w].done = &done;
+      bio_runtime_spawn_on(mt, w, &roots[w].task, spawner_run);
+    }
+    for (w = 0; w < workers; w++)
+      sem_wait(&done);
+    t1 = bio_now_ns();
+    bio_runtime_shutdown(mt, 0);
+    for (w = 0; w < workers; w++) {
+      if (bio_task_result(&roots[w].task) != 0)
+        return 1;
+      sum += roots[w].sum;
+    }
+    free(roots);
+    printf("mt_spawn_join %.0f\n", (double)sum * 1e9 / (double)(t1 - t0));
+  } else if (strcmp(bench, "fanout") == 0) {
+    unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
+    bio_runtime *mt = new_mt(workers);
+    struct fan *f;
+    if (mt == NULL)
+      return 1;
+    sem_init(&fan_done, 0, 0);
+    atomic_store(&fan_left, n_tasks);
+    t0 = bio_now_ns();
+    f = malloc((size_t)n_tasks * sizeof(*f));
+    for (i = 0; i < n_tasks; i++)
+      bio_runtime_spawn(mt, &f[i].task, fan_run);
+    sem_wait(&fan_done);
+    t1 = bio_now_ns();
+    bio_runtime_shutdown(mt, 0);
+    free(f);
+    if (atomic_load(&fan_left) != 0)
+      return 1;
+    printf("fanout %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
   } else {
     fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
-                    "sleep_rss|sleep_late [N] | cpu_mix [N [WORKERS]]\n");
+                    "sleep_rss|sleep_late [N] | cpu_mix|mt_spawn_join|"
+                    "fanout [N [WORKERS]]\n");
     return 2;
   }
   bio_rt_free(rt);

@@ -14,8 +14,12 @@
 # round trips/s) ours/peer; for costs (parked_rss, sleep_rss: bytes per
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
+# With --workers W, the multi-threaded benchmarks instead (mt_spawn_join,
+# fanout): ours on a bio_runtime of W workers, tokio's multi-thread
+# runtime with W workers, Go with GOMAXPROCS=W.
+#
 # usage: task.sh --ours BIN [--ours-cxx BIN] [--peers DIR] [--runs N]
-#                [--benches "..."] [--markdown FILE]
+#                [--benches "..."] [--workers W] [--markdown FILE]
 # The peers are built into DIR (bench/peers/build.sh) on first use; a
 # peer whose toolchain is missing (tools/install-deps --peers) shows "-".
 set -uo pipefail
@@ -25,7 +29,8 @@ ours=''
 ours_cxx=''
 peers=$here/peers/build
 runs=5
-benches="spawn_join pingpong parked_rss sleep_rss sleep_late"
+benches=''
+workers=0
 markdown=''
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,12 +39,17 @@ while [ $# -gt 0 ]; do
     --peers) peers=$2; shift ;;
     --runs) runs=$2; shift ;;
     --benches) benches=$2; shift ;;
+    --workers) workers=$2; shift ;;
     --markdown) markdown=$2; shift ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$benches" ]; then
+  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout"
+  else benches="spawn_join pingpong parked_rss sleep_rss sleep_late"; fi
+fi
 [ -x "$ours" ] || { echo "task.sh: --ours: no such program '$ours'" >&2; exit 2; }
 if [ ! -x "$peers/tokio-taskbench" ] || [ ! -x "$peers/go-taskbench" ]; then
   sh "$here/peers/build.sh" "$peers" || exit 1
@@ -51,12 +61,19 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
 ratio() { # ratio BENCH OURS PEER
   awk -v b="$1" -v o="$2" -v p="$3" 'BEGIN {
     if (o == "-" || p == "-" || o + 0 == 0 || p + 0 == 0) { print "-"; exit }
-    if (b == "spawn_join" || b == "pingpong") printf "%.2f\n", o / p;
+    if (b == "spawn_join" || b == "pingpong" || b == "mt_spawn_join" ||
+        b == "fanout") printf "%.2f\n", o / p;
     else printf "%.2f\n", p / o }'
 }
 one() { # one PROGRAM BENCH: the value, or nothing
   [ -x "$1" ] || return 0
-  if [ "$(basename "$1")" = go-taskbench ]; then
+  if [ "$workers" -gt 0 ]; then
+    case $(basename "$1") in
+      go-taskbench) GOMAXPROCS=$workers timeout 120 "$1" "$2" ;;
+      tokio-taskbench) TASKBENCH_WORKERS=$workers timeout 120 "$1" "$2" ;;
+      *) timeout 120 "$1" "$2" 1000000 "$workers" ;;
+    esac | awk -v b="$2" '$1 == b { print $2 }'
+  elif [ "$(basename "$1")" = go-taskbench ]; then
     GOMAXPROCS=1 timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
   else
     timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
@@ -93,7 +110,7 @@ if [ -n "$markdown" ]; then
     for l in "${lines[@]}"; do
       set -- $l
       case $1 in
-        spawn_join) unit="tasks/s" ;;
+        spawn_join|mt_spawn_join|fanout) unit="tasks/s" ;;
         pingpong) unit="round trips/s" ;;
         parked_rss|sleep_rss) unit="RSS bytes/task" ;;
         sleep_late) unit="p99 lateness, us" ;;
@@ -103,11 +120,17 @@ if [ -n "$markdown" ]; then
     done
     echo
     echo "Medians of $runs interleaved runs; ratios above 1: ours better."
+    [ "$workers" -gt 0 ] &&
+      echo "$workers workers: bio_runtime (thread-per-core), tokio's multi-thread runtime, Go with GOMAXPROCS=$workers."
     for l in "${lines[@]}"; do
       case $l in
         *cxx=*) set -- $l
                 echo "C++20 (blitzio.hpp) $1: ${7#cxx=} (${8#cxx_vs_c=} of C)." ;;
       esac
     done
-  } > "$markdown"
+  } > "$markdown.part"
+  # The multi-threaded table goes below the single-threaded one.
+  if [ "$workers" -gt 0 ]; then cat "$markdown.part" >> "$markdown"
+  else cat "$markdown.part" > "$markdown"; fi
+  rm -f "$markdown.part"
 fi

@@ -57,6 +57,61 @@ func spawnJoin(n int) float64 {
 	return float64(n) / time.Since(t0).Seconds()
 }
 
+// mtSpawnJoin: one root goroutine per P, each spawning its share of n
+// goroutines and waiting for them (bench/task-bench.c mt_spawn_join).
+func mtSpawnJoin(n int) float64 {
+	w := runtime.GOMAXPROCS(0)
+	t0 := time.Now()
+	var total int64
+	var roots sync.WaitGroup
+	roots.Add(w)
+	for r := 0; r < w; r++ {
+		go func(share int) {
+			var wg sync.WaitGroup
+			var sum int64
+			wg.Add(share)
+			for i := 0; i < share; i++ {
+				go func() {
+					atomic.AddInt64(&sum, 1)
+					wg.Done()
+				}()
+			}
+			wg.Wait()
+			atomic.AddInt64(&total, sum)
+			roots.Done()
+		}(n / w)
+	}
+	roots.Wait()
+	if total != int64(n/w*w) {
+		panic("lost a result")
+	}
+	return float64(n/w*w) / time.Since(t0).Seconds()
+}
+
+// fanout: the main goroutine starts n goroutines, each does a little work
+// and counts itself down; the main one waits for the last (fan-in).
+func fanout(n int) float64 {
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func(x uint64) {
+			for k := 0; k < 8; k++ {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+			}
+			// The fan-in is the WaitGroup alone; x (never 0) feeds it.
+			if x == 0 {
+				wg.Add(1)
+			}
+			wg.Done()
+		}(uint64(i)*2654435761 + 1)
+	}
+	wg.Wait()
+	return float64(n) / time.Since(t0).Seconds()
+}
+
 func pingpong(n int) float64 {
 	toA := make(chan struct{})
 	toB := make(chan struct{})
@@ -215,6 +270,10 @@ func main() {
 		v = spawnJoin(n)
 	case "pingpong":
 		v = pingpong(n)
+	case "mt_spawn_join":
+		v = mtSpawnJoin(n)
+	case "fanout":
+		v = fanout(n)
 	case "parked_rss":
 		v = parkedRSS(n)
 	case "sleep_rss":
@@ -222,7 +281,7 @@ func main() {
 	case "sleep_late":
 		v = sleeps(n, true)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late [N]")
+		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout [N]")
 		os.Exit(2)
 	}
 	fmt.Printf("%s %.1f\n", bench, v)

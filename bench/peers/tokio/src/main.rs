@@ -31,6 +31,59 @@ async fn spawn_join(n: usize) -> f64 {
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
+// One root task per worker, each spawning its share of n tasks and
+// awaiting them (bench/task-bench.c mt_spawn_join).
+async fn mt_spawn_join(n: usize, workers: usize) -> f64 {
+    let t0 = Instant::now();
+    let share = n / workers;
+    let mut roots = Vec::with_capacity(workers);
+    for _ in 0..workers {
+        roots.push(tokio::spawn(async move {
+            let mut handles = Vec::with_capacity(share);
+            for _ in 0..share {
+                handles.push(tokio::spawn(async { 1u64 }));
+            }
+            let mut sum = 0u64;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            sum
+        }));
+    }
+    let mut sum = 0u64;
+    for r in roots {
+        sum += r.await.unwrap();
+    }
+    assert_eq!(sum, (share * workers) as u64);
+    (share * workers) as f64 / t0.elapsed().as_secs_f64()
+}
+
+// Fan-out from outside the runtime (the main thread), fan-in through a
+// counter whose last decrement notifies the main thread.
+fn fanout(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
+    let t0 = Instant::now();
+    let left = Arc::new(AtomicUsize::new(n));
+    let done = Arc::new(Notify::new());
+    for i in 0..n {
+        let (l, d) = (left.clone(), done.clone());
+        drop(rt.spawn(async move {
+            let mut x = (i as u64).wrapping_mul(2654435761).wrapping_add(1);
+            for _ in 0..8 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+            }
+            // One counter is the fan-in; x (never 0) feeds it.
+            if l.fetch_sub(1 + (x == 0) as usize, Ordering::AcqRel) == 1 {
+                d.notify_one();
+            }
+        }));
+    }
+    rt.block_on(done.notified());
+    assert_eq!(left.load(Ordering::Relaxed), 0);
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
 async fn pingpong(n: usize) -> f64 {
     let to_a = Arc::new(Notify::new());
     let to_b = Arc::new(Notify::new());
@@ -184,10 +237,29 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if bench == "sleep_late" { 100_000 } else { 1_000_000 });
     let port: u16 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // TASKBENCH_WORKERS=N: the multi-thread runtime with N workers (the
+    // current-thread one otherwise).
+    let workers: usize = std::env::var("TASKBENCH_WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let rt = if workers > 0 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .unwrap()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    if bench == "fanout" {
+        let v = fanout(&rt, n);
+        println!("{} {:.1}", bench, v);
+        return;
+    }
     let v = rt.block_on(async move {
         match bench {
             "spawn_join" => spawn_join(n).await,
@@ -196,8 +268,9 @@ fn main() {
             "sleep_rss" => sleeps(n, false).await,
             "sleep_late" => sleeps(n, true).await,
             "echo" => echo(port).await,
+            "mt_spawn_join" => mt_spawn_join(n, workers.max(1)).await,
             _ => {
-                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late [N]");
+                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout [N]\n(TASKBENCH_WORKERS=N: the multi-thread runtime)");
                 std::process::exit(2);
             }
         }
