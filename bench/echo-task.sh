@@ -10,9 +10,15 @@
 #
 #   echo_SERVER rt_per_s=V server_cpu_us_per_rt=V p99_us=V cpu_vs_uring=R
 #
+# With --workers W (say 2, with --conns 10000): the servers on W threads
+# (task: bio_runtime thread-per-core, a listener per worker; tokio: the
+# multi-thread runtime; go: GOMAXPROCS=W; uring stays single-threaded, the
+# reference for CPU per round trip), nothing pinned: the load generator
+# shares the cores with the server.
+#
 # usage: echo-task.sh --builddir DIR [--peers DIR] [--runs N] [--conns N]
 #                     [--size B] [--duration S] [--servers "..."]
-#                     [--markdown FILE]
+#                     [--workers W] [--markdown FILE]
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +28,8 @@ runs=5
 conns=100
 size=64
 duration=3
-servers="task uv uring tokio go"
+servers=''
+workers=0
 markdown=''
 while [ $# -gt 0 ]; do
   case $1 in
@@ -33,12 +40,17 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift ;;
     --duration) duration=$2; shift ;;
     --servers) servers=$2; shift ;;
+    --workers) workers=$2; shift ;;
     --markdown) markdown=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "echo-task.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$servers" ]; then
+  if [ "$workers" -gt 0 ]; then servers="task uring tokio go"
+  else servers="task uv uring tokio go"; fi
+fi
 [ -n "$builddir" ] || { echo "echo-task.sh: --builddir needed" >&2; exit 2; }
 builddir=$(cd "$builddir" && pwd)
 peers=${peers:-$builddir/bench-peers}
@@ -56,6 +68,17 @@ fi
 start() { # start KIND: sets pid, port
   local out=$work/out
   : > "$out"
+  if [ "$workers" -gt 0 ]; then
+    case $1 in
+      task) "$builddir/examples/echo-task" 0 "$workers" > "$out" 2>/dev/null & ;;
+      uring) "$work/echo-uring" 0 > "$out" 2>/dev/null & ;;
+      tokio) TASKBENCH_WORKERS=$workers "$peers/tokio-taskbench" echo 0 \
+               > "$out" 2>/dev/null & ;;
+      go) GOMAXPROCS=$workers "$peers/go-taskbench" echo 0 \
+            > "$out" 2>/dev/null & ;;
+      *) return ;;
+    esac
+  else
   case $1 in
     task) taskset -c 0 "$builddir/examples/echo-task" 0 > "$out" 2>/dev/null & ;;
     uv) LD_LIBRARY_PATH=$builddir/.libs taskset -c 0 "$work/echo-uv" 0 \
@@ -65,6 +88,7 @@ start() { # start KIND: sets pid, port
     go) GOMAXPROCS=1 taskset -c 0 "$peers/go-taskbench" echo 0 \
           > "$out" 2>/dev/null & ;;
   esac
+  fi
   pid=$!
   port=''
   for ((i = 0; i < 100; i++)); do
@@ -90,8 +114,13 @@ for ((r = 0; r < runs; r++)); do
       kill $pid 2>/dev/null
       continue
     fi
-    line=$(taskset -c 1 "$builddir/bench/echo-load" -p "$port" -P "$pid" \
-             -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
+    if [ "$workers" -gt 0 ]; then
+      line=$("$builddir/bench/echo-load" -p "$port" -P "$pid" \
+               -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
+    else
+      line=$(taskset -c 1 "$builddir/bench/echo-load" -p "$port" -P "$pid" \
+               -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
+    fi
     kill -TERM $pid 2>/dev/null
     wait $pid 2>/dev/null
     [ -n "$line" ] || continue
@@ -122,6 +151,10 @@ if [ -n "$markdown" ]; then
       echo "| ${1#echo_} | ${2#rt_per_s=} | ${3#server_cpu_us_per_rt=} | ${4#p99_us=} | ${5#cpu_vs_uring=} |"
     done
     echo
-    echo "Server on CPU 0, load generator on CPU 1; medians of $runs interleaved runs of ${duration} s."
+    if [ "$workers" -gt 0 ]; then
+      echo "Servers on $workers threads (raw io_uring: one), the load generator on the same cores, nothing pinned; medians of $runs interleaved runs of ${duration} s."
+    else
+      echo "Server on CPU 0, load generator on CPU 1; medians of $runs interleaved runs of ${duration} s."
+    fi
   } >> "$markdown"
 fi
