@@ -222,7 +222,10 @@ typedef struct bio_rt_stats {
   uint64_t spawned;     /* tasks started */
   uint64_t handed_over; /* spawns and wakes that came from other threads */
   uint64_t live;        /* tasks alive now */
-  uint64_t reserved[4];
+  /* bio_runtime workers only: resumes seen running longer than the
+   * runtime's long_task_us without returning (one count per resume). */
+  uint64_t long_tasks;
+  uint64_t reserved[3];
 } bio_rt_stats;
 BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out);
 
@@ -242,8 +245,17 @@ typedef struct bio_runtime_options {
    * the first shares the first's kernel worker pool (ATTACH_WQ) unless
    * attach_wq names another. */
   const bio_loop_options *loop;
-  void *reserved[4]; /* zero */
+  /* A watchdog thread looks at the workers every long_task_us / 2 and
+   * counts a task that has run longer than long_task_us in one resume
+   * (bio_rt_stats.long_tasks): such a task stalls its worker's other
+   * tasks and I/O. 0: 10000 (10 ms); UINT32_MAX: no watchdog. With
+   * BIO_RUNTIME_REPORT_LONG in flags, each one is also named on stderr
+   * (the task's address and its function, as dladdr finds it). */
+  uint32_t long_task_us;
+  uint32_t flags;
+  void *reserved[3]; /* zero */
 } bio_runtime_options;
+#define BIO_RUNTIME_REPORT_LONG 0x1u
 
 BIO_EXTERN void bio_runtime_options_init(bio_runtime_options *opts);
 /* Starts the workers (threads, each with its own loop). 0 or a negative

@@ -10,6 +10,7 @@
  * other shape, builds on the same workers later. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "blitzio.h"
 #include "core/alloc.h"
@@ -31,6 +33,13 @@ typedef struct worker {
   pthread_t thread;
   bio_rt *rt;
   int err; /* the worker's start-up error */
+  /* The watchdog's: the resume it saw running, since when, and whether
+   * it was counted; long_tasks is read by bio_runtime_stats. */
+  uint64_t seen_seq;
+  bio_task *seen_task;
+  uint64_t seen_since_ns;
+  int seen_counted;
+  atomic_ulong long_tasks;
 } worker;
 
 struct bio_runtime {
@@ -45,9 +54,19 @@ struct bio_runtime {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   unsigned ready;
+  /* The watchdog (long tasks): a thread, stopped through wd_stop under
+   * lock and wd_cond. */
+  uint64_t long_ns;
+  uint32_t flags;
+  int have_watchdog;
+  int wd_stop;
+  pthread_t watchdog;
+  pthread_cond_t wd_cond;
 };
 
 static __thread int current_worker = -1;
+
+static int start_watchdog(bio_runtime *r);
 
 BIO_EXTERN void bio_runtime_options_init(bio_runtime_options *opts) {
   if (opts == NULL)
@@ -149,7 +168,8 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
     return o.shape == BIO_RUNTIME_STEALING ? -ENOTSUP : -EINVAL;
   if (o.workers == 0)
     o.workers = cpus_available();
-  if (o.workers > WORKERS_MAX)
+  if (o.workers > WORKERS_MAX || (o.flags & ~BIO_RUNTIME_REPORT_LONG) != 0 ||
+      (o.long_task_us != UINT32_MAX && o.long_task_us > 60000000u))
     return -EINVAL;
   r = bio__calloc(1, sizeof(*r));
   if (r == NULL)
@@ -160,6 +180,12 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
     return -ENOMEM;
   }
   r->nworkers = o.workers;
+  r->flags = o.flags;
+  r->long_ns = o.long_task_us == UINT32_MAX ? 0
+               : o.long_task_us == 0       ? 10000000u
+                                           : (uint64_t)o.long_task_us * 1000u;
+  if (r->long_ns != 0 && r->long_ns < 2000u)
+    r->long_ns = 2000u; /* the watchdog wakes every long_ns / 2 */
   if (o.loop != NULL) {
     r->loop_opts = *o.loop;
     r->have_loop_opts = 1;
@@ -190,8 +216,120 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
       return err;
     }
   }
+  if (r->long_ns != 0 && (err = start_watchdog(r)) != 0) {
+    stop_workers(r, r->nworkers);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->lock);
+    bio__free(r->workers);
+    bio__free(r);
+    return err;
+  }
   *out = r;
   return 0;
+}
+
+/* ---- the watchdog: tasks that run too long in one resume ---- */
+
+static void report_long(bio_runtime *r, unsigned i, bio_task *t,
+                        bio_task_fn fn, uint64_t ran_ns) {
+  Dl_info info;
+  const char *name = "?";
+  if (fn != NULL && dladdr((void *)(uintptr_t)fn, &info) != 0 &&
+      info.dli_sname != NULL)
+    name = info.dli_sname;
+  (void)r;
+  fprintf(stderr,
+          "blitz-io: worker %u: task %p (%s) has run %llu ms without "
+          "returning\n",
+          i, (void *)t, name, (unsigned long long)(ran_ns / 1000000u));
+}
+
+/* One look at every worker: a resume seen running since at least long_ns
+ * ago is counted once. Returns whether any worker was in a task. */
+static int watch_once(bio_runtime *r, uint64_t now) {
+  int busy = 0;
+  unsigned i;
+  for (i = 0; i < r->nworkers; i++) {
+    worker *w = &r->workers[i];
+    bio_rt *rt = w->rt;
+    uint64_t seq = __atomic_load_n(&rt->resume_seq, __ATOMIC_RELAXED);
+    bio_task *t = __atomic_load_n(&rt->running, __ATOMIC_RELAXED);
+    if (t == NULL) {
+      w->seen_task = NULL;
+      continue;
+    }
+    busy = 1;
+    if (t != w->seen_task || seq != w->seen_seq) {
+      /* A resume not seen before: it started before now, at the latest. */
+      w->seen_task = t;
+      w->seen_seq = seq;
+      w->seen_since_ns = now;
+      w->seen_counted = 0;
+      continue;
+    }
+    if (!w->seen_counted && now - w->seen_since_ns >= r->long_ns) {
+      w->seen_counted = 1;
+      atomic_fetch_add_explicit(&w->long_tasks, 1, memory_order_relaxed);
+      if (r->flags & BIO_RUNTIME_REPORT_LONG)
+        report_long(r, i, t,
+                    __atomic_load_n(&rt->running_fn, __ATOMIC_RELAXED),
+                    now - w->seen_since_ns);
+    }
+  }
+  return busy;
+}
+
+static void *watchdog_main(void *arg) {
+  bio_runtime *r = arg;
+  uint64_t period = r->long_ns / 2, wait = period;
+  pthread_mutex_lock(&r->lock);
+  while (!r->wd_stop) {
+    struct timespec ts;
+    uint64_t until;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    until = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec + wait;
+    ts.tv_sec = (time_t)(until / 1000000000u);
+    ts.tv_nsec = (long)(until % 1000000000u);
+    pthread_cond_timedwait(&r->wd_cond, &r->lock, &ts);
+    if (r->wd_stop)
+      break;
+    /* Idle workers: look less often (up to 16 periods); a task then
+     * found running is still only counted after long_ns of its own. */
+    if (watch_once(r, bio_now_ns()))
+      wait = period;
+    else if (wait < 16 * period)
+      wait *= 2;
+  }
+  pthread_mutex_unlock(&r->lock);
+  return NULL;
+}
+
+static int start_watchdog(bio_runtime *r) {
+  pthread_condattr_t attr;
+  int err;
+  pthread_condattr_init(&attr);
+  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+  pthread_cond_init(&r->wd_cond, &attr);
+  pthread_condattr_destroy(&attr);
+  err = -pthread_create(&r->watchdog, NULL, watchdog_main, r);
+  if (err != 0) {
+    pthread_cond_destroy(&r->wd_cond);
+    return err;
+  }
+  r->have_watchdog = 1;
+  return 0;
+}
+
+static void stop_watchdog(bio_runtime *r) {
+  if (!r->have_watchdog)
+    return;
+  pthread_mutex_lock(&r->lock);
+  r->wd_stop = 1;
+  pthread_cond_signal(&r->wd_cond);
+  pthread_mutex_unlock(&r->lock);
+  pthread_join(r->watchdog, NULL);
+  pthread_cond_destroy(&r->wd_cond);
+  r->have_watchdog = 0;
 }
 
 BIO_EXTERN unsigned bio_runtime_workers(const bio_runtime *r) {
@@ -295,9 +433,14 @@ BIO_EXTERN int bio_runtime_block_on(bio_runtime *r, bio_task *task,
 
 BIO_EXTERN int bio_runtime_stats(bio_runtime *r, unsigned worker,
                                  bio_rt_stats *out) {
+  int err;
   if (r == NULL || worker >= r->nworkers)
     return -EINVAL;
-  return bio_rt_stats_get(r->workers[worker].rt, out);
+  err = bio_rt_stats_get(r->workers[worker].rt, out);
+  if (err == 0)
+    out->long_tasks = atomic_load_explicit(&r->workers[worker].long_tasks,
+                                           memory_order_relaxed);
+  return err;
 }
 
 BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
@@ -309,12 +452,15 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
     bio_rt_stats_get(r->workers[i].rt, &st);
     if (dprintf(fd,
                 "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
-                "polls %llu (idle %llu), handed over %llu\n",
+                "polls %llu (idle %llu), handed over %llu, long tasks "
+                "%llu\n",
                 i, bio_loop_backend(r->workers[i].rt->loop),
                 (unsigned long long)st.live, (unsigned long long)st.spawned,
                 (unsigned long long)st.resumes, (unsigned long long)st.polls,
                 (unsigned long long)st.idle_polls,
-                (unsigned long long)st.handed_over) < 0)
+                (unsigned long long)st.handed_over,
+                (unsigned long long)atomic_load_explicit(
+                    &r->workers[i].long_tasks, memory_order_relaxed)) < 0)
       return -errno;
   }
   return 0;
@@ -329,6 +475,8 @@ BIO_EXTERN int bio_runtime_shutdown(bio_runtime *r, int cancel) {
   if (cancel)
     for (i = 0; i < r->nworkers; i++)
       bio_scope_cancel(bio_rt_scope(r->workers[i].rt));
+  /* The watchdog reads the workers' runtimes: it stops first. */
+  stop_watchdog(r);
   stop_workers(r, r->nworkers);
   pthread_cond_destroy(&r->cond);
   pthread_mutex_destroy(&r->lock);

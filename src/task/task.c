@@ -477,7 +477,11 @@ static void run_task(bio_rt *rt, bio_task *t) {
                    (uint8_t)((load_state(t) & ~ST_MASK) | ST_RUNNING),
                    __ATOMIC_RELAXED);
   rt->budget = BIO_TASK_BUDGET;
+  __atomic_store_n(&rt->resume_seq, rt->resume_seq + 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&rt->running_fn, t->fn, __ATOMIC_RELAXED);
+  __atomic_store_n(&rt->running, t, __ATOMIC_RELAXED);
   r = t->fn(t);
+  __atomic_store_n(&rt->running, NULL, __ATOMIC_RELAXED);
   if (r != BIO_PENDING) {
     finish(rt, t, r);
     return;

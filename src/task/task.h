@@ -38,6 +38,13 @@ struct bio_rt {
   /* The thread that made or last ran it (atomic): before it runs, that
    * thread may queue into it directly; any other hands over. */
   pthread_t owner;
+  /* The task in its resume function now (NULL between), and a count of
+   * resumes: relaxed stores by the runtime's thread, read by a
+   * bio_runtime's watchdog. */
+  bio_task *running;
+  bio_task_fn running_fn; /* its function (the watchdog never reads the
+                             task itself: it may be gone) */
+  uint64_t resume_seq;
   int hosted;                    /* on a uv loop: uv_run drives it */
   int threaded;                  /* a bio_runtime worker's: only that
                                     thread is ever local to it */

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,6 +201,87 @@ START_TEST(counters_show_what_each_worker_did) {
 }
 END_TEST
 
+/* Spins for ms milliseconds of wall time, yielding every step_ms (0:
+ * never): a task that blocks its worker, or one that shares it. */
+struct spinner {
+  bio_task task;
+  uint64_t until, step_ns, next;
+};
+
+/* Exported (the tests build with hidden visibility) for dladdr. */
+__attribute__((visibility("default"))) int long_task_spin_run(bio_task *t);
+int long_task_spin_run(bio_task *t) {
+  struct spinner *s = bio_container_of(t, struct spinner, task);
+  BIO_BEGIN(t);
+  while (bio_now_ns() < s->until) {
+    if (s->step_ns != 0 && bio_now_ns() >= s->next) {
+      s->next = bio_now_ns() + s->step_ns;
+      BIO_YIELD(t);
+    }
+  }
+  BIO_END(t, 0);
+}
+
+/* The watchdog counts a resume that runs past long_task_us (and names it
+ * with BIO_RUNTIME_REPORT_LONG), and not a task that runs as long in
+ * short resumes. */
+START_TEST(a_task_that_never_yields_is_counted_and_named) {
+  bio_runtime_options o;
+  bio_runtime *rt;
+  struct spinner blocker, sharer;
+  bio_rt_stats st;
+  char out[4096];
+  int saved, fd, i;
+  ssize_t n;
+  FILE *tmp = tmpfile();
+
+  bio_test_backend(backends[_i]);
+  ck_assert_ptr_nonnull(tmp);
+  bio_runtime_options_init(&o);
+  o.workers = 2;
+  /* 50 ms: far above what a 1 ms resume takes, even preempted on a busy
+   * machine (the watchdog measures wall time). */
+  o.long_task_us = 50000;
+  o.flags = BIO_RUNTIME_REPORT_LONG;
+  /* The report goes to stderr: catch it in a file. */
+  fflush(stderr);
+  saved = dup(2);
+  ck_assert_int_eq(dup2(fileno(tmp), 2), 2);
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
+  memset(&blocker, 0, sizeof(blocker));
+  memset(&sharer, 0, sizeof(sharer));
+  /* 300 ms in one resume on worker 0; 300 ms in 1 ms resumes on 1. */
+  blocker.until = bio_now_ns() + 300000000u;
+  sharer.until = blocker.until;
+  sharer.step_ns = 1000000u;
+  ck_assert_int_eq(
+      bio_runtime_spawn_on(rt, 0, &blocker.task, long_task_spin_run), 0);
+  ck_assert_int_eq(
+      bio_runtime_spawn_on(rt, 1, &sharer.task, long_task_spin_run), 0);
+  for (i = 0; i < 2000 && !(bio_task_done(&blocker.task) &&
+                            bio_task_done(&sharer.task));
+       i++)
+    usleep(1000);
+  ck_assert_int_eq(bio_runtime_stats(rt, 0, &st), 0);
+  ck_assert_uint_eq(st.long_tasks, 1);
+  ck_assert_int_eq(bio_runtime_stats(rt, 1, &st), 0);
+  ck_assert_uint_eq(st.long_tasks, 0);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  fflush(stderr);
+  ck_assert_int_eq(dup2(saved, 2), 2);
+  close(saved);
+  fd = fileno(tmp);
+  ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+  n = read(fd, out, sizeof(out) - 1);
+  ck_assert_int_gt(n, 0);
+  out[n] = 0;
+  ck_assert_ptr_nonnull(strstr(out, "worker 0: task "));
+  ck_assert_ptr_nonnull(strstr(out, "(long_task_spin_run)"));
+  ck_assert_ptr_null(strstr(out, "worker 1:"));
+  fclose(tmp);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -240,6 +322,8 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, counters_show_what_each_worker_did, 0, 2);
   tcase_add_test(tc, bad_options_are_refused);
+  tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
+                      2);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
