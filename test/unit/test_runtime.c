@@ -282,6 +282,124 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
 }
 END_TEST
 
+/* ---- hops: wakes across workers that park between them ----
+ *
+ * CHAINS chains of hops: each hop yields, sometimes sleeps, adds its
+ * number to a checksum and spawns the next hop of its chain on the next
+ * worker. With few chains the workers park between hops, so every hop is
+ * a wake of a worker that is parking or parked: a lost wake-up stalls a
+ * chain, and the test fails on its bounded wait. BIO_SOAK_SECONDS=N makes
+ * it run for N seconds instead of HOPS hops (make soak-tsan). */
+#define CHAINS 3
+#define RING 8 /* frames per chain, reused once their task is done */
+#define HOPS 30000
+
+struct hop {
+  bio_task task;
+  bio_io io;
+  struct chain *chain;
+  long n;
+  int r;
+};
+
+struct chain {
+  bio_runtime *rt;
+  struct hop ring[RING];
+  long hops;          /* hops to make (0: until stop) */
+  atomic_long made;   /* hops that ran */
+  atomic_long sum;    /* of their numbers */
+  atomic_int over;    /* the chain has ended */
+};
+
+static atomic_int soak_stop;
+
+static int hop_run(bio_task *t) {
+  struct hop *h = bio_container_of(t, struct hop, task);
+  struct chain *c = h->chain;
+  struct hop *next;
+  unsigned w;
+  BIO_BEGIN(t);
+  BIO_YIELD(t);
+  if (h->n % 64 == 0) {
+    BIO_AWAIT(t, h->r, bio_sleep(t, &h->io, 100000));
+    ck_assert_int_eq(h->r, 0);
+  }
+  atomic_fetch_add(&c->sum, h->n);
+  atomic_fetch_add(&c->made, 1);
+  if ((c->hops != 0 && h->n + 1 >= c->hops) ||
+      (c->hops == 0 && atomic_load(&soak_stop))) {
+    atomic_store(&c->over, 1);
+    return 0;
+  }
+  /* RING hops ago that frame's task spawned its successor; it may still
+   * be finishing on its worker: wait for it (locals don't live across a
+   * yield: next is found again). */
+  for (;;) {
+    next = &c->ring[(h->n + 1) % RING];
+    if (next->task.fn == NULL || bio_task_done(&next->task))
+      break;
+    BIO_YIELD(t);
+  }
+  next->chain = c;
+  next->n = h->n + 1;
+  bio_io_init(&next->io);
+  w = (unsigned)(bio_worker_index() + 1) % bio_runtime_workers(c->rt);
+  ck_assert_int_eq(bio_runtime_spawn_on(c->rt, w, &next->task, hop_run), 0);
+  BIO_END(t, 0);
+}
+
+START_TEST(hops_across_parking_workers_lose_no_wake) {
+  unsigned w = nworkers[1 + _i % 2];
+  bio_runtime *rt = new_runtime(_i / 2, w);
+  struct chain *chains = calloc(CHAINS, sizeof(*chains));
+  const char *soak = getenv("BIO_SOAK_SECONDS");
+  uint64_t end = 0;
+  long before[CHAINS] = {0};
+  int c, stalls = 0;
+
+  if (soak != NULL && atoi(soak) > 0)
+    end = bio_now_ns() + (uint64_t)atoi(soak) * 1000000000u;
+  atomic_store(&soak_stop, 0);
+  for (c = 0; c < CHAINS; c++) {
+    chains[c].rt = rt;
+    chains[c].hops = end != 0 ? 0 : HOPS;
+    chains[c].ring[0].chain = &chains[c];
+    ck_assert_int_eq(bio_runtime_spawn_on(rt, (unsigned)c % w,
+                                          &chains[c].ring[0].task, hop_run),
+                     0);
+  }
+  /* Every chain must move within each 10 s look (a lost wake stops one
+   * for good). */
+  for (;;) {
+    int all_over = 1;
+    sleep(end != 0 ? 1 : 0);
+    usleep(end != 0 ? 0 : 10000);
+    if (end != 0 && bio_now_ns() >= end)
+      atomic_store(&soak_stop, 1);
+    for (c = 0; c < CHAINS; c++)
+      all_over &= atomic_load(&chains[c].over);
+    if (all_over)
+      break;
+    if (++stalls % (end != 0 ? 10 : 1000) == 0) {
+      for (c = 0; c < CHAINS; c++) {
+        long made = atomic_load(&chains[c].made);
+        ck_assert_msg(atomic_load(&chains[c].over) || made != before[c],
+                      "chain %d stalled at hop %ld", c, made);
+        before[c] = made;
+      }
+    }
+  }
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  for (c = 0; c < CHAINS; c++) {
+    long made = atomic_load(&chains[c].made);
+    if (end == 0)
+      ck_assert_int_eq(made, HOPS);
+    ck_assert_int_eq(atomic_load(&chains[c].sum), made * (made - 1) / 2);
+  }
+  free(chains);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -309,9 +427,12 @@ END_TEST
 
 int main(void) {
   Suite *s = suite_create("runtime");
-  TCase *tc = tcase_create("runtime");
+  TCase *tc = tcase_create("runtime"), *hops;
   SRunner *sr;
   int failed;
+  double tcase_timeout = getenv("BIO_SOAK_SECONDS") != NULL
+                             ? atoi(getenv("BIO_SOAK_SECONDS")) * 2 + 60
+                             : 60;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, tasks_spread_stay_on_their_worker_and_all_run, 0,
@@ -325,6 +446,12 @@ int main(void) {
   tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
                       2);
   suite_add_tcase(s, tc);
+  /* 2 and 4 workers, io_uring and epoll; its own case, for make soak-tsan
+   * (CK_RUN_CASE=hops). */
+  hops = tcase_create("hops");
+  tcase_set_timeout(hops, tcase_timeout);
+  tcase_add_loop_test(hops, hops_across_parking_workers_lose_no_wake, 0, 4);
+  suite_add_tcase(s, hops);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
