@@ -225,22 +225,30 @@ typedef struct bio_rt_stats {
   /* bio_runtime workers only: resumes seen running longer than the
    * runtime's long_task_us without returning (one count per resume). */
   uint64_t long_tasks;
-  uint64_t reserved[3];
+  /* Work-stealing workers only: unstarted tasks taken from other
+   * workers' queues, and those waiting in this worker's queue now. */
+  uint64_t steals;
+  uint64_t queued;
+  uint64_t reserved[1];
 } bio_rt_stats;
 BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out);
 
 /* ---- the runtime on several threads ---- */
 
-/* Shapes: thread-per-core (a task stays on the worker it was spawned on;
- * nothing is shared on the hot path) and work stealing (not yet:
- * bio_runtime_new gives -ENOTSUP). */
+/* Shapes. Thread-per-core: a task runs on the worker it was spawned on;
+ * nothing is shared on the hot path. Work stealing: bio_runtime_spawn
+ * queues the task unstarted (in the spawning worker's queue, or from
+ * outside in a global one); any worker may start it, and an idle worker
+ * steals half of a busy one's queue. In both, a task that has started
+ * stays on its worker (its ops, alarms and waits are that worker's
+ * loop's), and bio_runtime_spawn_on starts a task on the worker named. */
 #define BIO_RUNTIME_PER_CORE 1
 #define BIO_RUNTIME_STEALING 2
 
 typedef struct bio_runtime bio_runtime;
 typedef struct bio_runtime_options {
   unsigned workers; /* 0: the CPUs this process may run on */
-  int shape;        /* BIO_RUNTIME_PER_CORE */
+  int shape;        /* BIO_RUNTIME_PER_CORE or BIO_RUNTIME_STEALING */
   /* Each worker's loop (NULL: the defaults). On io_uring every ring after
    * the first shares the first's kernel worker pool (ATTACH_WQ) unless
    * attach_wq names another. */
@@ -259,14 +267,16 @@ typedef struct bio_runtime_options {
 
 BIO_EXTERN void bio_runtime_options_init(bio_runtime_options *opts);
 /* Starts the workers (threads, each with its own loop). 0 or a negative
- * errno: -EINVAL, -ENOTSUP (work stealing), a worker's loop error. */
+ * errno: -EINVAL, a worker's loop error. */
 BIO_EXTERN int bio_runtime_new(bio_runtime **rt_out,
                                const bio_runtime_options *opts);
 BIO_EXTERN unsigned bio_runtime_workers(const bio_runtime *rt);
 /* Worker w's root scope: spawn there (from any thread) to run on w. */
 BIO_EXTERN bio_scope *bio_runtime_scope(bio_runtime *rt, unsigned worker);
-/* Spawns task on a worker: from a worker, its own; from elsewhere, the
- * workers in turn. Any thread. -ESHUTDOWN once shutdown began. */
+/* Spawns task into the runtime's root scopes. Thread-per-core: from a
+ * worker, on that worker; from elsewhere, on the workers in turn. Work
+ * stealing: queued, started by whichever worker takes it first. Any
+ * thread. -ESHUTDOWN once shutdown began. */
 BIO_EXTERN int bio_runtime_spawn(bio_runtime *rt, bio_task *task,
                                  bio_task_fn fn);
 BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *rt, unsigned worker,

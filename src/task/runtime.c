@@ -1,13 +1,25 @@
-/* bio_runtime: tasks on several threads, thread-per-core.
+/* bio_runtime: tasks on several threads, thread-per-core or work stealing.
  *
  * Each worker is a thread that owns one bio_rt, with its own loop (its own
  * io_uring ring, every ring after the first attached to the first's kernel
- * worker pool; or its own epoll). A task runs on the worker it was spawned
- * on, every op it submits completes on that worker's ring, and it is woken
- * there: nothing is shared on the hot path. Spawns from outside go to the
- * workers in turn (or to the one named) through each runtime's remote
- * stack; shutdown cancels through the same hand-over. Work stealing, the
- * other shape, builds on the same workers later. */
+ * worker pool; or its own epoll). A task that has started runs on its
+ * worker for good: every op it submits completes on that worker's ring,
+ * its alarms are that loop's, and it is woken there.
+ *
+ * Thread-per-core: a task starts on the worker it was spawned on; spawns
+ * from outside go to the workers in turn (or to the one named) through
+ * each runtime's remote stack; nothing is shared on the hot path.
+ *
+ * Work stealing: what moves is work not started yet. bio_runtime_spawn
+ * from a worker queues the task in that worker's queue, from outside in
+ * the global queue, unbound to any scope; a worker starts tasks from its
+ * own queue a batch at a time (into its root scope), looks at the global
+ * queue every GLOBAL_EVERY turns and whenever its own is empty, and
+ * before it parks steals half of another worker's queue. A worker parks
+ * in its loop's wait; a spawn that finds a parked worker wakes one (the
+ * spawner publishes the task before it looks for idle workers, a worker
+ * marks itself idle before it looks at the queues a last time: one of
+ * the two sees the other). */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -26,6 +38,18 @@
 #include "task/task.h"
 
 #define WORKERS_MAX 1024
+/* Work stealing: tasks a worker starts from its own queue per turn (the
+ * rest stay where others can steal them), and how often it looks at the
+ * global queue even while it has work of its own. */
+#define START_BATCH 32
+#define GLOBAL_EVERY 61
+
+/* A queue of unstarted tasks (work stealing), linked through task->next. */
+typedef struct task_queue {
+  pthread_mutex_t lock;
+  bio_task *head, *tail;
+  atomic_long len;
+} task_queue;
 
 typedef struct worker {
   bio_runtime *owner;
@@ -40,12 +64,22 @@ typedef struct worker {
   uint64_t seen_since_ns;
   int seen_counted;
   atomic_ulong long_tasks;
+  /* Work stealing. */
+  task_queue queue;
+  atomic_int idle;     /* parked, or about to: a spawn may wake it */
+  atomic_ulong steals; /* tasks it took from other workers' queues */
+  unsigned turns;
+  unsigned rng;
 } worker;
 
 struct bio_runtime {
   unsigned nworkers;
   worker *workers;
   atomic_uint next; /* round-robin spawns */
+  int shape;
+  task_queue global;     /* work stealing: spawns from outside */
+  atomic_int idle_count; /* workers marked idle */
+  atomic_int searching;  /* workers stealing now */
   atomic_int stop;  /* shutdown asked: workers leave once idle */
   bio_loop_options loop_opts;
   int have_loop_opts;
@@ -93,7 +127,178 @@ static int keep_going(bio_runtime *r, worker *w) {
   /* Stopping: until its tasks, and whatever was handed to it, are done. */
   return w->rt->live != 0 ||
          atomic_load_explicit(&w->rt->remote, memory_order_acquire) != NULL ||
-         atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL;
+         atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL ||
+         (r->shape == BIO_RUNTIME_STEALING &&
+          (atomic_load_explicit(&w->queue.len, memory_order_acquire) != 0 ||
+           atomic_load_explicit(&r->global.len, memory_order_acquire) != 0));
+}
+
+/* ---- work stealing ---- */
+
+static void queue_init(task_queue *q) {
+  pthread_mutex_init(&q->lock, NULL);
+  q->head = q->tail = NULL;
+  atomic_init(&q->len, 0);
+}
+
+static void queue_push(task_queue *q, bio_task *t) {
+  t->next = NULL;
+  pthread_mutex_lock(&q->lock);
+  if (q->tail == NULL)
+    q->head = t;
+  else
+    q->tail->next = t;
+  q->tail = t;
+  atomic_fetch_add_explicit(&q->len, 1, memory_order_seq_cst);
+  pthread_mutex_unlock(&q->lock);
+}
+
+/* Takes up to max tasks from q's head; returns them as a list. */
+static bio_task *queue_take(task_queue *q, long max, long *n_out) {
+  bio_task *first, *last;
+  long n = 0;
+  *n_out = 0;
+  if (atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
+    return NULL;
+  pthread_mutex_lock(&q->lock);
+  first = q->head;
+  last = NULL;
+  while (q->head != NULL && n < max) {
+    last = q->head;
+    q->head = q->head->next;
+    n++;
+  }
+  if (q->head == NULL)
+    q->tail = NULL;
+  if (last != NULL)
+    last->next = NULL;
+  atomic_fetch_sub_explicit(&q->len, n, memory_order_relaxed);
+  pthread_mutex_unlock(&q->lock);
+  *n_out = n;
+  return n != 0 ? first : NULL;
+}
+
+/* Starts the tasks of list in w's runtime (w's thread). */
+static long adopt_list(worker *w, bio_task *list) {
+  long n = 0;
+  while (list != NULL) {
+    bio_task *next = list->next;
+    bio__rt_adopt(w->rt, list);
+    list = next;
+    n++;
+  }
+  return n;
+}
+
+/* Wakes one idle worker, if any: it will find the work that was just
+ * published (or steal it). */
+static void wake_idle(bio_runtime *r) {
+  unsigned i, n = r->nworkers;
+  if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0)
+    return;
+  for (i = 0; i < n; i++) {
+    worker *w = &r->workers[i];
+    int one = 1;
+    if (atomic_load_explicit(&w->idle, memory_order_relaxed) &&
+        atomic_compare_exchange_strong(&w->idle, &one, 0)) {
+      atomic_fetch_sub(&r->idle_count, 1);
+      /* Not bio__loop_wake: a loop spinning before its sleep watches its
+       * own remote stack, not these queues; the write must happen. */
+      bio__loop_wake_now(w->rt->loop);
+      return;
+    }
+  }
+}
+
+/* Steals half of another worker's queue (at most half of the workers
+ * search at once). Returns the number of tasks started. */
+static long steal(bio_runtime *r, worker *w) {
+  unsigned i, n = r->nworkers, start;
+  int limit = n / 2 > 0 ? (int)(n / 2) : 1;
+  long got = 0;
+  if (n < 2)
+    return 0;
+  if (atomic_fetch_add(&r->searching, 1) >= limit) {
+    atomic_fetch_sub(&r->searching, 1);
+    return 0;
+  }
+  w->rng = w->rng * 1103515245u + 12345u;
+  start = (w->rng >> 8) % n;
+  for (i = 0; i < n && got == 0; i++) {
+    worker *v = &r->workers[(start + i) % n];
+    long len, taken;
+    bio_task *list;
+    if (v == w)
+      continue;
+    len = atomic_load_explicit(&v->queue.len, memory_order_relaxed);
+    if (len == 0)
+      continue;
+    list = queue_take(&v->queue, (len + 1) / 2, &taken);
+    got = adopt_list(w, list);
+  }
+  atomic_fetch_sub(&r->searching, 1);
+  if (got != 0) {
+    atomic_fetch_add_explicit(&w->steals, (unsigned long)got,
+                              memory_order_relaxed);
+    /* There may be more where that came from: let another idle worker
+     * look too. */
+    wake_idle(r);
+  }
+  return got;
+}
+
+/* Finds work for w's next turn: returns how many tasks it started. */
+static long find_work(bio_runtime *r, worker *w) {
+  long n, got;
+  bio_task *list;
+  if (++w->turns % GLOBAL_EVERY == 0) {
+    list = queue_take(&r->global, START_BATCH, &n);
+    if ((got = adopt_list(w, list)) != 0)
+      return got;
+  }
+  list = queue_take(&w->queue, START_BATCH, &n);
+  if ((got = adopt_list(w, list)) != 0)
+    return got;
+  list = queue_take(&r->global, START_BATCH, &n);
+  if ((got = adopt_list(w, list)) != 0)
+    return got;
+  if (w->rt->run_head != NULL)
+    return 0; /* busy with its own: no need to steal */
+  return steal(r, w);
+}
+
+static int queues_empty(bio_runtime *r) {
+  unsigned i;
+  if (atomic_load_explicit(&r->global.len, memory_order_seq_cst) != 0)
+    return 0;
+  for (i = 0; i < r->nworkers; i++)
+    if (atomic_load_explicit(&r->workers[i].queue.len,
+                             memory_order_seq_cst) != 0)
+      return 0;
+  return 1;
+}
+
+/* A work-stealing worker's turn: find work; with none (and nothing
+ * runnable), park in the loop's wait, marked idle. */
+static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
+  int err, one = 1;
+  if (find_work(r, w) != 0 || w->rt->run_head != NULL || stopping)
+    return bio__rt_turn(w->rt, 0, stopping);
+  /* Idle first, then the last look (pairs with the spawner's publish,
+   * then look at idle_count: wake_idle). */
+  atomic_store_explicit(&w->idle, 1, memory_order_seq_cst);
+  atomic_fetch_add_explicit(&r->idle_count, 1, memory_order_seq_cst);
+  if (!queues_empty(r) ||
+      atomic_load_explicit(&r->stop, memory_order_seq_cst)) {
+    if (atomic_compare_exchange_strong(&w->idle, &one, 0))
+      atomic_fetch_sub(&r->idle_count, 1);
+    return bio__rt_turn(w->rt, 0, 0);
+  }
+  err = bio__rt_turn(w->rt, -1, 0);
+  one = 1;
+  if (atomic_compare_exchange_strong(&w->idle, &one, 0))
+    atomic_fetch_sub(&r->idle_count, 1);
+  return err;
 }
 
 static void *worker_main(void *arg) {
@@ -123,11 +328,15 @@ static void *worker_main(void *arg) {
   if (err != 0)
     return NULL;
   current_worker = (int)w->index;
+  w->rng = w->index * 2654435761u + 1;
   while (keep_going(r, w)) {
     /* Stopping, the last task may end in this turn's round: the poll
      * after it must not block (the stop's wake was taken long ago). */
-    err = bio__rt_turn(w->rt, -1,
-                       atomic_load_explicit(&r->stop, memory_order_acquire));
+    int stopping = atomic_load_explicit(&r->stop, memory_order_acquire);
+    if (r->shape == BIO_RUNTIME_STEALING)
+      err = stealing_turn(r, w, stopping);
+    else
+      err = bio__rt_turn(w->rt, -1, stopping);
     if (err < 0 && err != -EINTR)
       break; /* the loop failed: nothing more can run here */
   }
@@ -151,6 +360,19 @@ static void stop_workers(bio_runtime *r, unsigned n) {
       bio_rt_free(r->workers[i].rt);
 }
 
+/* Stops and joins workers [0, n) and frees r. */
+static void free_runtime(bio_runtime *r, unsigned n) {
+  unsigned i;
+  stop_workers(r, n);
+  for (i = 0; i < r->nworkers; i++)
+    pthread_mutex_destroy(&r->workers[i].queue.lock);
+  pthread_mutex_destroy(&r->global.lock);
+  pthread_cond_destroy(&r->cond);
+  pthread_mutex_destroy(&r->lock);
+  bio__free(r->workers);
+  bio__free(r);
+}
+
 BIO_EXTERN int bio_runtime_new(bio_runtime **out,
                                const bio_runtime_options *opts) {
   bio_runtime_options o;
@@ -164,8 +386,8 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
     bio_runtime_options_init(&o);
   else
     o = *opts;
-  if (o.shape != BIO_RUNTIME_PER_CORE)
-    return o.shape == BIO_RUNTIME_STEALING ? -ENOTSUP : -EINVAL;
+  if (o.shape != BIO_RUNTIME_PER_CORE && o.shape != BIO_RUNTIME_STEALING)
+    return -EINVAL;
   if (o.workers == 0)
     o.workers = cpus_available();
   if (o.workers > WORKERS_MAX || (o.flags & ~BIO_RUNTIME_REPORT_LONG) != 0 ||
@@ -180,6 +402,10 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
     return -ENOMEM;
   }
   r->nworkers = o.workers;
+  r->shape = o.shape;
+  queue_init(&r->global);
+  for (i = 0; i < r->nworkers; i++)
+    queue_init(&r->workers[i].queue);
   r->flags = o.flags;
   r->long_ns = o.long_task_us == UINT32_MAX ? 0
                : o.long_task_us == 0       ? 10000000u
@@ -208,20 +434,12 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
         i++; /* its thread has returned: join it too */
     }
     if (err != 0) {
-      stop_workers(r, i);
-      pthread_cond_destroy(&r->cond);
-      pthread_mutex_destroy(&r->lock);
-      bio__free(r->workers);
-      bio__free(r);
+      free_runtime(r, i);
       return err;
     }
   }
   if (r->long_ns != 0 && (err = start_watchdog(r)) != 0) {
-    stop_workers(r, r->nworkers);
-    pthread_cond_destroy(&r->cond);
-    pthread_mutex_destroy(&r->lock);
-    bio__free(r->workers);
-    bio__free(r);
+    free_runtime(r, r->nworkers);
     return err;
   }
   *out = r;
@@ -359,6 +577,20 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
   unsigned w;
   if (r == NULL)
     return -EINVAL;
+  if (r->shape == BIO_RUNTIME_STEALING) {
+    int inside = current_worker >= 0 &&
+                 (unsigned)current_worker < r->nworkers &&
+                 pthread_equal(pthread_self(),
+                               r->workers[current_worker].thread);
+    if (task == NULL || fn == NULL)
+      return -EINVAL;
+    if (atomic_load_explicit(&r->stop, memory_order_acquire) && !inside)
+      return -ESHUTDOWN;
+    bio__task_init_unbound(task, fn);
+    queue_push(inside ? &r->workers[current_worker].queue : &r->global, task);
+    wake_idle(r);
+    return 0;
+  }
   /* From a worker, its own queue: no hand-over, and the spawner's cache
    * is warm. From outside, the workers in turn. */
   if (current_worker >= 0 && (unsigned)current_worker < r->nworkers &&
@@ -437,9 +669,14 @@ BIO_EXTERN int bio_runtime_stats(bio_runtime *r, unsigned worker,
   if (r == NULL || worker >= r->nworkers)
     return -EINVAL;
   err = bio_rt_stats_get(r->workers[worker].rt, out);
-  if (err == 0)
-    out->long_tasks = atomic_load_explicit(&r->workers[worker].long_tasks,
-                                           memory_order_relaxed);
+  if (err == 0) {
+    struct worker *w = &r->workers[worker];
+    out->long_tasks =
+        atomic_load_explicit(&w->long_tasks, memory_order_relaxed);
+    out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+    out->queued = (uint64_t)atomic_load_explicit(&w->queue.len,
+                                                 memory_order_relaxed);
+  }
   return err;
 }
 
@@ -449,20 +686,25 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
     return -EINVAL;
   for (i = 0; i < r->nworkers; i++) {
     bio_rt_stats st;
-    bio_rt_stats_get(r->workers[i].rt, &st);
+    bio_runtime_stats(r, i, &st);
     if (dprintf(fd,
                 "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
                 "polls %llu (idle %llu), handed over %llu, long tasks "
-                "%llu\n",
+                "%llu, steals %llu, queued %llu\n",
                 i, bio_loop_backend(r->workers[i].rt->loop),
                 (unsigned long long)st.live, (unsigned long long)st.spawned,
                 (unsigned long long)st.resumes, (unsigned long long)st.polls,
                 (unsigned long long)st.idle_polls,
                 (unsigned long long)st.handed_over,
-                (unsigned long long)atomic_load_explicit(
-                    &r->workers[i].long_tasks, memory_order_relaxed)) < 0)
+                (unsigned long long)st.long_tasks,
+                (unsigned long long)st.steals,
+                (unsigned long long)st.queued) < 0)
       return -errno;
   }
+  if (r->shape == BIO_RUNTIME_STEALING &&
+      dprintf(fd, "global queue %ld\n",
+              atomic_load_explicit(&r->global.len, memory_order_relaxed)) < 0)
+    return -errno;
   return 0;
 }
 
@@ -477,10 +719,6 @@ BIO_EXTERN int bio_runtime_shutdown(bio_runtime *r, int cancel) {
       bio_scope_cancel(bio_rt_scope(r->workers[i].rt));
   /* The watchdog reads the workers' runtimes: it stops first. */
   stop_watchdog(r);
-  stop_workers(r, r->nworkers);
-  pthread_cond_destroy(&r->cond);
-  pthread_mutex_destroy(&r->lock);
-  bio__free(r->workers);
-  bio__free(r);
+  free_runtime(r, r->nworkers);
   return 0;
 }

@@ -389,6 +389,27 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
   return 0;
 }
 
+/* For the work-stealing runtime: a task ready to start but in no scope
+ * yet (it waits in a worker's queue or the global one), and its start
+ * in rt's root scope by the worker that takes it (rt's thread). */
+void bio__task_init_unbound(bio_task *task, bio_task_fn fn) {
+  task->fn = fn;
+  task->scope = NULL;
+  task->scope_prev = task->scope_next = NULL;
+  task->await = NULL;
+  task->joiner = NULL;
+  task->kind = BIO_AWAIT_NONE;
+  task->resume = 0;
+  task->res = 0;
+  __atomic_store_n(&task->state, (uint8_t)(ST_SCHEDULED | ST_FRESH),
+                   __ATOMIC_RELEASE);
+}
+
+void bio__rt_adopt(bio_rt *rt, bio_task *task) {
+  task->scope = &rt->root;
+  start_local(rt, task);
+}
+
 BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
   int local;
   int err;

@@ -19,12 +19,18 @@
 static const char *backends[] = {"uring", "epoll"};
 static const unsigned nworkers[] = {1, 2, 4};
 
+/* The shape under test: the "stealing" case's fixture sets it. */
+static int shape = BIO_RUNTIME_PER_CORE;
+
+static void use_stealing(void) { shape = BIO_RUNTIME_STEALING; }
+
 static bio_runtime *new_runtime(int i, unsigned workers) {
   bio_runtime_options o;
   bio_runtime *rt;
   bio_test_backend(backends[i]);
   bio_runtime_options_init(&o);
   o.workers = workers;
+  o.shape = shape;
   ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
   ck_assert_uint_eq(bio_runtime_workers(rt), workers);
   return rt;
@@ -57,12 +63,21 @@ static int job_run(bio_task *t) {
   ck_assert_int_eq(j->r, 0);
   if (bio_worker_index() != j->worker)
     atomic_fetch_add(&moved, 1);
-  /* Every tenth spawns a child from inside: it runs on this worker. */
+  /* Every tenth spawns a child from inside: thread-per-core, it runs on
+   * this worker (and joins it there); work stealing, another may take it
+   * (the join is then a wait for its end, from this worker). */
   if (j->child != NULL) {
     j->child->rt = j->rt;
     ck_assert_int_eq(bio_runtime_spawn(j->rt, &j->child->task, job_run), 0);
-    BIO_AWAIT(t, j->r, bio_join(t, &j->child->task));
-    ck_assert_int_eq(j->r, j->worker);
+    if (shape == BIO_RUNTIME_PER_CORE) {
+      BIO_AWAIT(t, j->r, bio_join(t, &j->child->task));
+      ck_assert_int_eq(j->r, j->worker);
+    } else {
+      while (!bio_task_done(&j->child->task)) {
+        BIO_AWAIT(t, j->r, bio_sleep(t, &j->io, 200000));
+      }
+      ck_assert_int_ge(bio_task_result(&j->child->task), 0);
+    }
   }
   atomic_fetch_add(&checksum, j->id);
   atomic_fetch_add(&ran, 1);
@@ -99,8 +114,11 @@ START_TEST(tasks_spread_stay_on_their_worker_and_all_run) {
   ck_assert_int_eq(atomic_load(&ran), NTASKS + nchild);
   ck_assert_int_eq(atomic_load(&checksum), want);
   ck_assert_int_eq(atomic_load(&moved), 0);
+  /* In turn (thread-per-core), or whoever takes them (stealing): every
+   * worker ran its share, or at least some. */
   for (i = 0; i < (int)w; i++)
-    ck_assert_int_gt(atomic_load(&per_worker[i]), NTASKS / (int)w / 2);
+    ck_assert_int_gt(atomic_load(&per_worker[i]),
+                     shape == BIO_RUNTIME_PER_CORE ? NTASKS / (int)w / 2 : 0);
   for (i = 0; i < NTASKS; i++)
     ck_assert(bio_task_done(&jobs[i].task));
   free(jobs);
@@ -400,14 +418,106 @@ START_TEST(hops_across_parking_workers_lose_no_wake) {
 }
 END_TEST
 
+/* Work stealing: tasks spawned on one worker by a task there end up
+ * spread over every worker (steals counted), each run once. */
+struct cruncher {
+  bio_task task;
+  long id;
+};
+
+static int crunch_run(bio_task *t) {
+  struct cruncher *c = bio_container_of(t, struct cruncher, task);
+  uint64_t x = (uint64_t)c->id * 2654435761u + 1;
+  int k, w = bio_worker_index();
+  for (k = 0; k < 200000; k++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+  }
+  atomic_fetch_add(&checksum, c->id + (long)(x == 0));
+  atomic_fetch_add(&per_worker[w], 1);
+  return 0;
+}
+
+#define NCRUNCH 400
+struct fanner {
+  bio_task task;
+  bio_runtime *rt;
+  struct cruncher *c;
+};
+
+static int fanner_run(bio_task *t) {
+  struct fanner *f = bio_container_of(t, struct fanner, task);
+  int i;
+  for (i = 0; i < NCRUNCH; i++)
+    ck_assert_int_eq(bio_runtime_spawn(f->rt, &f->c[i].task, crunch_run), 0);
+  return 0;
+}
+
+START_TEST(tasks_spawned_on_one_worker_are_stolen_by_the_others) {
+  unsigned w = nworkers[1 + _i % 2], i;
+  bio_runtime *rt = new_runtime(_i / 2, w);
+  struct fanner f;
+  uint64_t steals = 0;
+  long want = 0;
+
+  f.rt = rt;
+  f.c = calloc(NCRUNCH, sizeof(*f.c));
+  atomic_store(&checksum, 0);
+  for (i = 0; i < 4; i++)
+    atomic_store(&per_worker[i], 0);
+  for (i = 0; i < NCRUNCH; i++) {
+    f.c[i].id = i + 1;
+    want += i + 1;
+  }
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, 0, &f.task, fanner_run), 0);
+  /* Wait for the end while the workers run, then read the counters. */
+  while (atomic_load(&checksum) < want)
+    usleep(1000);
+  for (i = 0; i < w; i++) {
+    bio_rt_stats st;
+    ck_assert_int_eq(bio_runtime_stats(rt, i, &st), 0);
+    steals += st.steals;
+    ck_assert_uint_eq(st.queued, 0);
+  }
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(atomic_load(&checksum), want);
+  ck_assert_uint_gt(steals, 0);
+  for (i = 0; i < w; i++)
+    ck_assert_int_gt(atomic_load(&per_worker[i]), 0);
+  free(f.c);
+}
+END_TEST
+
+/* Work stealing: spawns from outside, one at a time, each after the last
+ * has ended (the workers have parked by then, or are parking): each must
+ * wake a worker. A lost wake leaves a task unstarted: the bounded wait
+ * fails. */
+START_TEST(spawns_from_outside_wake_a_parked_worker) {
+  unsigned w = nworkers[1 + _i % 2];
+  bio_runtime *rt = new_runtime(_i / 2, w);
+  bio_task t;
+  int i, k;
+  for (i = 0; i < 3000; i++) {
+    memset(&t, 0, sizeof(t));
+    ck_assert_int_eq(bio_runtime_spawn(rt, &t, quick_run), 0);
+    for (k = 0; k < 100000 && !bio_task_done(&t); k++)
+      if (k > 100)
+        usleep(50);
+    ck_assert_msg(bio_task_done(&t), "spawn %d was never started", i);
+    if (i % 100 == 0)
+      usleep(2000); /* long enough to park for sure */
+  }
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
   bio_runtime_options_init(&o);
   ck_assert_int_eq(o.shape, BIO_RUNTIME_PER_CORE);
   ck_assert_int_eq(bio_runtime_new(NULL, &o), -EINVAL);
-  o.shape = BIO_RUNTIME_STEALING;
-  ck_assert_int_eq(bio_runtime_new(&rt, &o), -ENOTSUP);
   o.shape = 99;
   ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
   o.shape = BIO_RUNTIME_PER_CORE;
@@ -427,7 +537,7 @@ END_TEST
 
 int main(void) {
   Suite *s = suite_create("runtime");
-  TCase *tc = tcase_create("runtime"), *hops;
+  TCase *tc = tcase_create("runtime"), *hops, *steal, *hops_steal;
   SRunner *sr;
   int failed;
   double tcase_timeout = getenv("BIO_SOAK_SECONDS") != NULL
@@ -448,10 +558,32 @@ int main(void) {
   suite_add_tcase(s, tc);
   /* 2 and 4 workers, io_uring and epoll; its own case, for make soak-tsan
    * (CK_RUN_CASE=hops). */
+  /* The same on the work-stealing shape, and stealing itself. */
+  steal = tcase_create("stealing");
+  tcase_set_timeout(steal, 60);
+  tcase_add_checked_fixture(steal, use_stealing, NULL);
+  tcase_add_loop_test(steal, tasks_spread_stay_on_their_worker_and_all_run,
+                      0, 6);
+  tcase_add_loop_test(steal, block_on_from_a_plain_thread_gives_the_result,
+                      0, 2);
+  tcase_add_loop_test(steal, shutdown_with_cancel_ends_every_sleep_at_once,
+                      0, 2);
+  tcase_add_loop_test(
+      steal, tasks_spawned_on_one_worker_are_stolen_by_the_others, 0, 4);
+  tcase_add_loop_test(steal, a_task_that_never_yields_is_counted_and_named,
+                      0, 2);
+  tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
+  suite_add_tcase(s, steal);
   hops = tcase_create("hops");
   tcase_set_timeout(hops, tcase_timeout);
   tcase_add_loop_test(hops, hops_across_parking_workers_lose_no_wake, 0, 4);
   suite_add_tcase(s, hops);
+  hops_steal = tcase_create("hops-stealing");
+  tcase_set_timeout(hops_steal, tcase_timeout);
+  tcase_add_checked_fixture(hops_steal, use_stealing, NULL);
+  tcase_add_loop_test(hops_steal, hops_across_parking_workers_lose_no_wake, 0,
+                      4);
+  suite_add_tcase(s, hops_steal);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
   failed = srunner_ntests_failed(sr);
