@@ -10,7 +10,9 @@
  *   sleep_late N  N sleeps spread over one second: p99 lateness, us
  *                 (exits 1 if any woke early)
  *   cpu_mix N W   N CPU-bound tasks over a bio_runtime of W workers:
- *                 tasks/s
+ *                 tasks/s (cpu_mix_one: all spawned by a task on worker 0)
+ *   (BIO_BENCH_SHAPE=stealing: the multi-threaded ones on the
+ *   work-stealing shape, else thread-per-core)
  *   mt_spawn_join N W  a root task per worker spawns N/W trivial tasks
  *                 on its worker and joins each: tasks/s
  *   fanout N W    the main thread spawns N small tasks over W workers,
@@ -201,6 +203,20 @@ static int cruncher_run(bio_task *t) {
   BIO_END(t, 0);
 }
 
+struct mix_spawner {
+  bio_task task;
+  bio_runtime *mt;
+  struct cruncher *c;
+};
+
+static int mix_spawner_run(bio_task *t) {
+  struct mix_spawner *s = bio_container_of(t, struct mix_spawner, task);
+  long k;
+  for (k = 0; k < n_tasks; k++)
+    bio_runtime_spawn(s->mt, &s->c[k].task, cruncher_run);
+  return 0;
+}
+
 /* ---- fanout: small tasks spread from outside, one fan-in ---- */
 
 struct fan {
@@ -227,11 +243,15 @@ static int fan_run(bio_task *t) {
   return 0;
 }
 
+/* BIO_BENCH_SHAPE=stealing: the work-stealing shape (else per-core). */
 static bio_runtime *new_mt(unsigned workers) {
   bio_runtime_options o;
   bio_runtime *mt;
+  const char *shape = getenv("BIO_BENCH_SHAPE");
   bio_runtime_options_init(&o);
   o.workers = workers;
+  if (shape != NULL && strcmp(shape, "stealing") == 0)
+    o.shape = BIO_RUNTIME_STEALING;
   if (bio_runtime_new(&mt, &o) != 0)
     return NULL;
   return mt;
@@ -321,25 +341,36 @@ int main(int argc, char **argv) {
       printf("sleep_rss %.1f\n", (double)(after - before) / (double)n_tasks);
     }
     free(sleepers);
-  } else if (strcmp(bench, "cpu_mix") == 0) {
-    /* task-bench cpu_mix N WORKERS: N crunchers over WORKERS threads;
-     * tasks/s. Compare WORKERS 1 and 2 for the scaling. */
+  } else if (strcmp(bench, "cpu_mix") == 0 ||
+             strcmp(bench, "cpu_mix_one") == 0) {
+    /* task-bench cpu_mix N WORKERS: N crunchers over WORKERS threads,
+     * spawned from outside; cpu_mix_one: spawned by one task on worker
+     * 0 (thread-per-core keeps them all there; work stealing spreads
+     * them). tasks/s. Compare WORKERS 1 and 2 for the scaling. */
     unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
-    bio_runtime_options o;
     bio_runtime *mt;
     struct cruncher *c;
     if (argc <= 2)
       n_tasks = 2000;
-    bio_runtime_options_init(&o);
-    o.workers = workers;
-    if (bio_runtime_new(&mt, &o) != 0)
+    if ((mt = new_mt(workers)) == NULL)
       return 1;
     c = calloc((size_t)n_tasks, sizeof(*c));
     t0 = bio_now_ns();
-    for (i = 0; i < n_tasks; i++) {
+    for (i = 0; i < n_tasks; i++)
       c[i].x = (uint64_t)i * 2654435761u + 1;
-      bio_runtime_spawn(mt, &c[i].task, cruncher_run);
+    if (strcmp(bench, "cpu_mix_one") == 0) {
+      struct mix_spawner ms;
+      ms.mt = mt;
+      ms.c = c;
+      bio_runtime_spawn_on(mt, 0, &ms.task, mix_spawner_run);
+      bio_runtime_shutdown(mt, 0);
+      t1 = bio_now_ns();
+      free(c);
+      printf("cpu_mix_one %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+      return 0;
     }
+    for (i = 0; i < n_tasks; i++)
+      bio_runtime_spawn(mt, &c[i].task, cruncher_run);
     bio_runtime_shutdown(mt, 0); /* drains: every task ran to its end */
     t1 = bio_now_ns();
     free(c);

@@ -367,8 +367,11 @@ static void start_local(bio_rt *rt, bio_task *t) {
   rt->live++;
   BIO_STAT_ADD(rt, spawned, 1);
   __atomic_store_n(&rt->stats.live, rt->live, __ATOMIC_RELAXED);
-  t->state = (uint8_t)((t->state & ~ST_FRESH) |
-                       (s->cancelled ? ST_CANCELLED : 0));
+  /* Atomic: other threads may poll it (bio_task_done). */
+  __atomic_store_n(&t->state,
+                   (uint8_t)((load_state(t) & ~ST_FRESH) |
+                             (s->cancelled ? ST_CANCELLED : 0)),
+                   __ATOMIC_RELEASE);
   push_local(rt, t);
 }
 
