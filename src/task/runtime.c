@@ -38,11 +38,13 @@
 #include "task/task.h"
 
 #define WORKERS_MAX 1024
-/* Work stealing: tasks a worker starts from its own queue per turn (the
- * rest stay where others can steal them), and how often it looks at the
- * global queue even while it has work of its own. */
+/* Work stealing: tasks a worker starts from a queue in a turn with
+ * nothing runnable (the rest stay where others can steal them), how often
+ * it looks at the queues even while it has work of its own, and how many
+ * it starts from each then. */
 #define START_BATCH 32
 #define GLOBAL_EVERY 61
+#define FAIR_BATCH 4
 
 /* A queue of unstarted tasks (work stealing), linked through task->next. */
 typedef struct task_queue {
@@ -125,12 +127,24 @@ static int keep_going(bio_runtime *r, worker *w) {
   if (!atomic_load_explicit(&r->stop, memory_order_acquire))
     return 1;
   /* Stopping: until its tasks, and whatever was handed to it, are done. */
-  return w->rt->live != 0 ||
-         atomic_load_explicit(&w->rt->remote, memory_order_acquire) != NULL ||
-         atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL ||
-         (r->shape == BIO_RUNTIME_STEALING &&
-          (atomic_load_explicit(&w->queue.len, memory_order_acquire) != 0 ||
-           atomic_load_explicit(&r->global.len, memory_order_acquire) != 0));
+  if (w->rt->live != 0 ||
+      atomic_load_explicit(&w->rt->remote, memory_order_acquire) != NULL ||
+      atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL)
+    return 1;
+  /* Work stealing: while any worker has work, queued or live (its tasks
+   * may queue more), this one may take some of it. */
+  if (r->shape == BIO_RUNTIME_STEALING) {
+    unsigned i;
+    if (atomic_load_explicit(&r->global.len, memory_order_acquire) != 0)
+      return 1;
+    for (i = 0; i < r->nworkers; i++)
+      if (atomic_load_explicit(&r->workers[i].queue.len,
+                               memory_order_acquire) != 0 ||
+          __atomic_load_n(&r->workers[i].rt->stats.live, __ATOMIC_RELAXED) !=
+              0)
+        return 1;
+  }
+  return 0;
 }
 
 /* ---- work stealing ---- */
@@ -211,7 +225,8 @@ static void wake_idle(bio_runtime *r) {
 }
 
 /* Steals half of another worker's queue (at most half of the workers
- * search at once). Returns the number of tasks started. */
+ * search at once). Returns the number of tasks started (the steals
+ * counter counts all it took). */
 static long steal(bio_runtime *r, worker *w) {
   unsigned i, n = r->nworkers, start;
   int limit = n / 2 > 0 ? (int)(n / 2) : 1;
@@ -234,7 +249,21 @@ static long steal(bio_runtime *r, worker *w) {
     if (len == 0)
       continue;
     list = queue_take(&v->queue, (len + 1) / 2, &taken);
-    got = adopt_list(w, list);
+    /* Start a batch; the rest go to this worker's queue, where they
+     * can still be taken by whoever runs out of work first. */
+    while (list != NULL) {
+      bio_task *next = list->next;
+      if (got < START_BATCH) {
+        bio__rt_adopt(w->rt, list);
+        got++;
+      } else {
+        queue_push(&w->queue, list);
+      }
+      list = next;
+    }
+    if (taken > got)
+      atomic_fetch_add_explicit(&w->steals, (unsigned long)(taken - got),
+                                memory_order_relaxed);
   }
   atomic_fetch_sub(&r->searching, 1);
   if (got != 0) {
@@ -247,23 +276,24 @@ static long steal(bio_runtime *r, worker *w) {
   return got;
 }
 
-/* Finds work for w's next turn: returns how many tasks it started. */
+/* Finds work for w's next turn: returns how many tasks it started. A
+ * task that has started can't move, so a worker starts queued tasks only
+ * when it has nothing runnable of its own (the rest stay stealable);
+ * every GLOBAL_EVERY turns it starts a few from its queue and the global
+ * one anyway, so that a worker kept busy by tasks that always yield does
+ * not starve them. */
 static long find_work(bio_runtime *r, worker *w) {
-  long n, got;
-  bio_task *list;
-  if (++w->turns % GLOBAL_EVERY == 0) {
-    list = queue_take(&r->global, START_BATCH, &n);
-    if ((got = adopt_list(w, list)) != 0)
-      return got;
+  long n, got = 0;
+  if (w->rt->run_head != NULL) {
+    if (++w->turns % GLOBAL_EVERY != 0)
+      return 0;
+    got = adopt_list(w, queue_take(&r->global, FAIR_BATCH, &n));
+    return got + adopt_list(w, queue_take(&w->queue, FAIR_BATCH, &n));
   }
-  list = queue_take(&w->queue, START_BATCH, &n);
-  if ((got = adopt_list(w, list)) != 0)
+  if ((got = adopt_list(w, queue_take(&w->queue, START_BATCH, &n))) != 0)
     return got;
-  list = queue_take(&r->global, START_BATCH, &n);
-  if ((got = adopt_list(w, list)) != 0)
+  if ((got = adopt_list(w, queue_take(&r->global, START_BATCH, &n))) != 0)
     return got;
-  if (w->rt->run_head != NULL)
-    return 0; /* busy with its own: no need to steal */
   return steal(r, w);
 }
 
@@ -282,8 +312,12 @@ static int queues_empty(bio_runtime *r) {
  * runnable), park in the loop's wait, marked idle. */
 static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
   int err, one = 1;
-  if (find_work(r, w) != 0 || w->rt->run_head != NULL || stopping)
-    return bio__rt_turn(w->rt, 0, stopping);
+  if (find_work(r, w) != 0 || w->rt->run_head != NULL)
+    return bio__rt_turn(w->rt, 0, 0);
+  /* Draining: nothing to do here for now, but other workers may queue
+   * more; look again in a millisecond (no one wakes a stopping worker). */
+  if (stopping)
+    return bio__rt_turn(w->rt, 1, 0);
   /* Idle first, then the last look (pairs with the spawner's publish,
    * then look at idle_count: wake_idle). */
   atomic_store_explicit(&w->idle, 1, memory_order_seq_cst);
