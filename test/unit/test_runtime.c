@@ -489,6 +489,32 @@ START_TEST(tasks_spawned_on_one_worker_are_stolen_by_the_others) {
 }
 END_TEST
 
+/* Work stealing: a shutdown that drains keeps every worker until no
+ * worker has work left, so the work queued on one is still spread. */
+START_TEST(a_draining_shutdown_still_spreads_the_work) {
+  unsigned w = nworkers[1 + _i % 2], i;
+  bio_runtime *rt = new_runtime(_i / 2, w);
+  struct fanner f;
+  long want = 0;
+
+  f.rt = rt;
+  f.c = calloc(NCRUNCH, sizeof(*f.c));
+  atomic_store(&checksum, 0);
+  for (i = 0; i < 4; i++)
+    atomic_store(&per_worker[i], 0);
+  for (i = 0; i < NCRUNCH; i++) {
+    f.c[i].id = i + 1;
+    want += i + 1;
+  }
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, 0, &f.task, fanner_run), 0);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(atomic_load(&checksum), want);
+  for (i = 0; i < w; i++)
+    ck_assert_int_gt(atomic_load(&per_worker[i]), 0);
+  free(f.c);
+}
+END_TEST
+
 /* Work stealing: spawns from outside, one at a time, each after the last
  * has ended (the workers have parked by then, or are parking): each must
  * wake a worker. A lost wake leaves a task unstarted: the bounded wait
@@ -573,6 +599,7 @@ int main(void) {
   tcase_add_loop_test(steal, a_task_that_never_yields_is_counted_and_named,
                       0, 2);
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
+  tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
   suite_add_tcase(s, steal);
   hops = tcase_create("hops");
   tcase_set_timeout(hops, tcase_timeout);
