@@ -6,6 +6,10 @@
  *                      the same on WORKERS threads (bio_runtime), each
  *                      with its own listener on the port (SO_REUSEPORT):
  *                      the kernel spreads connections, nothing is shared
+ *   echo-task PORT WORKERS stealing
+ *                      WORKERS threads, work stealing: one listener, its
+ *                      accept loop on worker 0 queues each connection's
+ *                      task, and idle workers steal them
  *
  * Prints "listening on PORT" once it accepts connections. A signal cancels
  * the runtime's root scope: the accept loop and every connection's await
@@ -16,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +60,38 @@ struct server {
   bio_io io;
   int lfd;
   int fd;
+  /* Work stealing: connections are spawned with bio_runtime_spawn into
+   * frames of this pool (a task started on another worker can't be
+   * freed by its spawner's frame cache), reused once done. */
+  bio_runtime *mt;
+  struct conn **pool;
+  size_t npool, cursor;
 };
+
+/* A frame whose task is done (or new), from s's pool; NULL if out of
+ * memory. */
+static struct conn *pool_get(struct server *s) {
+  size_t i;
+  struct conn **grown;
+  /* A look at the next few, not at all of them: with every frame busy
+   * (10,000 live connections) a full scan per accept would be quadratic. */
+  for (i = 0; i < s->npool && i < 64; i++) {
+    struct conn *c = s->pool[(s->cursor + i) % s->npool];
+    if (bio_task_done(&c->task)) {
+      s->cursor = (s->cursor + i + 1) % s->npool;
+      return c;
+    }
+  }
+  if (s->npool != 0)
+    s->cursor = (s->cursor + i) % s->npool;
+  grown = realloc(s->pool, (s->npool + 1) * sizeof(*grown));
+  if (grown == NULL)
+    return NULL;
+  s->pool = grown;
+  if ((s->pool[s->npool] = malloc(sizeof(struct conn))) == NULL)
+    return NULL;
+  return s->pool[s->npool++];
+}
 
 static int server_run(bio_task *t) {
   struct server *s = bio_container_of(t, struct server, task);
@@ -72,13 +108,25 @@ static int server_run(bio_task *t) {
     }
     {
       int one = 1;
-      struct conn *c = (struct conn *)(void *)bio_spawn_new(
-          t->scope, sizeof(struct conn), conn_run);
+      struct conn *c;
+      setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+      if (s->mt != NULL) {
+        if ((c = pool_get(s)) == NULL) {
+          close(s->fd);
+          continue;
+        }
+        memset(c, 0, offsetof(struct conn, buf));
+        c->fd = s->fd;
+        if (bio_runtime_spawn(s->mt, &c->task, conn_run) != 0)
+          close(s->fd);
+        continue;
+      }
+      c = (struct conn *)(void *)bio_spawn_new(t->scope, sizeof(struct conn),
+                                              conn_run);
       if (c == NULL) {
         close(s->fd);
         continue;
       }
-      setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
       c->fd = s->fd;
     }
   }
@@ -101,21 +149,24 @@ static int stopper_run(bio_task *t) {
   BIO_END(t, 0);
 }
 
-/* WORKERS threads, thread-per-core: a listener and an accept loop per
- * worker; the main thread waits for the signal and shuts down. */
+/* WORKERS threads. Thread-per-core: a listener and an accept loop per
+ * worker. Work stealing: one listener and accept loop (worker 0), the
+ * connections' tasks queued for any worker. The main thread waits for the
+ * signal and shuts down. */
 static int run_workers(struct sockaddr_in *addr, unsigned workers,
-                       sigset_t *sigs) {
+                       int stealing, sigset_t *sigs) {
   bio_runtime_options o;
   bio_runtime *rt;
   struct server *servers;
   socklen_t len = sizeof(*addr);
-  unsigned i;
+  unsigned i, nlisten = stealing ? 1 : workers;
   int one = 1, sig, err;
+  size_t k;
 
   servers = calloc(workers, sizeof(*servers));
   if (servers == NULL)
     return 1;
-  for (i = 0; i < workers; i++) {
+  for (i = 0; i < nlisten; i++) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
@@ -131,19 +182,26 @@ static int run_workers(struct sockaddr_in *addr, unsigned workers,
   }
   bio_runtime_options_init(&o);
   o.workers = workers;
+  if (stealing)
+    o.shape = BIO_RUNTIME_STEALING;
   if ((err = bio_runtime_new(&rt, &o)) != 0) {
     fprintf(stderr, "echo-task: %s\n", strerror(-err));
     return 1;
   }
-  for (i = 0; i < workers; i++)
+  if (stealing)
+    servers[0].mt = rt;
+  for (i = 0; i < nlisten; i++)
     bio_runtime_spawn_on(rt, i, &servers[i].task, server_run);
   printf("listening on %d\n", ntohs(addr->sin_port));
   fflush(stdout);
   /* The workers inherited the blocked mask: the signal comes here. */
   sigwait(sigs, &sig);
   bio_runtime_shutdown(rt, 1);
-  for (i = 0; i < workers; i++)
+  for (i = 0; i < nlisten; i++)
     close(servers[i].lfd);
+  for (k = 0; k < servers[0].npool; k++)
+    free(servers[0].pool[k]);
+  free(servers[0].pool);
   free(servers);
   return 0;
 }
@@ -158,9 +216,9 @@ int main(int argc, char **argv) {
   int err;
 
   if (argc < 2 || argc > 4 ||
-      (argc == 4 && strcmp(argv[3], "per-core") != 0)) {
-    fprintf(stderr, "usage: echo-task PORT [WORKERS [per-core]]\n"
-                    "(the work-stealing shape is not built yet)\n");
+      (argc == 4 && strcmp(argv[3], "per-core") != 0 &&
+       strcmp(argv[3], "stealing") != 0)) {
+    fprintf(stderr, "usage: echo-task PORT [WORKERS [per-core|stealing]]\n");
     return 2;
   }
   memset(&addr, 0, sizeof(addr));
@@ -179,7 +237,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "echo-task: WORKERS: 1 to 1024\n");
       return 2;
     }
-    return run_workers(&addr, (unsigned)workers, &sigs);
+    return run_workers(&addr, (unsigned)workers,
+                       argc == 4 && strcmp(argv[3], "stealing") == 0, &sigs);
   }
   memset(&server, 0, sizeof(server));
   memset(&stopper, 0, sizeof(stopper));

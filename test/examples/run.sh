@@ -6,7 +6,8 @@
 #    (every echoed byte checked), then exits 0 on SIGTERM;
 #  - fetch-task fetches from it 50 times and from a server that never
 #    answers 5 times, under a 300 ms deadline: 50 ok, 5 timed out;
-#  - echo-task on 2 workers, thread-per-core, serves 1,000 connections;
+#  - echo-task on 2 workers, thread-per-core and work stealing, serves
+#    1,000 connections each;
 #  - echo-task-cxx (the same in C++20) serves 1,000 connections;
 #  - copy-task copies a 5 MiB file, compared with cmp.
 # Each program runs under timeout: a hang fails.
@@ -92,6 +93,11 @@ for mode in uring epoll denied killed; do
   start_server "$b/examples/echo-task" 0 2 per-core
   load "echo-task 2 workers per-core" 1000
   stop_server "echo-task 2 per-core"
+
+  # Two workers, work stealing: one listener, connections stolen.
+  start_server "$b/examples/echo-task" 0 2 stealing
+  load "echo-task 2 workers stealing" 1000
+  stop_server "echo-task 2 stealing"
 
   # The C++20 echo server, where it was built.
   if [ -x "$b/examples/echo-task-cxx" ]; then
