@@ -11,7 +11,8 @@
 #   echo_SERVER rt_per_s=V server_cpu_us_per_rt=V p99_us=V cpu_vs_uring=R
 #
 # With --workers W (say 2, with --conns 10000): the servers on W threads
-# (task: bio_runtime thread-per-core, a listener per worker; tokio: the
+# (task: bio_runtime thread-per-core, a listener per worker; steal: work
+# stealing, one listener, connections stolen; tokio: the
 # multi-thread runtime; go: GOMAXPROCS=W; uring stays single-threaded, the
 # reference for CPU per round trip), nothing pinned: the load generator
 # shares the cores with the server.
@@ -48,7 +49,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$servers" ]; then
-  if [ "$workers" -gt 0 ]; then servers="task uring tokio go"
+  if [ "$workers" -gt 0 ]; then servers="task steal uring tokio go"
   else servers="task uv uring tokio go"; fi
 fi
 [ -n "$builddir" ] || { echo "echo-task.sh: --builddir needed" >&2; exit 2; }
@@ -71,6 +72,8 @@ start() { # start KIND: sets pid, port
   if [ "$workers" -gt 0 ]; then
     case $1 in
       task) "$builddir/examples/echo-task" 0 "$workers" > "$out" 2>/dev/null & ;;
+      steal) "$builddir/examples/echo-task" 0 "$workers" stealing \
+               > "$out" 2>/dev/null & ;;
       uring) "$work/echo-uring" 0 > "$out" 2>/dev/null & ;;
       tokio) TASKBENCH_WORKERS=$workers "$peers/tokio-taskbench" echo 0 \
                > "$out" 2>/dev/null & ;;

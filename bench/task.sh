@@ -15,8 +15,9 @@
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
 # With --workers W, the multi-threaded benchmarks instead (mt_spawn_join,
-# fanout): ours on a bio_runtime of W workers, tokio's multi-thread
-# runtime with W workers, Go with GOMAXPROCS=W.
+# fanout): ours on a bio_runtime of W workers in both shapes (steal=: work
+# stealing), tokio's multi-thread runtime with W workers, Go with
+# GOMAXPROCS=W.
 #
 # usage: task.sh --ours BIN [--ours-cxx BIN] [--peers DIR] [--runs N]
 #                [--benches "..."] [--workers W] [--markdown FILE]
@@ -85,8 +86,10 @@ for b in $benches; do
   o=(); t=(); g=(); x=()
   cxx=''
   case $b in spawn_join|pingpong) [ -x "$ours_cxx" ] && cxx=$ours_cxx ;; esac
+  s=()
   for ((i = 0; i < runs; i++)); do
     o+=("$(one "$ours" "$b")")
+    [ "$workers" -gt 0 ] && s+=("$(BIO_BENCH_SHAPE=stealing one "$ours" "$b")")
     [ -n "$cxx" ] && x+=("$(one "$cxx" "$b")")
     t+=("$(one "$peers/tokio-taskbench" "$b")")
     g+=("$(one "$peers/go-taskbench" "$b")")
@@ -95,6 +98,10 @@ for b in $benches; do
   mt=$(printf '%s\n' "${t[@]}" | grep . | median)
   mg=$(printf '%s\n' "${g[@]}" | grep . | median)
   line="$b ours=$mo tokio=$mt go=$mg ratio=$(ratio "$b" "$mo" "$mt") ratio_go=$(ratio "$b" "$mo" "$mg")"
+  if [ "$workers" -gt 0 ]; then
+    ms=$(printf '%s\n' "${s[@]}" | grep . | median)
+    line="$line steal=$ms steal_ratio=$(ratio "$b" "$ms" "$mt") steal_ratio_go=$(ratio "$b" "$ms" "$mg")"
+  fi
   if [ -n "$cxx" ]; then
     mx=$(printf '%s\n' "${x[@]}" | grep . | median)
     line="$line cxx=$mx cxx_vs_c=$(ratio "$b" "$mx" "$mo")"
@@ -105,8 +112,13 @@ done
 
 if [ -n "$markdown" ]; then
   {
-    echo "| benchmark | unit | ours | tokio | Go | vs tokio | vs Go |"
-    echo "|---|---|---:|---:|---:|---:|---:|"
+    if [ "$workers" -gt 0 ]; then
+      echo "| benchmark ($workers workers) | unit | ours, per-core | ours, stealing | tokio | Go | per-core vs tokio | vs Go | stealing vs tokio | vs Go |"
+      echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    else
+      echo "| benchmark | unit | ours | tokio | Go | vs tokio | vs Go |"
+      echo "|---|---|---:|---:|---:|---:|---:|"
+    fi
     for l in "${lines[@]}"; do
       set -- $l
       case $1 in
@@ -116,12 +128,16 @@ if [ -n "$markdown" ]; then
         sleep_late) unit="p99 lateness, us" ;;
         *) unit="" ;;
       esac
-      echo "| $1 | $unit | ${2#ours=} | ${3#tokio=} | ${4#go=} | ${5#ratio=} | ${6#ratio_go=} |"
+      if [ "$workers" -gt 0 ]; then
+        echo "| $1 | $unit | ${2#ours=} | ${7#steal=} | ${3#tokio=} | ${4#go=} | ${5#ratio=} | ${6#ratio_go=} | ${8#steal_ratio=} | ${9#steal_ratio_go=} |"
+      else
+        echo "| $1 | $unit | ${2#ours=} | ${3#tokio=} | ${4#go=} | ${5#ratio=} | ${6#ratio_go=} |"
+      fi
     done
     echo
     echo "Medians of $runs interleaved runs; ratios above 1: ours better."
     [ "$workers" -gt 0 ] &&
-      echo "$workers workers: bio_runtime (thread-per-core), tokio's multi-thread runtime, Go with GOMAXPROCS=$workers."
+      echo "$workers workers: bio_runtime (thread-per-core and work stealing), tokio's multi-thread runtime, Go with GOMAXPROCS=$workers."
     for l in "${lines[@]}"; do
       case $l in
         *cxx=*) set -- $l
