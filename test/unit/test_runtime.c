@@ -362,7 +362,13 @@ static int hop_run(bio_task *t) {
   next->n = h->n + 1;
   bio_io_init(&next->io);
   w = (unsigned)(bio_worker_index() + 1) % bio_runtime_workers(c->rt);
-  ck_assert_int_eq(bio_runtime_spawn_on(c->rt, w, &next->task, hop_run), 0);
+  /* Work stealing: every other hop goes through this worker's queue, for
+   * an idle worker to steal (and be woken for). */
+  if (shape == BIO_RUNTIME_STEALING && (h->n & 1))
+    ck_assert_int_eq(bio_runtime_spawn(c->rt, &next->task, hop_run), 0);
+  else
+    ck_assert_int_eq(bio_runtime_spawn_on(c->rt, w, &next->task, hop_run),
+                     0);
   BIO_END(t, 0);
 }
 
@@ -524,7 +530,12 @@ START_TEST(spawns_from_outside_wake_a_parked_worker) {
   bio_runtime *rt = new_runtime(_i / 2, w);
   bio_task t;
   int i, k;
-  for (i = 0; i < 3000; i++) {
+  const char *soak = getenv("BIO_SOAK_SECONDS");
+  uint64_t end = soak != NULL && atoi(soak) > 0
+                     ? bio_now_ns() + (uint64_t)atoi(soak) * 1000000000u
+                     : 0;
+  /* 3000 spawns, or (make soak-tsan) as many as fit in the soak. */
+  for (i = 0; end != 0 ? bio_now_ns() < end : i < 3000; i++) {
     memset(&t, 0, sizeof(t));
     ck_assert_int_eq(bio_runtime_spawn(rt, &t, quick_run), 0);
     for (k = 0; k < 100000 && !bio_task_done(&t); k++)
@@ -609,6 +620,8 @@ int main(void) {
   tcase_set_timeout(hops_steal, tcase_timeout);
   tcase_add_checked_fixture(hops_steal, use_stealing, NULL);
   tcase_add_loop_test(hops_steal, hops_across_parking_workers_lose_no_wake, 0,
+                      4);
+  tcase_add_loop_test(hops_steal, spawns_from_outside_wake_a_parked_worker, 0,
                       4);
   suite_add_tcase(s, hops_steal);
   sr = srunner_create(s);
