@@ -375,10 +375,9 @@ static void start_local(bio_rt *rt, bio_task *t) {
   push_local(rt, t);
 }
 
-static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
-                   unsigned flags) {
-  if (scope == NULL || task == NULL || fn == NULL || scope->rt == NULL)
-    return -EINVAL;
+/* A task header ready to start (scheduled, with flags), in scope. */
+static void reset(bio_task *task, bio_scope *scope, bio_task_fn fn,
+                  unsigned flags) {
   task->fn = fn;
   task->scope = scope;
   task->scope_prev = task->scope_next = NULL;
@@ -389,6 +388,13 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
   task->res = 0;
   __atomic_store_n(&task->state, (uint8_t)(ST_SCHEDULED | flags),
                    __ATOMIC_RELEASE);
+}
+
+static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
+                   unsigned flags) {
+  if (scope == NULL || task == NULL || fn == NULL || scope->rt == NULL)
+    return -EINVAL;
+  reset(task, scope, fn, flags);
   return 0;
 }
 
@@ -396,16 +402,7 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
  * yet (it waits in a worker's queue or the global one), and its start
  * in rt's root scope by the worker that takes it (rt's thread). */
 void bio__task_init_unbound(bio_task *task, bio_task_fn fn) {
-  task->fn = fn;
-  task->scope = NULL;
-  task->scope_prev = task->scope_next = NULL;
-  task->await = NULL;
-  task->joiner = NULL;
-  task->kind = BIO_AWAIT_NONE;
-  task->resume = 0;
-  task->res = 0;
-  __atomic_store_n(&task->state, (uint8_t)(ST_SCHEDULED | ST_FRESH),
-                   __ATOMIC_RELEASE);
+  reset(task, NULL, fn, ST_FRESH);
 }
 
 void bio__rt_adopt(bio_rt *rt, bio_task *task) {

@@ -460,23 +460,31 @@ static int fanner_run(bio_task *t) {
   return 0;
 }
 
+/* Starts f's task on worker 0, which spawns NCRUNCH crunchers there;
+ * returns the checksum they will make. */
+static long fan_from_worker_0(struct fanner *f, bio_runtime *rt) {
+  long want = 0;
+  int i;
+  f->rt = rt;
+  f->c = calloc(NCRUNCH, sizeof(*f->c));
+  atomic_store(&checksum, 0);
+  for (i = 0; i < 4; i++)
+    atomic_store(&per_worker[i], 0);
+  for (i = 0; i < NCRUNCH; i++) {
+    f->c[i].id = i + 1;
+    want += i + 1;
+  }
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, 0, &f->task, fanner_run), 0);
+  return want;
+}
+
 START_TEST(tasks_spawned_on_one_worker_are_stolen_by_the_others) {
   unsigned w = nworkers[1 + _i % 2], i;
   bio_runtime *rt = new_runtime(_i / 2, w);
   struct fanner f;
   uint64_t steals = 0;
-  long want = 0;
+  long want = fan_from_worker_0(&f, rt);
 
-  f.rt = rt;
-  f.c = calloc(NCRUNCH, sizeof(*f.c));
-  atomic_store(&checksum, 0);
-  for (i = 0; i < 4; i++)
-    atomic_store(&per_worker[i], 0);
-  for (i = 0; i < NCRUNCH; i++) {
-    f.c[i].id = i + 1;
-    want += i + 1;
-  }
-  ck_assert_int_eq(bio_runtime_spawn_on(rt, 0, &f.task, fanner_run), 0);
   /* Wait for the end while the workers run, then read the counters. */
   while (atomic_load(&checksum) < want)
     usleep(1000);
@@ -501,18 +509,8 @@ START_TEST(a_draining_shutdown_still_spreads_the_work) {
   unsigned w = nworkers[1 + _i % 2], i;
   bio_runtime *rt = new_runtime(_i / 2, w);
   struct fanner f;
-  long want = 0;
+  long want = fan_from_worker_0(&f, rt);
 
-  f.rt = rt;
-  f.c = calloc(NCRUNCH, sizeof(*f.c));
-  atomic_store(&checksum, 0);
-  for (i = 0; i < 4; i++)
-    atomic_store(&per_worker[i], 0);
-  for (i = 0; i < NCRUNCH; i++) {
-    f.c[i].id = i + 1;
-    want += i + 1;
-  }
-  ck_assert_int_eq(bio_runtime_spawn_on(rt, 0, &f.task, fanner_run), 0);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
   ck_assert_int_eq(atomic_load(&checksum), want);
   for (i = 0; i < w; i++)
