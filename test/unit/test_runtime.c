@@ -503,6 +503,68 @@ START_TEST(tasks_spawned_on_one_worker_are_stolen_by_the_others) {
 }
 END_TEST
 
+/* A million tasks from outside over the workers (2, io_uring): each
+ * yields, every 64th sleeps, every 16th spawns a child through the
+ * runtime (on a worker, maybe another with stealing) and waits for it to
+ * finish, yielding; a checksum of every id says each ran exactly once. */
+#define MILLION 1000000
+struct mtask {
+  bio_task task;
+  bio_io io;
+  bio_runtime *rt;
+  struct mtask *child;
+  long id;
+  int r;
+};
+
+static atomic_long m_sum, m_ran;
+
+static int mtask_run(bio_task *t) {
+  struct mtask *m = bio_container_of(t, struct mtask, task);
+  BIO_BEGIN(t);
+  BIO_YIELD(t);
+  if (m->id % 64 == 0) {
+    BIO_AWAIT(t, m->r, bio_sleep(t, &m->io, 50000));
+    ck_assert_int_eq(m->r, 0);
+  }
+  if (m->child != NULL) {
+    m->child->rt = m->rt;
+    ck_assert_int_eq(bio_runtime_spawn(m->rt, &m->child->task, mtask_run), 0);
+    while (!bio_task_done(&m->child->task))
+      BIO_YIELD(t);
+  }
+  atomic_fetch_add_explicit(&m_sum, m->id, memory_order_relaxed);
+  atomic_fetch_add_explicit(&m_ran, 1, memory_order_relaxed);
+  BIO_END(t, 0);
+}
+
+START_TEST(a_million_tasks_yield_sleep_spawn_and_wait_across_workers) {
+  bio_runtime *rt = new_runtime(0, 2);
+  long nchild = MILLION / 16, want = 0, i, k = 0;
+  struct mtask *m = calloc(MILLION + nchild, sizeof(*m));
+  ck_assert_ptr_nonnull(m);
+  atomic_store(&m_sum, 0);
+  atomic_store(&m_ran, 0);
+  for (i = 0; i < MILLION; i++) {
+    m[i].id = i + 1;
+    m[i].rt = rt;
+    want += i + 1;
+    if (i % 16 == 0) {
+      struct mtask *c = &m[MILLION + k++];
+      c->id = 2 * (long)MILLION + i;
+      want += c->id;
+      m[i].child = c;
+    }
+  }
+  for (i = 0; i < MILLION; i++)
+    ck_assert_int_eq(bio_runtime_spawn(rt, &m[i].task, mtask_run), 0);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(atomic_load(&m_ran), MILLION + nchild);
+  ck_assert_int_eq(atomic_load(&m_sum), want);
+  free(m);
+}
+END_TEST
+
 /* Work stealing: a shutdown that drains keeps every worker until no
  * worker has work left, so the work queued on one is still spread. */
 START_TEST(a_draining_shutdown_still_spreads_the_work) {
@@ -590,6 +652,7 @@ int main(void) {
   tcase_add_test(tc, bad_options_are_refused);
   tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
                       2);
+  tcase_add_test(tc, a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
   suite_add_tcase(s, tc);
   /* 2 and 4 workers, io_uring and epoll; its own case, for make soak-tsan
    * (CK_RUN_CASE=hops). */
@@ -609,6 +672,8 @@ int main(void) {
                       0, 2);
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
   tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
+  tcase_add_test(steal,
+                 a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
   suite_add_tcase(s, steal);
   hops = tcase_create("hops");
   tcase_set_timeout(hops, tcase_timeout);
