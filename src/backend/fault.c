@@ -1,6 +1,7 @@
 /* A fault-injecting backend for tests: wraps a real one (loop->inner) and
- * makes chosen submissions fail with ENOMEM, EAGAIN or EBUSY, so the core's
- * error and back-pressure paths run on purpose, not by luck. */
+ * makes chosen submissions fail with ENOMEM, EAGAIN or EBUSY, or cuts
+ * reads and writes short, so the core's and the owners' error,
+ * back-pressure and partial-transfer paths run on purpose, not by luck. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,6 +17,13 @@ typedef struct fault_state {
   unsigned skip_n;   /* how many succeed before the failures start */
   unsigned attempts; /* submissions seen, for the tests' checks */
   unsigned injected; /* failures injected so far */
+  unsigned short_n;  /* how many transfers still go down halved */
+  /* Halved ops in flight and their owners' lengths, restored at
+   * completion. */
+  struct {
+    bio_op *op;
+    uint32_t len;
+  } cut[16];
 } fault_state;
 
 /* The wrapped backend keeps its own state in inner_data; around each call
@@ -59,6 +67,28 @@ static void fault_close(bio_loop *loop) {
 }
 
 
+/* Gives halved ops their owners' lengths back: those on done, or op. */
+static void restore_lengths(fault_state *st, bio_op_list *done, bio_op *op) {
+  unsigned i;
+  for (i = 0; i < sizeof(st->cut) / sizeof(st->cut[0]); i++) {
+    bio_op *o;
+    if (st->cut[i].op == NULL)
+      continue;
+    if (st->cut[i].op == op) {
+      op->u.len = st->cut[i].len;
+      st->cut[i].op = NULL;
+      continue;
+    }
+    for (o = done != NULL ? done->head : NULL; o != NULL; o = o->next)
+      if (o == st->cut[i].op) {
+        o->u.len = st->cut[i].len;
+        st->cut[i].op = NULL;
+        break;
+      }
+  }
+}
+
+
 static int fault_submit(bio_loop *loop, bio_op *op) {
   fault_state *st = loop->backend_data;
   int err;
@@ -75,7 +105,23 @@ static int fault_submit(bio_loop *loop, bio_op *op) {
       return -st->err;
     }
   }
+  if (st->short_n != 0 && op->u.len > 1 &&
+      (op->opcode == BIO_OP_READ || op->opcode == BIO_OP_WRITE ||
+       op->opcode == BIO_OP_RECV || op->opcode == BIO_OP_SEND)) {
+    unsigned i;
+    for (i = 0; i < sizeof(st->cut) / sizeof(st->cut[0]); i++)
+      if (st->cut[i].op == NULL) {
+        st->cut[i].op = op;
+        st->cut[i].len = op->u.len;
+        op->u.len /= 2;
+        st->short_n--;
+        st->injected++;
+        break;
+      }
+  }
   CALL_INNER(loop, err = loop->inner->submit(loop, op));
+  if (err != 0)
+    restore_lengths(st, NULL, op);
   return err;
 }
 
@@ -91,6 +137,7 @@ static int fault_wait(bio_loop *loop, int64_t timeout_ns,
                       bio_op_list *done) {
   int err;
   CALL_INNER(loop, err = loop->inner->wait(loop, timeout_ns, done));
+  restore_lengths(loop->backend_data, done, NULL);
   return err;
 }
 
@@ -119,6 +166,7 @@ static int fault_fork(bio_loop *loop) {
 static void fault_flush(bio_loop *loop, bio_op_list *done) {
   if (loop->inner->flush != NULL)
     CALL_INNER(loop, loop->inner->flush(loop, done));
+  restore_lengths(loop->backend_data, done, NULL);
 }
 
 
@@ -144,6 +192,16 @@ int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
   st->err = err;
   st->skip_n = skip_n;
   st->fail_n = fail_n;
+  return 0;
+}
+
+
+int bio__fault_short(bio_loop *loop, unsigned n) {
+  fault_state *st;
+  if (loop->backend != &bio__backend_fault)
+    return -EINVAL;
+  st = loop->backend_data;
+  st->short_n = n;
   return 0;
 }
 

@@ -9,5 +9,9 @@
 int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
                       unsigned fail_n);
 unsigned bio__fault_injected(bio_loop *loop);
+/* The next n submissions of a READ, WRITE, RECV or SEND of more than one
+ * byte go down with half their length (the owner's op is as it was when
+ * it completes): short reads and writes, on purpose. */
+int bio__fault_short(bio_loop *loop, unsigned n);
 
 #endif
