@@ -229,7 +229,9 @@ typedef struct bio_rt_stats {
    * workers' queues, and those waiting in this worker's queue now. */
   uint64_t steals;
   uint64_t queued;
-  uint64_t reserved[1];
+  /* Ops its loop had in the backend (submitted, not yet completed) at
+   * its last poll. */
+  uint64_t ops_in_flight;
 } bio_rt_stats;
 BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out);
 

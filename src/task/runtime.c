@@ -724,7 +724,7 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
     if (dprintf(fd,
                 "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
                 "polls %llu (idle %llu), handed over %llu, long tasks "
-                "%llu, steals %llu, queued %llu\n",
+                "%llu, steals %llu, queued %llu, ops in flight %llu\n",
                 i, bio_loop_backend(r->workers[i].rt->loop),
                 (unsigned long long)st.live, (unsigned long long)st.spawned,
                 (unsigned long long)st.resumes, (unsigned long long)st.polls,
@@ -732,7 +732,8 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
                 (unsigned long long)st.handed_over,
                 (unsigned long long)st.long_tasks,
                 (unsigned long long)st.steals,
-                (unsigned long long)st.queued) < 0)
+                (unsigned long long)st.queued,
+                (unsigned long long)st.ops_in_flight) < 0)
       return -errno;
   }
   if (r->shape == BIO_RUNTIME_STEALING &&

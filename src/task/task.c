@@ -588,6 +588,15 @@ static int run_round(bio_rt *rt) {
   return n;
 }
 
+/* One poll of rt's loop, counted, with the ops in flight published. */
+static int rt_poll(bio_rt *rt, int timeout) {
+  BIO_STAT_ADD(rt, polls, 1);
+  BIO_STAT_ADD(rt, idle_polls, timeout != 0);
+  __atomic_store_n(&rt->stats.ops_in_flight, (uint64_t)rt->loop->inflight,
+                   __ATOMIC_RELAXED);
+  return bio__loop_poll(rt->loop, timeout);
+}
+
 static int run_until(bio_rt *rt, const bio_task *until) {
   bio_rt *saved = current_rt;
   int err = 0;
@@ -603,9 +612,7 @@ static int run_until(bio_rt *rt, const bio_task *until) {
                       : rt->live == 0)
       break;
     timeout = rt->run_head != NULL ? 0 : -1;
-    BIO_STAT_ADD(rt, polls, 1);
-    BIO_STAT_ADD(rt, idle_polls, timeout != 0);
-    err = bio__loop_poll(rt->loop, timeout);
+    err = rt_poll(rt, timeout);
     if (err < 0 && err != -EINTR)
       break;
     err = 0;
@@ -640,9 +647,7 @@ int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
     int t = rt->run_head != NULL || (idle_returns && rt->live == 0)
                 ? 0
                 : timeout_ms;
-    BIO_STAT_ADD(rt, polls, 1);
-    BIO_STAT_ADD(rt, idle_polls, t != 0);
-    err = bio__loop_poll(rt->loop, t);
+    err = rt_poll(rt, t);
   }
   take_remote(rt);
   rt->run_depth--;
@@ -845,6 +850,8 @@ BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out) {
       __atomic_load_n(&rt->stats.handed_over, __ATOMIC_RELAXED);
   /* Spawned and not finished: both counters are the runtime's. */
   out->live = __atomic_load_n(&rt->stats.live, __ATOMIC_RELAXED);
+  out->ops_in_flight =
+      __atomic_load_n(&rt->stats.ops_in_flight, __ATOMIC_RELAXED);
   return 0;
 }
 

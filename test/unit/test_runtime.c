@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "blitzio.h"
@@ -49,6 +50,7 @@ struct job {
   long id;
   int worker;
   int r;
+  char byte;
 };
 
 static int job_run(bio_task *t) {
@@ -178,6 +180,16 @@ static int quick_run(bio_task *t) {
   return 0;
 }
 
+/* Reads one byte from fd j->id, then closes it (on its worker: the
+ * loop's backend may still look at the fd after the recv). */
+static int recv_one_run(bio_task *t) {
+  struct job *j = bio_container_of(t, struct job, task);
+  BIO_BEGIN(t);
+  BIO_AWAIT(t, j->r, bio_recv(t, &j->io, (int)j->id, &j->byte, 1));
+  close((int)j->id);
+  BIO_END(t, j->r);
+}
+
 /* The counters a running program can read, and the dump. */
 START_TEST(counters_show_what_each_worker_did) {
   bio_runtime *rt = new_runtime(_i, 2);
@@ -205,6 +217,28 @@ START_TEST(counters_show_what_each_worker_did) {
     ck_assert_uint_ge(st[i].polls, 1);
   }
   ck_assert_int_eq(bio_runtime_stats(rt, 2, &st[0]), -EINVAL);
+  /* A recv waiting on worker 1 is an op in flight there. */
+  {
+    struct job j;
+    int sv[2];
+    memset(&j, 0, sizeof(j));
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv),
+                     0);
+    j.id = sv[0];
+    ck_assert_int_eq(bio_runtime_spawn_on(rt, 1, &j.task, recv_one_run), 0);
+    for (turns = 0; turns < 2000; turns++) {
+      ck_assert_int_eq(bio_runtime_stats(rt, 1, &st[1]), 0);
+      if (st[1].ops_in_flight >= 1)
+        break;
+      usleep(1000);
+    }
+    ck_assert_uint_ge(st[1].ops_in_flight, 1);
+    ck_assert_int_eq(write(sv[1], "x", 1), 1);
+    while (!bio_task_done(&j.task))
+      usleep(1000);
+    ck_assert_int_eq(bio_task_result(&j.task), 1);
+    close(sv[1]);
+  }
   ck_assert_int_eq(pipe(fds), 0);
   ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
   n = read(fds[0], buf, sizeof(buf) - 1);
@@ -213,6 +247,7 @@ START_TEST(counters_show_what_each_worker_did) {
   ck_assert_ptr_nonnull(strstr(buf, "worker 0 ("));
   ck_assert_ptr_nonnull(strstr(buf, "worker 1 ("));
   ck_assert_ptr_nonnull(strstr(buf, "spawned 50"));
+  ck_assert_ptr_nonnull(strstr(buf, "ops in flight "));
   close(fds[0]);
   close(fds[1]);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
