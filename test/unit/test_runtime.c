@@ -655,6 +655,21 @@ START_TEST(bad_options_are_refused) {
   o.shape = BIO_RUNTIME_PER_CORE;
   o.workers = 100000;
   ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
+  o.workers = 1;
+  o.flags = 0x80; /* not a flag */
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
+  o.flags = 0;
+  o.long_task_us = 60000001; /* over a minute */
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), -EINVAL);
+  /* UINT32_MAX: no watchdog; stealing takes spawns with NULL refused. */
+  o.long_task_us = UINT32_MAX;
+  o.shape = BIO_RUNTIME_STEALING;
+  ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
+  ck_assert_int_eq(bio_runtime_spawn(rt, NULL, quick_run), -EINVAL);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(bio_runtime_spawn(NULL, NULL, NULL), -EINVAL);
+  o.long_task_us = 0;
+  o.shape = BIO_RUNTIME_PER_CORE;
   /* 0: one per CPU. */
   o.workers = 0;
   ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
