@@ -17,6 +17,8 @@
  *                 on its worker and joins each: tasks/s
  *   fanout N W    the main thread spawns N small tasks over W workers,
  *                 the last to finish tells it (fan-in): tasks/s
+ *   fanout_in N W the same from a task on worker 0 (per-core: onto the
+ *                 workers in turn; stealing: into its own queue)
  *
  * Frames are the caller's memory (one array), allocated inside the timed
  * or measured part, as the peers allocate theirs per spawn. */
@@ -244,6 +246,26 @@ static int fan_run(bio_task *t) {
 }
 
 /* BIO_BENCH_SHAPE=stealing: the work-stealing shape (else per-core). */
+struct fan_root {
+  bio_task task;
+  bio_runtime *mt;
+  struct fan *f;
+  int stealing;
+};
+
+static int fan_root_run(bio_task *t) {
+  struct fan_root *r = bio_container_of(t, struct fan_root, task);
+  unsigned w = bio_runtime_workers(r->mt);
+  long k;
+  for (k = 0; k < n_tasks; k++) {
+    if (r->stealing)
+      bio_runtime_spawn(r->mt, &r->f[k].task, fan_run);
+    else
+      bio_runtime_spawn_on(r->mt, (unsigned)k % w, &r->f[k].task, fan_run);
+  }
+  return 0;
+}
+
 static bio_runtime *new_mt(unsigned workers) {
   bio_runtime_options o;
   bio_runtime *mt;
@@ -402,9 +424,12 @@ int main(int argc, char **argv) {
     }
     free(roots);
     printf("mt_spawn_join %.0f\n", (double)sum * 1e9 / (double)(t1 - t0));
-  } else if (strcmp(bench, "fanout") == 0) {
+  } else if (strcmp(bench, "fanout") == 0 ||
+             strcmp(bench, "fanout_in") == 0) {
     unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
     bio_runtime *mt = new_mt(workers);
+    const char *shape = getenv("BIO_BENCH_SHAPE");
+    struct fan_root root;
     struct fan *f;
     if (mt == NULL)
       return 1;
@@ -412,19 +437,26 @@ int main(int argc, char **argv) {
     atomic_store(&fan_left, n_tasks);
     t0 = bio_now_ns();
     f = malloc((size_t)n_tasks * sizeof(*f));
-    for (i = 0; i < n_tasks; i++)
-      bio_runtime_spawn(mt, &f[i].task, fan_run);
+    if (strcmp(bench, "fanout_in") == 0) {
+      root.mt = mt;
+      root.f = f;
+      root.stealing = shape != NULL && strcmp(shape, "stealing") == 0;
+      bio_runtime_spawn_on(mt, 0, &root.task, fan_root_run);
+    } else {
+      for (i = 0; i < n_tasks; i++)
+        bio_runtime_spawn(mt, &f[i].task, fan_run);
+    }
     sem_wait(&fan_done);
     t1 = bio_now_ns();
     bio_runtime_shutdown(mt, 0);
     free(f);
     if (atomic_load(&fan_left) != 0)
       return 1;
-    printf("fanout %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+    printf("%s %.0f\n", bench, (double)n_tasks * 1e9 / (double)(t1 - t0));
   } else {
     fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
                     "sleep_rss|sleep_late [N] | cpu_mix|mt_spawn_join|"
-                    "fanout [N [WORKERS]]\n");
+                    "fanout|fanout_in [N [WORKERS]]\n");
     return 2;
   }
   bio_rt_free(rt);

@@ -15,7 +15,7 @@
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
 # With --workers W, the multi-threaded benchmarks instead (mt_spawn_join,
-# fanout): ours on a bio_runtime of W workers in both shapes (steal=: work
+# fanout from the main thread, fanout_in from a task): ours on a bio_runtime of W workers in both shapes (steal=: work
 # stealing), tokio's multi-thread runtime with W workers, Go with
 # GOMAXPROCS=W.
 #
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$benches" ]; then
-  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout"
+  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout fanout_in"
   else benches="spawn_join pingpong parked_rss sleep_rss sleep_late"; fi
 fi
 [ -x "$ours" ] || { echo "task.sh: --ours: no such program '$ours'" >&2; exit 2; }
@@ -63,7 +63,7 @@ ratio() { # ratio BENCH OURS PEER
   awk -v b="$1" -v o="$2" -v p="$3" 'BEGIN {
     if (o == "-" || p == "-" || o + 0 == 0 || p + 0 == 0) { print "-"; exit }
     if (b == "spawn_join" || b == "pingpong" || b == "mt_spawn_join" ||
-        b == "fanout") printf "%.2f\n", o / p;
+        b == "fanout" || b == "fanout_in") printf "%.2f\n", o / p;
     else printf "%.2f\n", p / o }'
 }
 one() { # one PROGRAM BENCH: the value, or nothing
@@ -122,7 +122,7 @@ if [ -n "$markdown" ]; then
     for l in "${lines[@]}"; do
       set -- $l
       case $1 in
-        spawn_join|mt_spawn_join|fanout) unit="tasks/s" ;;
+        spawn_join|mt_spawn_join|fanout|fanout_in) unit="tasks/s" ;;
         pingpong) unit="round trips/s" ;;
         parked_rss|sleep_rss) unit="RSS bytes/task" ;;
         sleep_late) unit="p99 lateness, us" ;;

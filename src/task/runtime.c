@@ -45,6 +45,9 @@
 #define START_BATCH 32
 #define GLOBAL_EVERY 61
 #define FAIR_BATCH 4
+/* At most this many tasks in one steal: the victim's queue is walked
+ * under its lock, which its own spawns need too. */
+#define STEAL_MAX 256
 
 /* A queue of unstarted tasks (work stealing), linked through task->next. */
 typedef struct task_queue {
@@ -192,6 +195,21 @@ static bio_task *queue_take(task_queue *q, long max, long *n_out) {
   return n != 0 ? first : NULL;
 }
 
+/* Appends list (n tasks) to q. */
+static void queue_splice(task_queue *q, bio_task *list, long n) {
+  bio_task *tail = list;
+  while (tail->next != NULL)
+    tail = tail->next;
+  pthread_mutex_lock(&q->lock);
+  if (q->tail == NULL)
+    q->head = list;
+  else
+    q->tail->next = list;
+  q->tail = tail;
+  atomic_fetch_add_explicit(&q->len, n, memory_order_seq_cst);
+  pthread_mutex_unlock(&q->lock);
+}
+
 /* Starts the tasks of list in w's runtime (w's thread). */
 static long adopt_list(worker *w, bio_task *list) {
   long n = 0;
@@ -216,8 +234,11 @@ static void wake_idle(bio_runtime *r) {
     if (atomic_load_explicit(&w->idle, memory_order_relaxed) &&
         atomic_compare_exchange_strong(&w->idle, &one, 0)) {
       atomic_fetch_sub(&r->idle_count, 1);
-      /* Not bio__loop_wake: a loop spinning before its sleep watches its
-       * own remote stack, not these queues; the write must happen. */
+      /* Always the write (bio__loop_wake_now): with bio__loop_wake,
+       * which skips it for a spinning loop or a wake not yet consumed,
+       * the fanout benchmark once left both workers parked beside a full
+       * global queue. A spinning worker still sees the queues sooner
+       * through its runtime's more_work (stealing_pending). */
       bio__loop_wake_now(w->rt->loop);
       return;
     }
@@ -248,19 +269,19 @@ static long steal(bio_runtime *r, worker *w) {
     len = atomic_load_explicit(&v->queue.len, memory_order_relaxed);
     if (len == 0)
       continue;
-    list = queue_take(&v->queue, (len + 1) / 2, &taken);
-    /* Start a batch; the rest go to this worker's queue, where they
-     * can still be taken by whoever runs out of work first. */
-    while (list != NULL) {
+    list = queue_take(&v->queue, len / 2 + 1 < STEAL_MAX ? len / 2 + 1
+                                                         : STEAL_MAX,
+                      &taken);
+    /* Start a batch; the rest go to this worker's queue in one splice,
+     * where they can still be taken by whoever runs out of work first. */
+    while (list != NULL && got < START_BATCH) {
       bio_task *next = list->next;
-      if (got < START_BATCH) {
-        bio__rt_adopt(w->rt, list);
-        got++;
-      } else {
-        queue_push(&w->queue, list);
-      }
+      bio__rt_adopt(w->rt, list);
+      got++;
       list = next;
     }
+    if (list != NULL)
+      queue_splice(&w->queue, list, taken - got);
     if (taken > got)
       atomic_fetch_add_explicit(&w->steals, (unsigned long)(taken - got),
                                 memory_order_relaxed);
@@ -295,6 +316,15 @@ static long find_work(bio_runtime *r, worker *w) {
   if ((got = adopt_list(w, queue_take(&r->global, START_BATCH, &n))) != 0)
     return got;
   return steal(r, w);
+}
+
+static int queues_empty(bio_runtime *r);
+
+/* A stealing worker's more_work: a queue has tasks (seq_cst loads, as
+ * the spinning loop's last look before it sleeps needs). */
+static int stealing_pending(void *arg) {
+  worker *w = arg;
+  return !queues_empty(w->owner);
 }
 
 static int queues_empty(bio_runtime *r) {
@@ -352,8 +382,13 @@ static void *worker_main(void *arg) {
       (opts.backend == NULL || strcmp(opts.backend, "uring") == 0))
     opts.attach_wq = r->workers[0].rt->loop;
   err = bio_rt_new(&w->rt, &opts);
-  if (err == 0)
+  if (err == 0) {
     w->rt->threaded = 1;
+    if (r->shape == BIO_RUNTIME_STEALING) {
+      w->rt->more_work = stealing_pending;
+      w->rt->more_work_arg = w;
+    }
+  }
   pthread_mutex_lock(&r->lock);
   w->err = err;
   r->ready++;

@@ -733,7 +733,8 @@ int bio__task_cancelled(const bio_task *t) {
 static int remote_waiting(void *arg) {
   bio_rt *rt = arg;
   return atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL ||
-         atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL;
+         atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL ||
+         (rt->more_work != NULL && rt->more_work(rt->more_work_arg));
 }
 
 static void on_wake(bio_loop *loop, void *arg) {

@@ -41,6 +41,11 @@ struct bio_rt {
   /* The task in its resume function now (NULL between), and a count of
    * resumes: relaxed stores by the runtime's thread, read by a
    * bio_runtime's watchdog. */
+  /* A bio_runtime's: work for this runtime's thread that is not in its
+   * remote stack (a work-stealing worker's queues), looked at by the
+   * loop before it sleeps. Set before the runtime runs. */
+  int (*more_work)(void *arg);
+  void *more_work_arg;
   bio_task *running;
   bio_task_fn running_fn; /* its function (the watchdog never reads the
                              task itself: it may be gone) */

@@ -112,6 +112,19 @@ func fanout(n int) float64 {
 	return float64(n) / time.Since(t0).Seconds()
 }
 
+// fanoutIn: the same from a goroutine other than main's (main's is one
+// already: Go's fan-out is always from inside).
+func fanoutIn(n int) float64 {
+	var v float64
+	done := make(chan struct{})
+	go func() {
+		v = fanout(n)
+		close(done)
+	}()
+	<-done
+	return v
+}
+
 func pingpong(n int) float64 {
 	toA := make(chan struct{})
 	toB := make(chan struct{})
@@ -274,6 +287,8 @@ func main() {
 		v = mtSpawnJoin(n)
 	case "fanout":
 		v = fanout(n)
+	case "fanout_in":
+		v = fanoutIn(n)
 	case "parked_rss":
 		v = parkedRSS(n)
 	case "sleep_rss":
@@ -281,7 +296,7 @@ func main() {
 	case "sleep_late":
 		v = sleeps(n, true)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout [N]")
+		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout|fanout_in [N]")
 		os.Exit(2)
 	}
 	fmt.Printf("%s %.1f\n", bench, v)

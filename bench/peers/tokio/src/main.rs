@@ -84,6 +84,34 @@ fn fanout(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
     n as f64 / t0.elapsed().as_secs_f64()
 }
 
+// The same fan-out from a task on a worker (its spawns go to that
+// worker's queue, the others steal them); the main thread waits.
+fn fanout_in(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
+    let t0 = Instant::now();
+    let left = Arc::new(AtomicUsize::new(n));
+    let done = Arc::new(Notify::new());
+    let (l0, d0) = (left.clone(), done.clone());
+    drop(rt.spawn(async move {
+        for i in 0..n {
+            let (l, d) = (l0.clone(), d0.clone());
+            drop(tokio::spawn(async move {
+                let mut x = (i as u64).wrapping_mul(2654435761).wrapping_add(1);
+                for _ in 0..8 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                }
+                if l.fetch_sub(1 + (x == 0) as usize, Ordering::AcqRel) == 1 {
+                    d.notify_one();
+                }
+            }));
+        }
+    }));
+    rt.block_on(done.notified());
+    assert_eq!(left.load(Ordering::Relaxed), 0);
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
 async fn pingpong(n: usize) -> f64 {
     let to_a = Arc::new(Notify::new());
     let to_b = Arc::new(Notify::new());
@@ -255,8 +283,8 @@ fn main() {
             .build()
             .unwrap()
     };
-    if bench == "fanout" {
-        let v = fanout(&rt, n);
+    if bench == "fanout" || bench == "fanout_in" {
+        let v = if bench == "fanout" { fanout(&rt, n) } else { fanout_in(&rt, n) };
         println!("{} {:.1}", bench, v);
         return;
     }
@@ -270,7 +298,7 @@ fn main() {
             "echo" => echo(port).await,
             "mt_spawn_join" => mt_spawn_join(n, workers.max(1)).await,
             _ => {
-                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout [N]\n(TASKBENCH_WORKERS=N: the multi-thread runtime)");
+                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout|fanout_in [N]\n(TASKBENCH_WORKERS=N: the multi-thread runtime)");
                 std::process::exit(2);
             }
         }
