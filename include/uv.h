@@ -115,20 +115,13 @@ struct uv__queue {
   XX(EALREADY, "connection already in progress") \
   XX(EREMOTEIO, "remote I/O error") \
   XX(ECANCELED, "operation canceled") \
-  XX(EAI_ADDRFAMILY, "address family not supported") \
-  XX(EAI_AGAIN, "temporary failure") \
-  XX(EAI_BADFLAGS, "bad ai_flags value") \
-  XX(EAI_CANCELED, "request canceled") \
-  XX(EAI_FAIL, "permanent failure") \
-  XX(EAI_FAMILY, "ai_family not supported") \
-  XX(EAI_MEMORY, "out of memory") \
-  XX(EAI_NODATA, "no address") \
-  XX(EAI_NONAME, "unknown node or service") \
-  XX(EAI_OVERFLOW, "argument buffer overflow") \
-  XX(EAI_SERVICE, "service not available for socket type") \
-  XX(EAI_SOCKTYPE, "socket type not supported") \
-  XX(EAI_BADHINTS, "invalid value for hints") \
-  XX(EAI_PROTOCOL, "resolved protocol is unknown") \
+  XX(EAI_ADDRFAMILY, "address family not supported") XX(EAI_AGAIN, "temporary failure") \
+  XX(EAI_BADFLAGS, "bad ai_flags value") XX(EAI_CANCELED, "request canceled") \
+  XX(EAI_FAIL, "permanent failure") XX(EAI_FAMILY, "ai_family not supported") \
+  XX(EAI_MEMORY, "out of memory") XX(EAI_NODATA, "no address") \
+  XX(EAI_NONAME, "unknown node or service") XX(EAI_OVERFLOW, "argument buffer overflow") \
+  XX(EAI_SERVICE, "service not available for socket type") XX(EAI_SOCKTYPE, "socket type not supported") \
+  XX(EAI_BADHINTS, "invalid value for hints") XX(EAI_PROTOCOL, "resolved protocol is unknown") \
   XX(EFTYPE, "inappropriate file type or format") \
   XX(ECHARSET, "invalid Unicode character") \
   XX(ENODATA, "no data available") \
@@ -799,17 +792,10 @@ struct uv_random_s {
 
 /* Head shared by every handle type. Everything after u is private. */
 #define UV_HANDLE_FIELDS \
-  void* data; \
-  uv_loop_t* loop; \
-  uv_handle_type type; \
-  uv_close_cb close_cb; \
-  void* handle_queue[2]; \
-  union { \
-    int fd; \
-    void* reserved[4]; \
-  } u; \
-  uv_handle_t* next_closing; \
-  unsigned int flags;
+  void* data; uv_loop_t* loop; uv_handle_type type; \
+  uv_close_cb close_cb; void* handle_queue[2]; \
+  union { int fd; void* reserved[4]; } u; \
+  uv_handle_t* next_closing; unsigned int flags;
 
 struct uv_handle_s {
   UV_HANDLE_FIELDS
@@ -1091,13 +1077,13 @@ UV_EXTERN char* uv_err_name_r(int err, char* buf, size_t buflen);
 /* ---- Timers and loop-phase watchers ------------------------------------ */
 
 UV_EXTERN int uv_timer_init(uv_loop_t* loop, uv_timer_t* handle);
-UV_EXTERN int uv_timer_start(uv_timer_t* handle, uv_timer_cb cb,
-    uint64_t timeout, uint64_t repeat);
-UV_EXTERN int uv_timer_stop(uv_timer_t* handle);
-UV_EXTERN int uv_timer_again(uv_timer_t* handle);
-UV_EXTERN void uv_timer_set_repeat(uv_timer_t* handle, uint64_t repeat);
-UV_EXTERN uint64_t uv_timer_get_repeat(const uv_timer_t* handle);
-UV_EXTERN uint64_t uv_timer_get_due_in(const uv_timer_t* handle);
+UV_EXTERN int uv_timer_start(uv_timer_t* timer, uv_timer_cb cb,
+    uint64_t timeout_ms, uint64_t repeat_ms);
+UV_EXTERN int uv_timer_stop(uv_timer_t* timer);
+UV_EXTERN int uv_timer_again(uv_timer_t* timer);
+UV_EXTERN void uv_timer_set_repeat(uv_timer_t* timer, uint64_t repeat_ms);
+UV_EXTERN uint64_t uv_timer_get_repeat(const uv_timer_t* timer);
+UV_EXTERN uint64_t uv_timer_get_due_in(const uv_timer_t* timer);
 
 UV_EXTERN int uv_prepare_init(uv_loop_t* loop, uv_prepare_t* prepare);
 UV_EXTERN int uv_prepare_start(uv_prepare_t* prepare, uv_prepare_cb cb);
@@ -1435,21 +1421,21 @@ UV_EXTERN uv_pid_t uv_os_getpid(void);
 UV_EXTERN uv_pid_t uv_os_getppid(void);
 UV_EXTERN int uv_os_getpriority(uv_pid_t pid, int* priority);
 UV_EXTERN int uv_os_setpriority(uv_pid_t pid, int priority);
-UV_EXTERN int uv_os_homedir(char* buffer, size_t* size);
-UV_EXTERN int uv_os_tmpdir(char* buffer, size_t* size);
-UV_EXTERN int uv_os_get_passwd(uv_passwd_t* pwd);
-UV_EXTERN void uv_os_free_passwd(uv_passwd_t* pwd);
-UV_EXTERN int uv_os_get_passwd2(uv_passwd_t* pwd, uv_uid_t uid);
-UV_EXTERN int uv_os_get_group(uv_group_t* grp, uv_uid_t gid);
-UV_EXTERN void uv_os_free_group(uv_group_t* grp);
-UV_EXTERN int uv_os_gethostname(char* buffer, size_t* size);
-UV_EXTERN int uv_os_uname(uv_utsname_t* buffer);
+UV_EXTERN int uv_os_homedir(char* buf, size_t* len);
+UV_EXTERN int uv_os_tmpdir(char* buf, size_t* len);
+UV_EXTERN int uv_os_get_passwd(uv_passwd_t* out);
+UV_EXTERN void uv_os_free_passwd(uv_passwd_t* passwd);
+UV_EXTERN int uv_os_get_passwd2(uv_passwd_t* out, uv_uid_t uid);
+UV_EXTERN int uv_os_get_group(uv_group_t* out, uv_uid_t gid);
+UV_EXTERN void uv_os_free_group(uv_group_t* group);
+UV_EXTERN int uv_os_gethostname(char* buf, size_t* len);
+UV_EXTERN int uv_os_uname(uv_utsname_t* out);
 
-UV_EXTERN int uv_os_environ(uv_env_item_t** envitems, int* count);
-UV_EXTERN void uv_os_free_environ(uv_env_item_t* envitems, int count);
-UV_EXTERN int uv_os_getenv(const char* name, char* buffer, size_t* size);
-UV_EXTERN int uv_os_setenv(const char* name, const char* value);
-UV_EXTERN int uv_os_unsetenv(const char* name);
+UV_EXTERN int uv_os_environ(uv_env_item_t** items, int* n);
+UV_EXTERN void uv_os_free_environ(uv_env_item_t* items, int n);
+UV_EXTERN int uv_os_getenv(const char* key, char* buf, size_t* len);
+UV_EXTERN int uv_os_setenv(const char* key, const char* value);
+UV_EXTERN int uv_os_unsetenv(const char* key);
 
 UV_EXTERN int uv_resident_set_memory(size_t* rss);
 UV_EXTERN int uv_uptime(double* uptime);
