@@ -282,14 +282,11 @@ static long steal(bio_runtime *r, worker *w) {
     }
     if (list != NULL)
       queue_splice(&w->queue, list, taken - got);
-    if (taken > got)
-      atomic_fetch_add_explicit(&w->steals, (unsigned long)(taken - got),
-                                memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->steals, (unsigned long)taken,
+                              memory_order_relaxed);
   }
   atomic_fetch_sub(&r->searching, 1);
   if (got != 0) {
-    atomic_fetch_add_explicit(&w->steals, (unsigned long)got,
-                              memory_order_relaxed);
     /* There may be more where that came from: let another idle worker
      * look too. */
     wake_idle(r);

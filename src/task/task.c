@@ -622,14 +622,21 @@ static int run_until(bio_rt *rt, const bio_task *until) {
   return err;
 }
 
-BIO_EXTERN int bio_rt_run(bio_rt *rt) {
+/* Whether the caller may drive rt (run, run_once, block_on, shutdown):
+ * 0, or why not. */
+static int can_drive(const bio_rt *rt) {
   if (rt == NULL)
     return -EINVAL;
   if (rt->hosted)
     return -ENOTSUP; /* uv_run drives it */
   if (current_rt == rt)
     return -EDEADLK; /* from inside one of its tasks */
-  return run_until(rt, NULL);
+  return 0;
+}
+
+BIO_EXTERN int bio_rt_run(bio_rt *rt) {
+  int err = can_drive(rt);
+  return err != 0 ? err : run_until(rt, NULL);
 }
 
 /* One round and one poll; the poll waits up to timeout_ms unless a task
@@ -658,23 +665,14 @@ int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
 }
 
 BIO_EXTERN int bio_rt_run_once(bio_rt *rt, int timeout_ms) {
-  if (rt == NULL)
-    return -EINVAL;
-  if (rt->hosted)
-    return -ENOTSUP; /* uv_run drives it */
-  if (current_rt == rt)
-    return -EDEADLK;
-  return bio__rt_turn(rt, timeout_ms, 1);
+  int err = can_drive(rt);
+  return err != 0 ? err : bio__rt_turn(rt, timeout_ms, 1);
 }
 
 BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {
-  int err;
-  if (rt == NULL)
-    return -EINVAL;
-  if (rt->hosted)
-    return -ENOTSUP; /* uv_run drives it */
-  if (current_rt == rt)
-    return -EDEADLK;
+  int err = can_drive(rt);
+  if (err != 0)
+    return err;
   err = bio_spawn(&rt->root, task, fn);
   if (err != 0)
     return err;
@@ -683,12 +681,9 @@ BIO_EXTERN int bio_rt_block_on(bio_rt *rt, bio_task *task, bio_task_fn fn) {
 }
 
 BIO_EXTERN int bio_rt_shutdown(bio_rt *rt) {
-  if (rt == NULL)
-    return -EINVAL;
-  if (rt->hosted)
-    return -ENOTSUP; /* uv_run drives it */
-  if (current_rt == rt)
-    return -EDEADLK;
+  int err = can_drive(rt);
+  if (err != 0)
+    return err;
   take_remote(rt);
   bio_scope_cancel(&rt->root);
   return run_until(rt, NULL);

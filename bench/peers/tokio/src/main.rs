@@ -58,6 +58,21 @@ async fn mt_spawn_join(n: usize, workers: usize) -> f64 {
     (share * workers) as f64 / t0.elapsed().as_secs_f64()
 }
 
+// One fanned-out task: a little work, then the fan-in counter (the
+// work's result, never 0, feeds it so that it can't be left out); the
+// last one notifies.
+async fn fan_task(i: usize, left: Arc<AtomicUsize>, done: Arc<Notify>) {
+    let mut x = (i as u64).wrapping_mul(2654435761).wrapping_add(1);
+    for _ in 0..8 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    if left.fetch_sub(1 + (x == 0) as usize, Ordering::AcqRel) == 1 {
+        done.notify_one();
+    }
+}
+
 // Fan-out from outside the runtime (the main thread), fan-in through a
 // counter whose last decrement notifies the main thread.
 fn fanout(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
@@ -65,19 +80,7 @@ fn fanout(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
     let left = Arc::new(AtomicUsize::new(n));
     let done = Arc::new(Notify::new());
     for i in 0..n {
-        let (l, d) = (left.clone(), done.clone());
-        drop(rt.spawn(async move {
-            let mut x = (i as u64).wrapping_mul(2654435761).wrapping_add(1);
-            for _ in 0..8 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-            }
-            // One counter is the fan-in; x (never 0) feeds it.
-            if l.fetch_sub(1 + (x == 0) as usize, Ordering::AcqRel) == 1 {
-                d.notify_one();
-            }
-        }));
+        drop(rt.spawn(fan_task(i, left.clone(), done.clone())));
     }
     rt.block_on(done.notified());
     assert_eq!(left.load(Ordering::Relaxed), 0);
@@ -93,18 +96,7 @@ fn fanout_in(rt: &tokio::runtime::Runtime, n: usize) -> f64 {
     let (l0, d0) = (left.clone(), done.clone());
     drop(rt.spawn(async move {
         for i in 0..n {
-            let (l, d) = (l0.clone(), d0.clone());
-            drop(tokio::spawn(async move {
-                let mut x = (i as u64).wrapping_mul(2654435761).wrapping_add(1);
-                for _ in 0..8 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                }
-                if l.fetch_sub(1 + (x == 0) as usize, Ordering::AcqRel) == 1 {
-                    d.notify_one();
-                }
-            }));
+            drop(tokio::spawn(fan_task(i, l0.clone(), d0.clone())));
         }
     }));
     rt.block_on(done.notified());
