@@ -12,14 +12,14 @@
  *
  * Work stealing: what moves is work not started yet. bio_runtime_spawn
  * from a worker queues the task in that worker's queue, from outside in
- * the global queue, unbound to any scope; a worker starts tasks from its
- * own queue a batch at a time (into its root scope), looks at the global
- * queue every GLOBAL_EVERY turns and whenever its own is empty, and
- * before it parks steals half of another worker's queue. A worker parks
- * in its loop's wait; a spawn that finds a parked worker wakes one (the
- * spawner publishes the task before it looks for idle workers, a worker
- * marks itself idle before it looks at the queues a last time: one of
- * the two sees the other). */
+ * the global queue, unbound to any scope. A worker with nothing runnable
+ * starts a batch (into its root scope) from its own queue, else from the
+ * global one, else steals half (at most STEAL_MAX) of another worker's
+ * queue; a busy one starts a few from both queues every GLOBAL_EVERY
+ * turns. A worker parks in its loop's wait; a spawn that finds a parked
+ * worker wakes one with an eventfd write (the spawner publishes the task
+ * before it looks for idle workers, a worker marks itself idle before it
+ * looks at the queues a last time: one of the two sees the other). */
 #include "config.h"
 
 #include <dlfcn.h>
