@@ -73,6 +73,7 @@ typedef struct worker {
   task_queue queue;
   atomic_int idle;     /* parked, or about to: a spawn may wake it */
   atomic_ulong steals; /* tasks it took from other workers' queues */
+  atomic_int has_work; /* stopping: it still has work of its own */
   unsigned turns;
   unsigned rng;
 } worker;
@@ -127,26 +128,27 @@ static unsigned cpus_available(void) {
 
 /* Whether worker w should keep running its loop. */
 static int keep_going(bio_runtime *r, worker *w) {
+  int own;
+  unsigned i;
   if (!atomic_load_explicit(&r->stop, memory_order_acquire))
     return 1;
   /* Stopping: until its tasks, and whatever was handed to it, are done. */
-  if (w->rt->live != 0 ||
-      atomic_load_explicit(&w->rt->remote, memory_order_acquire) != NULL ||
-      atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL)
+  own = w->rt->live != 0 ||
+        atomic_load_explicit(&w->rt->remote, memory_order_acquire) != NULL ||
+        atomic_load_explicit(&w->rt->cancels, memory_order_acquire) != NULL;
+  if (r->shape != BIO_RUNTIME_STEALING)
+    return own;
+  /* Work stealing: while any worker has work of its own (it says so
+   * here; every one starts out saying yes, so none leaves before each
+   * has looked at itself once after the stop) or the global queue has
+   * some, this one may take some of it. */
+  own = own || atomic_load_explicit(&w->queue.len, memory_order_acquire) != 0;
+  atomic_store_explicit(&w->has_work, own, memory_order_release);
+  if (own || atomic_load_explicit(&r->global.len, memory_order_acquire) != 0)
     return 1;
-  /* Work stealing: while any worker has work, queued or live (its tasks
-   * may queue more), this one may take some of it. */
-  if (r->shape == BIO_RUNTIME_STEALING) {
-    unsigned i;
-    if (atomic_load_explicit(&r->global.len, memory_order_acquire) != 0)
+  for (i = 0; i < r->nworkers; i++)
+    if (atomic_load_explicit(&r->workers[i].has_work, memory_order_acquire))
       return 1;
-    for (i = 0; i < r->nworkers; i++)
-      if (atomic_load_explicit(&r->workers[i].queue.len,
-                               memory_order_acquire) != 0 ||
-          __atomic_load_n(&r->workers[i].rt->stats.live, __ATOMIC_RELAXED) !=
-              0)
-        return 1;
-  }
   return 0;
 }
 
@@ -470,8 +472,10 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
   r->nworkers = o.workers;
   r->shape = o.shape;
   queue_init(&r->global);
-  for (i = 0; i < r->nworkers; i++)
+  for (i = 0; i < r->nworkers; i++) {
     queue_init(&r->workers[i].queue);
+    atomic_init(&r->workers[i].has_work, 1);
+  }
   r->flags = o.flags;
   r->long_ns = o.long_task_us == UINT32_MAX ? 0
                : o.long_task_us == 0       ? 10000000u
