@@ -267,8 +267,31 @@ static int accept_op_ok(uv_stream_t *s) {
 }
 
 
+static int stash_waiting(const uv_stream_t *s) {
+  const bio_stream_ext *x = bio__sx(s);
+  return x != NULL && (x->stash_off < x->stash_len || x->stash_end != 0);
+}
+
+
+/* A TCP stream that converses (see arm_read) reads with an armed recv op
+ * where the backend has one (io_uring 6.0). BIO_STREAM_RECV_OP=0 turns it
+ * off. */
+static int recv_op_wanted(uv_stream_t *s) {
+  return bio__settings()->stream_recv_op &&
+         bio__loop_supports(bio__core(s->loop), BIO_CAP_RECV_BUFS);
+}
+
+
 static void arm_read(uv_stream_t *s) {
   bio_op *op = read_op(s);
+  if (stash_waiting(s)) {
+    /* What an earlier recv took goes to read_cb first, in the deferred
+     * turn; how it ended, if it did, is all there is to read. */
+    bio__sh(s)->read_more = 1;
+    kick(s);
+    if (bio__sx(s)->stash_end != 0)
+      return;
+  }
   if (bio__sh(s)->out & OUT_READ)
     return; /* still out (or armed); its callback re-arms if need be */
   op->cb = read_op_done;
@@ -304,6 +327,14 @@ static void arm_read(uv_stream_t *s) {
              bio__sh(s)->read_wakes < READ_WAKES_BEFORE_MULTI) {
     op->u.events = POLLIN;
     op->flags = 0;
+  } else if (recv_op_wanted(s)) {
+    /* A conversing TCP stream on io_uring: the kernel receives each
+     * message into the loop's buffers and we copy it into alloc_cb's
+     * (recv_op_done): no read(2) per message. */
+    op->opcode = BIO_OP_RECV;
+    op->buf = NULL;
+    op->u.len = 0;
+    op->flags = BIO_OPF_MULTI;
   } else {
     op->u.events = POLLIN | POLLRDHUP;
     op->flags = BIO_OPF_MULTI;
@@ -426,11 +457,124 @@ static void note_read(uv_stream_t *s, size_t n) {
 
 #define READ_HUP_BITS (POLLRDHUP | POLLHUP | POLLERR)
 
+
+/* Hands bytes received already to read_cb, through as many alloc_cb
+ * buffers as it takes, while the stream reads. Returns how many it took;
+ * fewer than len when reading stopped or alloc_cb gave no buffer (read_cb
+ * got UV_ENOBUFS). */
+static size_t hand_over_bytes(uv_stream_t *s, const char *data, size_t len) {
+  size_t done = 0;
+
+  while (done < len && still_reading(s)) {
+    uv_buf_t buf = uv_buf_init(NULL, 0);
+    size_t n;
+    s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
+    if (!still_reading(s))
+      break;
+    if (buf.base == NULL || buf.len == 0) {
+      s->read_cb(s, UV_ENOBUFS, &buf);
+      break;
+    }
+    n = len - done < buf.len ? len - done : buf.len;
+    memcpy(buf.base, data + done, n);
+    done += n;
+    note_read(s, n);
+    s->read_cb(s, (ssize_t)n, &buf);
+  }
+  return done;
+}
+
+
+/* Keeps bytes for later (the end of the stash). 0 or UV_ENOMEM. */
+static int stash_add(uv_stream_t *s, const char *data, size_t len) {
+  bio_stream_ext *x = bio__sx_need(s);
+  size_t need;
+
+  if (x == NULL)
+    return UV_ENOMEM;
+  if (x->stash_off == x->stash_len)
+    x->stash_off = x->stash_len = 0;
+  need = x->stash_len + len;
+  if (need > x->stash_cap) {
+    size_t cap = x->stash_cap != 0 ? x->stash_cap : 4096;
+    char *p;
+    while (cap < need)
+      cap *= 2;
+    p = bio__realloc(x->stash, cap);
+    if (p == NULL)
+      return UV_ENOMEM;
+    x->stash = p;
+    x->stash_cap = cap;
+  }
+  memcpy(x->stash + x->stash_len, data, len);
+  x->stash_len = need;
+  return 0;
+}
+
+
+/* The end of a stream's reading that a recv op reported (UV_EOF or an
+ * error), as libuv reports a read(2) that returned it: to read_cb, with
+ * the buffer alloc_cb gave. Returns 0 when it was reported; else (no
+ * buffer: read_cb got UV_ENOBUFS; reading stopped) it is still owed. */
+static int report_end(uv_stream_t *s, int end) {
+  bio_stream_ext *x = bio__sx(s);
+  uv_buf_t buf = uv_buf_init(NULL, 0);
+
+  s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
+  if (!still_reading(s))
+    return UV_ECANCELED;
+  if (buf.base == NULL || buf.len == 0) {
+    s->read_cb(s, UV_ENOBUFS, &buf);
+    return UV_ENOBUFS;
+  }
+  if (x != NULL)
+    x->stash_end = 0;
+  if (end == UV_EOF)
+    s->flags |= S_EOF;
+  else
+    s->flags &= ~(S_READABLE | S_WRITABLE); /* broken both ways */
+  stop_reading(s);
+  s->read_cb(s, end, &buf);
+  return 0;
+}
+
+
+/* What a recv op left in the stash goes to read_cb (read_ready's first
+ * step). Returns 1 when the stash is empty and reading goes on, 0 when
+ * the caller must stop: reading stopped, alloc_cb had no buffer (then
+ * the next turn tries again), or the end was reported. */
+static int deliver_stash(uv_stream_t *s) {
+  bio_stream_ext *x = bio__sx(s);
+
+  if (x == NULL || !stash_waiting(s))
+    return 1;
+  if (x->stash_off < x->stash_len)
+    x->stash_off += hand_over_bytes(s, x->stash + x->stash_off,
+                                    x->stash_len - x->stash_off);
+  if (x->stash_off == x->stash_len && x->stash_end != 0 &&
+      still_reading(s) && report_end(s, x->stash_end) == 0)
+    return 0;
+  if (stash_waiting(s)) {
+    if (still_reading(s)) {
+      bio__sh(s)->read_more = 1;
+      kick(s);
+    }
+    return 0;
+  }
+  return still_reading(s);
+}
+
 static void read_ready(uv_stream_t *s, int revents) {
   int budget = READS_PER_WAKE;
 
   revents &= READ_HUP_BITS;
   bio__sh(s)->read_more = 0;
+  if (!deliver_stash(s))
+    return;
+  /* An armed recv op takes the socket's bytes: one read here could pass
+   * bytes it holds already (in a CQE not yet seen). */
+  if ((bio__sh(s)->out & OUT_READ) && read_op(s)->opcode == BIO_OP_RECV)
+    return;
   if (budget == 0)
     return;
   while (still_reading(s)) {
@@ -676,6 +820,60 @@ static void note_wake(uv_stream_t *s, bio_op *op, int armed) {
 }
 
 
+/* The armed recv op fired (the bytes that came are on the op) or ended
+ * (after them, res says how). libuv's order: each message through
+ * alloc_cb and read_cb as it would have read it; then the end (EOF, an
+ * error) as its read(2) would have met it. Bytes the stream can't take
+ * now wait in the stash, and whatever comes after them too. */
+static void recv_op_done(uv_stream_t *s, bio_op *op, int armed) {
+  bio_loop *core = bio__core(s->loop);
+  int end = armed ? 1 : op->res; /* 1: not ended, or nothing to report */
+  char *data;
+  size_t len;
+
+  if (s->flags & S_CLOSE_WAIT) {
+    bio__recv_drop(core, op);
+    if (!armed)
+      close_progress(s); /* else the cancel's completion comes next */
+    return;
+  }
+  /* Ended with nothing to report: cancelled (the stream stopped, or goes
+   * back to polls), the loop's buffers ran out (the bytes still wait in
+   * the socket), a kernel that has no multishot recv (which the backend
+   * remembers), or the kernel's own stop. Arm again, below. */
+  if (end == -ECANCELED || end == -ENOBUFS || end == -EINVAL || end > 0)
+    end = 1;
+  if (bio__recv_chunk(core, op, &data, &len) && still_reading(s))
+    note_wake(s, op, armed);
+  /* Bytes kept from before go first. */
+  if (still_reading(s))
+    (void)deliver_stash(s);
+  while (bio__recv_chunk(core, op, &data, &len)) {
+    size_t n = stash_waiting(s) ? 0 : hand_over_bytes(s, data, len);
+    if (n < len && stash_add(s, data + n, len - n) != 0 && end == 1)
+      end = UV_ENOMEM; /* bytes lost: the stream can't go on */
+    bio__recv_consume(core, op, len);
+  }
+  if (bio__handle_closing((uv_handle_t *)s))
+    return; /* read_cb closed it: the close's cancel ends the op */
+  if (end <= 0) {
+    int code = end == 0 ? UV_EOF : end;
+    bio_stream_ext *x;
+    if ((stash_waiting(s) || !still_reading(s) || report_end(s, code) != 0) &&
+        (x = bio__sx_need(s)) != NULL)
+      x->stash_end = code;
+  }
+  if (still_reading(s) && stash_waiting(s)) {
+    bio__sh(s)->read_more = 1;
+    kick(s);
+  }
+  if (armed && (!still_reading(s) || end <= 0))
+    bio__op_cancel(core, op);
+  else if (!armed && still_reading(s) && end == 1)
+    arm_read(s);
+}
+
+
 static void read_op_done(bio_loop *core, bio_op *op) {
   uv_stream_t *s = bio_container_of((void *)op, uv_stream_t, io_watcher);
   /* A MULTI op that fired and stays armed is still in flight. */
@@ -684,6 +882,10 @@ static void read_op_done(bio_loop *core, bio_op *op) {
   (void)core;
   if (!armed)
     bio__sh(s)->out &= ~OUT_READ;
+  if (op->opcode == BIO_OP_RECV) {
+    recv_op_done(s, op, armed);
+    return;
+  }
   if (s->flags & S_CLOSE_WAIT) {
     if (!armed)
       close_progress(s); /* else the cancel's completion comes next */
@@ -1542,6 +1744,7 @@ static void release(uv_stream_t *s) {
   close_fds(s);
   if (x != NULL) {
     bio__free(x->fds);
+    bio__free(x->stash);
     bio__free(x);
   }
   s->queued_fds = NULL;

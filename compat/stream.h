@@ -48,6 +48,14 @@ typedef struct bio_stream_ext {
   int *fds;
   int fds_cap;
   bio_fd_sink sink; /* the armed accept op's (stream.c: accepted_take) */
+  /* Bytes an armed recv op took from the socket that the stream could
+   * not hand to read_cb when they came (it stopped reading, alloc_cb
+   * gave no buffer): read_cb gets them, in order, before anything else.
+   * stash_end: how the recv ended after them (UV_EOF, an error), not yet
+   * reported; 0: it did not. */
+  char *stash;
+  size_t stash_off, stash_len, stash_cap;
+  int stash_end;
 } bio_stream_ext;
 
 /* What every stream keeps in its handle, in uv_handle_t.u (32 bytes

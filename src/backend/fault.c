@@ -183,6 +183,21 @@ static int fault_supports(bio_loop *loop, unsigned opcode) {
 }
 
 
+static int fault_recv_chunk(bio_loop *loop, bio_op *op, char **data,
+                            size_t *len) {
+  int yes = 0;
+  if (loop->inner->recv_chunk != NULL)
+    CALL_INNER(loop, yes = loop->inner->recv_chunk(loop, op, data, len));
+  return yes;
+}
+
+
+static void fault_recv_consume(bio_loop *loop, bio_op *op, size_t n) {
+  if (loop->inner->recv_consume != NULL)
+    CALL_INNER(loop, loop->inner->recv_consume(loop, op, n));
+}
+
+
 int bio__fault_inject(bio_loop *loop, int err, unsigned skip_n,
                       unsigned fail_n) {
   fault_state *st;
@@ -225,4 +240,6 @@ const bio_backend bio__backend_fault = {
     .forget = fault_forget,
     .flush = fault_flush,
     .supports = fault_supports,
+    .recv_chunk = fault_recv_chunk,
+    .recv_consume = fault_recv_consume,
 };

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +69,17 @@ typedef struct uring_state {
   int notify_pending; /* not registered yet: only the submitter may */
   /* Ops a fork's child ended without the kernel, for the next wait. */
   bio_op_list ended;
+  /* The buffers multishot recvs receive into (BIO_CAP_RECV_BUFS): made
+   * at the first one (bufs_tried), registered as group RECV_BGID. A
+   * buffer is the kernel's (in the ring) or held: on an op's chain of
+   * received chunks, from its CQE until the owner consumed it. */
+  int bufs_tried;
+  int recv_multi_refused; /* a kernel that said EINVAL to one */
+  struct io_uring_buf_ring *br;
+  char *bufs;
+  uint16_t *buf_next; /* held: the next chunk of the same op's chain */
+  uint32_t *buf_len;  /* held: bytes received into it */
+  uint8_t *buf_held;
 } uring_state;
 
 
@@ -178,6 +190,155 @@ int bio__uring_ring_fd(const bio_loop *loop) {
     return -1;
   st = loop->backend_data;
   return st != NULL ? st->ring.ring_fd : -1;
+}
+
+
+/* ---- provided buffers for multishot recvs ---- */
+
+/* 512 buffers of 4 KiB: a request/response stream's message fits one;
+ * more data arrives as more chunks. The memory is mapped once per loop
+ * and touched as the kernel uses it (2 MiB at most); the ring's entries
+ * take 8 KiB. A turn in which more arrivals than buffers come in ends
+ * some recvs with -ENOBUFS, and their owners arm them again. */
+#define RECV_BUFS 512u
+#define RECV_BUF_BYTES 4096u
+#define RECV_BGID 0
+#define CHAIN_NONE 0xffffu
+
+/* An armed multishot recv's chain of held chunks lives in its op's off
+ * (unused by RECV): the first buffer id, the last, and how many bytes of
+ * the first the owner consumed already. */
+static inline unsigned chain_head(const bio_op *op) {
+  return (unsigned)((uint64_t)op->off & 0xffff);
+}
+static inline unsigned chain_tail(const bio_op *op) {
+  return (unsigned)(((uint64_t)op->off >> 16) & 0xffff);
+}
+static inline uint32_t chain_skip(const bio_op *op) {
+  return (uint32_t)((uint64_t)op->off >> 32);
+}
+static inline void chain_set(bio_op *op, unsigned head, unsigned tail,
+                             uint32_t skip) {
+  op->off = (int64_t)((uint64_t)head | (uint64_t)tail << 16 |
+                      (uint64_t)skip << 32);
+}
+
+
+static void buf_give(uring_state *st, unsigned bid) {
+  st->buf_held[bid] = 0;
+  io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * RECV_BUF_BYTES,
+                        RECV_BUF_BYTES, (unsigned short)bid,
+                        io_uring_buf_ring_mask(RECV_BUFS), 0);
+  io_uring_buf_ring_advance(st->br, 1);
+}
+
+
+/* Registers the buffer ring with the (current) ring, every buffer not
+ * held in it. 0 or -errno. */
+static int bufs_register(uring_state *st) {
+  struct io_uring_buf_reg reg;
+  unsigned i;
+
+  io_uring_buf_ring_init(st->br);
+  memset(&reg, 0, sizeof(reg));
+  reg.ring_addr = (uint64_t)(uintptr_t)st->br;
+  reg.ring_entries = RECV_BUFS;
+  reg.bgid = RECV_BGID;
+  for (i = 0; i < RECV_BUFS; i++)
+    if (!st->buf_held[i])
+      buf_give(st, i);
+  return io_uring_register_buf_ring(&st->ring, &reg, 0);
+}
+
+
+static void bufs_free(uring_state *st) {
+  if (st->br != NULL)
+    munmap(st->br, RECV_BUFS * sizeof(struct io_uring_buf));
+  if (st->bufs != NULL)
+    munmap(st->bufs, (size_t)RECV_BUFS * RECV_BUF_BYTES);
+  bio__free(st->buf_next);
+  bio__free(st->buf_len);
+  bio__free(st->buf_held);
+  st->br = NULL;
+  st->bufs = NULL;
+  st->buf_next = NULL;
+  st->buf_len = NULL;
+  st->buf_held = NULL;
+}
+
+
+/* Makes the buffers at the first ask; 1 when they are there. */
+static int bufs_ready(uring_state *st) {
+  void *br, *bufs;
+
+  if (st->br != NULL)
+    return 1;
+  if (st->bufs_tried)
+    return 0;
+  st->bufs_tried = 1;
+  br = mmap(NULL, RECV_BUFS * sizeof(struct io_uring_buf),
+            PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bufs = mmap(NULL, (size_t)RECV_BUFS * RECV_BUF_BYTES,
+              PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  st->br = br == MAP_FAILED ? NULL : br;
+  st->bufs = bufs == MAP_FAILED ? NULL : bufs;
+  st->buf_next = bio__calloc(RECV_BUFS, sizeof(*st->buf_next));
+  st->buf_len = bio__calloc(RECV_BUFS, sizeof(*st->buf_len));
+  st->buf_held = bio__calloc(RECV_BUFS, sizeof(*st->buf_held));
+  if (st->br == NULL || st->bufs == NULL || st->buf_next == NULL ||
+      st->buf_len == NULL || st->buf_held == NULL ||
+      bufs_register(st) != 0) {
+    bufs_free(st);
+    return 0;
+  }
+  return 1;
+}
+
+
+/* A CQE's chunk joins the end of op's chain. */
+static void chain_append(uring_state *st, bio_op *op, unsigned bid,
+                         int32_t len) {
+  st->buf_held[bid] = 1;
+  st->buf_len[bid] = (uint32_t)len;
+  st->buf_next[bid] = CHAIN_NONE;
+  if (chain_head(op) == CHAIN_NONE)
+    chain_set(op, bid, bid, 0);
+  else {
+    st->buf_next[chain_tail(op)] = (uint16_t)bid;
+    chain_set(op, chain_head(op), bid, chain_skip(op));
+  }
+}
+
+
+static int uring_recv_chunk(bio_loop *loop, bio_op *op, char **data,
+                            size_t *len) {
+  uring_state *st = loop->backend_data;
+  unsigned bid = chain_head(op);
+
+  if (st->br == NULL || bid == CHAIN_NONE)
+    return 0;
+  *data = st->bufs + (size_t)bid * RECV_BUF_BYTES + chain_skip(op);
+  *len = st->buf_len[bid] - chain_skip(op);
+  return 1;
+}
+
+
+static void uring_recv_consume(bio_loop *loop, bio_op *op, size_t n) {
+  uring_state *st = loop->backend_data;
+  unsigned bid = chain_head(op);
+  uint32_t skip;
+
+  if (st->br == NULL || bid == CHAIN_NONE)
+    return;
+  skip = chain_skip(op) + (uint32_t)n;
+  assert(skip <= st->buf_len[bid]);
+  if (skip < st->buf_len[bid]) {
+    chain_set(op, bid, chain_tail(op), skip);
+    return;
+  }
+  chain_set(op, st->buf_next[bid], bid == chain_tail(op) ? CHAIN_NONE
+                                                          : chain_tail(op), 0);
+  buf_give(st, bid);
 }
 
 
@@ -414,6 +575,7 @@ static void uring_close(bio_loop *loop) {
   io_uring_queue_exit(&st->ring);
   if (st->notify_fd >= 0)
     close(st->notify_fd);
+  bufs_free(st);
   bio__free(st->live);
   bio__free(st);
   loop->backend_data = NULL;
@@ -527,6 +689,23 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     io_uring_prep_send(sqe, op->fd, op->buf, op->u.len, MSG_NOSIGNAL);
     break;
   case BIO_OP_RECV:
+    if (op->flags & BIO_OPF_MULTI) {
+      if (st->recv_multi_refused || !bufs_ready(st)) {
+        io_uring_prep_nop(sqe);
+        io_uring_sqe_set_data64(sqe, IGNORED_CQE);
+        st->inflight++;
+        st->unsubmitted++;
+        return -EINVAL;
+      }
+      io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0); /* 6.0 */
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = RECV_BGID;
+      /* A chain it still has (a hand-over to a new ring with its data
+       * not yet taken) stays; else it starts empty. */
+      if (!(op->flags & BIO_OPF_LISTED))
+        chain_set(op, CHAIN_NONE, CHAIN_NONE, 0);
+      break;
+    }
     io_uring_prep_recv(sqe, op->fd, op->buf, op->u.len, 0);
     if ((op->flags & BIO_OPF_POLL_FIRST) && st->poll_first)
       sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -637,6 +816,10 @@ static int uring_supports(bio_loop *loop, unsigned opcode) {
 
   /* Multishot accept came with 5.19, as did IORING_OP_SOCKET: the probe
    * knows the opcode, not the flag. */
+  /* Buffer rings came with 5.19, multishot recv with 6.0: a kernel
+   * between the two refuses the first recv (recv_multi_refused). */
+  if (opcode == BIO_CAP_RECV_BUFS)
+    return !st->recv_multi_refused && bufs_ready(st);
   if (opcode == BIO_OP_ACCEPT)
     return st->probe != NULL &&
            io_uring_opcode_supported(st->probe, IORING_OP_SOCKET) &&
@@ -718,6 +901,31 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
     n++;
     if (op == NULL)
       continue;
+    if ((op->flags & BIO_OPF_MULTI) && op->opcode == BIO_OP_RECV) {
+      int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+      int listed = (op->flags & BIO_OPF_LISTED) != 0;
+      int32_t res = cqe->res;
+      armed += more;
+      if (res > 0 && (cqe->flags & IORING_CQE_F_BUFFER))
+        chain_append(st, op, cqe->flags >> IORING_CQE_BUFFER_SHIFT, res);
+      if (!more) {
+        live_del(st, op);
+        if (op->flags & BIO_OPF_CANCELLED) {
+          op->flags &= (uint16_t)~BIO_OPF_CANCELLED;
+          res = -ECANCELED;
+        } else if (res == -EINVAL && chain_head(op) == CHAIN_NONE) {
+          st->recv_multi_refused = 1; /* a kernel before 6.0 */
+        }
+        op->res = res > 0 ? 1 : res;
+      } else if (!listed) {
+        op->res = 1;
+      }
+      op->flags = (uint16_t)((op->flags & ~BIO_OPF_MORE) | BIO_OPF_LISTED |
+                             (more ? BIO_OPF_MORE : 0));
+      if (!listed)
+        bio__op_list_push(done, op);
+      continue;
+    }
     if (op->flags & BIO_OPF_MULTI) {
       int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
       int32_t res = cqe->res;
@@ -783,6 +991,9 @@ static int rebuild(bio_loop *loop, uring_state *st) {
   st->probe = io_uring_get_probe_ring(&st->ring);
   if (st->notify_fd >= 0)
     register_notify(st);
+  /* The buffers go to the new ring, but for those chains still hold. */
+  if (st->br != NULL && bufs_register(st) != 0)
+    st->recv_multi_refused = 1;
   return 0;
 }
 
@@ -1054,4 +1265,6 @@ const bio_backend bio__backend_uring = {
     .ready = uring_ready,
     .fork = uring_fork,
     .supports = uring_supports,
+    .recv_chunk = uring_recv_chunk,
+    .recv_consume = uring_recv_consume,
 };

@@ -43,7 +43,19 @@ enum bio_opcode {
   /* recv(fd, buf, u.len, 0) on a socket. With BIO_OPF_POLL_FIRST the
    * owner expects no data yet (a request/response peer that was just
    * answered): io_uring then arms its poll without trying the recv first
-   * (IORING_RECVSEND_POLL_FIRST, 5.19; a hint, ignored before). */
+   * (IORING_RECVSEND_POLL_FIRST, 5.19; a hint, ignored before).
+   * With BIO_OPF_MULTI (ask bio__loop_supports(loop, BIO_CAP_RECV_BUFS)
+   * first; buf and u.len unused): armed, it receives each arrival into a
+   * buffer of the loop's own (io_uring's multishot recv into a provided-
+   * buffer ring, 6.0) and keeps the data on the op, in order, until the
+   * owner takes it (bio__recv_chunk, bio__recv_consume) in its callback;
+   * whatever the owner leaves there, it must copy out before it returns
+   * (bio__recv_drop then gives the buffers back). Each callback takes
+   * the data of its firings; when the op has ended (state IDLE), res
+   * says why, after that data: 0 the peer's EOF, > 0 the kernel stopped
+   * it with nothing wrong (arm it again), -ENOBUFS the loop's buffers ran
+   * out (the bytes wait in the socket: arm it again), else the error
+   * (-ECANCELED, -ECONNRESET, ...). */
   BIO_OP_RECV,
   /* File-system ops: io_uring only. A backend without them (epoll) refuses
    * them with -EINVAL; callers ask bio__loop_supports first and use the
@@ -66,6 +78,10 @@ enum bio_opcode {
   BIO_OP_FTRUNCATE, /* ftruncate(fd, off) */
   BIO_OP_COUNT
 };
+
+/* bio__loop_supports: the loop's backend has BIO_OP_RECV with
+ * BIO_OPF_MULTI (not an opcode: a capability). */
+#define BIO_CAP_RECV_BUFS 0x100u
 
 /* What BIO_OP_STATX asks for: everything uv_stat_t holds. */
 #define BIO_STATX_MASK 0x00000fffu /* STATX_BASIC_STATS | STATX_BTIME */
@@ -236,6 +252,11 @@ struct bio_backend {
   void (*flush)(bio_loop *loop, bio_op_list *done);
   /* Nonzero when submit can take ops of this opcode (the io_uring probe). */
   int (*supports)(bio_loop *loop, unsigned opcode);
+  /* With BIO_CAP_RECV_BUFS: the oldest data an armed BIO_OP_RECV holds
+   * (returns 1 and sets *data, *len), or 0 when it holds none; consume
+   * takes n bytes of that chunk (all of them gives its buffer back). */
+  int (*recv_chunk)(bio_loop *loop, bio_op *op, char **data, size_t *len);
+  void (*recv_consume)(bio_loop *loop, bio_op *op, size_t n);
   /* Optional, and called over and over while the loop spins before it
    * sleeps: submits what is queued without waiting, and returns nonzero
    * when wait would find completions now (or can't tell: stop spinning).
@@ -452,8 +473,15 @@ void bio__loop_flush_cancels(bio_loop *loop);
 void bio__loop_submit_now(bio_loop *loop);
 /* Call before closing an fd that ops of this loop waited on. */
 void bio__loop_forget_fd(bio_loop *loop, int fd);
-/* Nonzero when the loop's backend runs ops of this opcode natively. */
+/* Nonzero when the loop's backend runs ops of this opcode natively (or
+ * has the BIO_CAP_* capability). */
 int bio__loop_supports(bio_loop *loop, unsigned opcode);
+/* The data a multishot BIO_OP_RECV holds (see there), oldest first:
+ * chunk returns 1 with its bytes, 0 when none is left; consume takes the
+ * first n of them; drop gives every buffer the op holds back. */
+int bio__recv_chunk(bio_loop *loop, bio_op *op, char **data, size_t *len);
+void bio__recv_consume(bio_loop *loop, bio_op *op, size_t n);
+void bio__recv_drop(bio_loop *loop, bio_op *op);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
 /* One step of a spin: tells the CPU we are waiting. */
 static inline void bio__cpu_relax(void) {

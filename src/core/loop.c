@@ -123,6 +123,27 @@ int bio__loop_supports(bio_loop *loop, unsigned opcode) {
 }
 
 
+int bio__recv_chunk(bio_loop *loop, bio_op *op, char **data, size_t *len) {
+  if (loop->backend->recv_chunk == NULL)
+    return 0;
+  return loop->backend->recv_chunk(loop, op, data, len);
+}
+
+
+void bio__recv_consume(bio_loop *loop, bio_op *op, size_t n) {
+  if (loop->backend->recv_consume != NULL)
+    loop->backend->recv_consume(loop, op, n);
+}
+
+
+void bio__recv_drop(bio_loop *loop, bio_op *op) {
+  char *data;
+  size_t len;
+  while (bio__recv_chunk(loop, op, &data, &len))
+    bio__recv_consume(loop, op, len);
+}
+
+
 static int open_wake_fd(bio_loop *loop) {
   /* Blocking on purpose: io_uring returns EAGAIN to the user for an
    * O_NONBLOCK file instead of arming its internal poll. */

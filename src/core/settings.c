@@ -51,6 +51,7 @@ static void read_settings(void) {
   settings.uring_defer = flag("BIO_URING_DEFER", 1);
   settings.stream_multi = flag("BIO_STREAM_MULTI", 1);
   settings.tcp_accept_op = flag("BIO_TCP_ACCEPT_OP", 1);
+  settings.stream_recv_op = flag("BIO_STREAM_RECV_OP", 1);
   v = getenv("BIO_STREAM_SEND_OP");
   settings.stream_send_op = v == NULL ? 1 : atoi(v);
   v = getenv("BIO_URING_FS_WRITE");

@@ -15,6 +15,7 @@ typedef struct bio_settings {
   int uring_defer;    /* BIO_URING_DEFER, not 0: SINGLE_ISSUER|DEFER_TASKRUN */
   int stream_multi;   /* BIO_STREAM_MULTI, not 0: armed multishot polls */
   int tcp_accept_op;  /* BIO_TCP_ACCEPT_OP, not 0: the multishot accept op */
+  int stream_recv_op; /* BIO_STREAM_RECV_OP, not 0: multishot recv ops */
   int stream_send_op; /* BIO_STREAM_SEND_OP: 0 never, 1 (default), 2 all */
   int uring_fs_write; /* BIO_URING_FS_WRITE=1: fs writes on io_uring */
 } bio_settings;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,7 +297,14 @@ END_TEST
 static uv_timer_t guard;
 static int guard_fired;
 
+static int no_buffer_once;
+
 static void small_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  if (no_buffer_once) {
+    no_buffer_once = 0;
+    *buf = uv_buf_init(NULL, 0);
+    return;
+  }
   alloc_cb(h, suggested < SMALL_READ ? suggested : SMALL_READ, buf);
 }
 
@@ -304,8 +312,21 @@ static void small_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * stream that answers its read wake-ups gets an armed poll. */
 static size_t answer_first;
 
+/* Knobs of the reads below: read_cb stops reading once ngot reaches
+ * stop_at (0: never); alloc_cb gives no buffer once when no_buffer_once
+ * is set; read_cb counts the UV_ENOBUFS it gets. */
+static size_t stop_at;
+static int enobufs_seen, stopped;
+
 static void eof_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
+  if (n == UV_ENOBUFS)
+    enobufs_seen++;
   read_cb(s, n, buf);
+  if (stop_at != 0 && n > 0 && ngot >= stop_at) {
+    stop_at = 0;
+    stopped = 1;
+    ck_assert_int_eq(uv_read_stop(s), 0);
+  }
   if (n > 0 && ngot <= answer_first) {
     uv_buf_t b = uv_buf_init((char *)marker, 1);
     ck_assert_int_eq(uv_try_write(s, &b, 1), 1);
@@ -355,6 +376,10 @@ static int start_reads_test(int backend, uint8_t *out, size_t total,
   reset_reader();
   guard_fired = 0;
   answer_first = answered;
+  stop_at = 0;
+  no_buffer_once = 0;
+  enobufs_seen = 0;
+  stopped = 0;
   start_listener(&addr, eof_connection_cb);
   fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ck_assert_int_ge(fd, 0);
@@ -366,11 +391,13 @@ static int start_reads_test(int backend, uint8_t *out, size_t total,
 
 /* Sends out[sent..total) at once with the FIN; the reads end in UV_EOF
  * with every byte in order and the three handles closed. */
-static void finish_reads_test(int fd, uint8_t *out, size_t sent,
-                              size_t total) {
-  ck_assert_int_eq(write(fd, out + sent, total - sent),
-                   (ssize_t)(total - sent));
-  ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+static void finish_reads_shut(int fd, uint8_t *out, size_t sent,
+                              size_t total, int shut_already) {
+  if (!shut_already) {
+    ck_assert_int_eq(write(fd, out + sent, total - sent),
+                     (ssize_t)(total - sent));
+    ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+  }
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   close(fd);
@@ -382,6 +409,11 @@ static void finish_reads_test(int fd, uint8_t *out, size_t sent,
   free(out);
   free(got);
   got = NULL;
+}
+
+static void finish_reads_test(int fd, uint8_t *out, size_t sent,
+                              size_t total) {
+  finish_reads_shut(fd, out, sent, total, 0);
 }
 
 /* A plain client sends three single bytes, each read on its own wake-up
@@ -412,6 +444,104 @@ START_TEST(sink_after_answers) {
   send_one_by_one(fd, out, 0, 3, 1);
   send_one_by_one(fd, out, 3, 3 + 12 * 100, 100);
   finish_reads_test(fd, out, 3 + 12 * 100, total);
+}
+END_TEST
+
+/* read(2) calls this thread has made (/proc/thread-self/io's syscr). */
+static long long thread_reads(void) {
+  char text[512];
+  const char *p;
+  ssize_t n;
+  int fd = open("/proc/thread-self/io", O_RDONLY | O_CLOEXEC);
+
+  ck_assert_int_ge(fd, 0);
+  n = read(fd, text, sizeof(text) - 1);
+  close(fd);
+  ck_assert_int_gt(n, 0);
+  text[n] = '\0';
+  p = strstr(text, "syscr: ");
+  ck_assert_ptr_nonnull(p);
+  return strtoll(p + 7, NULL, 10);
+}
+
+/* A kernel with io_uring's multishot recv (6.0) and the ring allowed. */
+static int recv_op_expected(int backend) {
+  struct utsname u;
+  int major = 0, minor = 0;
+  if ((backend & 1) != 0 || bio_test_uring_denied() || uname(&u) != 0 ||
+      sscanf(u.release, "%d.%d", &major, &minor) != 2)
+    return 0;
+  return major > 6 || (major == 6 && minor >= 0);
+}
+
+/* A stream that converses (each message answered) reads on io_uring with
+ * an armed recv op: the kernel receives, and the loop makes no read(2)
+ * per message, where the answered poll's wake-up cost one each. On epoll
+ * a read per message it is (which shows the count counts). Every byte
+ * still arrives in order, and the EOF after it. */
+START_TEST(conversing_stream_reads_without_read_calls) {
+  const size_t total = 3 + 200;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, total);
+  long long before, reads;
+
+  send_one_by_one(fd, out, 0, 3, 1);
+  before = thread_reads();
+  send_one_by_one(fd, out, 3, total, 1);
+  reads = thread_reads() - before;
+  if (recv_op_expected(_i))
+    ck_assert_int_le(reads, 20);
+  else
+    ck_assert_int_ge(reads, 200);
+  finish_reads_test(fd, out, total, total);
+}
+END_TEST
+
+/* The conversing stream stops reading in read_cb with bytes of the same
+ * arrival still to hand over (3000 came with the FIN; read_cb takes 1000
+ * at a time): nothing more reaches read_cb while it is stopped, and when
+ * it starts again the rest comes first, in order, then the EOF. */
+START_TEST(stopped_with_bytes_left_gets_them_after_restart) {
+  const size_t total = 3 + 3000;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 3);
+  size_t seen;
+  int i;
+
+  send_one_by_one(fd, out, 0, 3, 1);
+  stop_at = 3 + SMALL_READ;
+  ck_assert_int_eq(write(fd, out + 3, total - 3), (ssize_t)(total - 3));
+  ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+  while (!stopped && !guard_fired)
+    uv_run(&loop, UV_RUN_ONCE);
+  ck_assert_int_eq(stopped, 1);
+  seen = ngot;
+  ck_assert_uint_ge(seen, 3 + SMALL_READ);
+  ck_assert_uint_lt(seen, total);
+  for (i = 0; i < 5; i++)
+    uv_run(&loop, UV_RUN_NOWAIT);
+  ck_assert_uint_eq(ngot, seen);
+  ck_assert_int_eq(eof_seen, 0);
+  ck_assert_int_eq(uv_read_start((uv_stream_t *)&server_end, small_alloc_cb,
+                                 eof_read_cb),
+                   0);
+  finish_reads_shut(fd, out, total, total, 1);
+}
+END_TEST
+
+/* alloc_cb gives no buffer once in the middle of a conversation:
+ * read_cb hears UV_ENOBUFS, and the bytes that were waiting come at the
+ * next turn, in order. */
+START_TEST(no_buffer_once_loses_no_byte) {
+  const size_t total = 3 + 500 + 100;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 3);
+
+  send_one_by_one(fd, out, 0, 3, 1);
+  no_buffer_once = 1;
+  send_one_by_one(fd, out, 3, 3 + 500, 500);
+  ck_assert_int_eq(enobufs_seen, 1);
+  finish_reads_test(fd, out, 3 + 500, total);
 }
 END_TEST
 
@@ -628,6 +758,10 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, eof_after_many_reads, 0, 2);
   tcase_add_loop_test(tc, sink_after_answers, 0, 2);
+  tcase_add_loop_test(tc, conversing_stream_reads_without_read_calls, 0, 2);
+  tcase_add_loop_test(tc, stopped_with_bytes_left_gets_them_after_restart, 0,
+                      2);
+  tcase_add_loop_test(tc, no_buffer_once_loses_no_byte, 0, 2);
   suite_add_tcase(s, tc);
   tc = tcase_create("accepts");
   tcase_set_timeout(tc, 60);

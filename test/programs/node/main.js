@@ -1,5 +1,6 @@
 // Node 18 (Debian's, on the shared libuv.so.1): files through fs.promises,
-// a net echo server with several clients, child_process spawn and exec
+// a net echo server with several clients, a request/response chat on one
+// connection, child_process spawn and exec
 // with pipes, dns.lookup, a worker thread posting back, timers. Prints what
 // each part got and a checksum over all of it.
 'use strict';
@@ -87,6 +88,69 @@ function echoClient(port, seed) {
         resolve(digest(all));
     });
   });
+}
+
+// Request/response on one connection (the server's stream converses, and
+// on io_uring reads with an armed recv op): 400 rounds, each a pair of
+// requests sent together; the server pauses its reading for a moment every
+// 50 rounds (the second request of the pair may be in the process by then)
+// and answers each request in order.
+async function chat() {
+  const server = net.createServer((sock) => {
+    let buf = '';
+    let n = 0;
+    sock.setNoDelay(true); // two answers a round: no waiting for an ACK
+    sock.setEncoding('utf8');
+    sock.on('data', (text) => {
+      buf += text;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        sock.write(`re ${line} ${++n}\n`);
+        if (n % 100 === 1) {
+          sock.pause();
+          setTimeout(() => sock.resume(), 5);
+        }
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const replies = await new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const got = [];
+    let buf = '';
+    let round = 0;
+    const ask = () => sock.write(`a${round}\nb${round}\n`);
+    sock.setNoDelay(true);
+    sock.setEncoding('utf8');
+    sock.on('connect', ask);
+    sock.on('error', reject);
+    sock.on('data', (text) => {
+      buf += text;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        got.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (got.length % 2 === 0) {
+          if (++round === 400) {
+            sock.end();
+            resolve(got);
+            return;
+          }
+          ask();
+        }
+      }
+    });
+  });
+  await new Promise((resolve) => server.close(resolve));
+  const want = [];
+  for (let r = 0; r < 400; r++)
+    want.push(`re a${r} ${2 * r + 1}`, `re b${r} ${2 * r + 2}`);
+  assert.deepStrictEqual(replies, want);
+  note('chat', `${replies.length} ${digest(Buffer.from(replies.join('\n')))}`);
 }
 
 async function network() {
@@ -184,7 +248,7 @@ async function main() {
   reportRuntime();
   const dir = fs.mkdtempSync(path.join(process.env.TMPDIR || '/tmp', 'n-'));
   await Promise.all([
-    files(dir), network(), children(), lookup(),
+    files(dir), network(), chat(), children(), lookup(),
     worker().then((r) => note('worker', r)),
     timers().then((r) => note('timers', r)),
   ]);
