@@ -57,9 +57,10 @@ typedef struct uring_state {
   int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
   struct io_uring_probe *probe;
   /* The ops that have an SQE whose last CQE has not come: an open-
-   * addressing set (linear probing, at most half full), so that a ring
-   * that must be replaced (the loop moved to another thread) can hand
-   * them to its successor instead of losing them. */
+   * addressing set (linear probing, at most three quarters full: the
+   * polls of 10,000 idle connections take 16384 slots, 13 B each), so
+   * that a ring that must be replaced (the loop moved to another thread)
+   * can hand them to its successor instead of losing them. */
   bio_op **live;
   unsigned live_cap; /* a power of two, or 0 */
   unsigned live_n;
@@ -138,7 +139,7 @@ static int live_grow(uring_state *st) {
 
 static int live_add(uring_state *st, bio_op *op) {
   unsigned i;
-  if ((st->live_n + 1) * 2 > st->live_cap && live_grow(st) != 0)
+  if ((st->live_n + 1) * 4 > st->live_cap * 3 && live_grow(st) != 0)
     return -ENOMEM;
   for (i = live_slot(st, op); st->live[i] != NULL;
        i = (i + 1) & (st->live_cap - 1))
