@@ -160,6 +160,7 @@ UV_EXTERN int uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
 UV_EXTERN int uv_poll_stop(uv_poll_t *handle) {
   bio_loop *core;
   bio_op *op;
+  int out = 0;
 
   if (handle == NULL || handle->type != UV_POLL)
     return UV_EINVAL;
@@ -176,10 +177,9 @@ UV_EXTERN int uv_poll_stop(uv_poll_t *handle) {
    * cancels at once). */
   if (op->state != BIO_OP_IDLE) {
     int in_kernel = op->state == BIO_OP_INFLIGHT;
-    if (bio__op_cancel(core, op) != 0 && in_kernel)
-      bio__loop_submit_now(core);
+    out = bio__op_cancel(core, op) != 0 && in_kernel;
   }
-  bio__loop_forget_fd(core, handle->io_watcher.fd);
+  bio__loop_fd_closing(core, handle->io_watcher.fd, out);
   return 0;
 }
 

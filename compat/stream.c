@@ -1716,7 +1716,7 @@ static int owes_callbacks(uv_stream_t *s) {
 /* uv_close gives the descriptors up at once, as libuv does (a program
  * may count on the peer seeing the close, or on reusing the number): an
  * op still out was cancelled first, which detaches it from the fd. */
-static void close_fds(uv_stream_t *s) {
+static void close_fds(uv_stream_t *s, int ops_out) {
   bio_stream_ext *x = bio__sx(s);
   int i;
 
@@ -1729,7 +1729,7 @@ static void close_fds(uv_stream_t *s) {
   if (x != NULL)
     x->nfds = 0;
   if (s->io_watcher.fd != -1) {
-    bio__loop_forget_fd(bio__core(s->loop), s->io_watcher.fd);
+    bio__loop_fd_closing(bio__core(s->loop), s->io_watcher.fd, ops_out);
     /* libuv leaves stdio open: a tty or pipe over fd 0-2 is borrowed. */
     if (s->io_watcher.fd > STDERR_FILENO || (s->flags & S_OWN_FD))
       close(s->io_watcher.fd);
@@ -1741,7 +1741,7 @@ static void close_fds(uv_stream_t *s) {
 static void release(uv_stream_t *s) {
   bio_stream_ext *x = bio__sx(s);
 
-  close_fds(s);
+  close_fds(s, 0);
   if (x != NULL) {
     bio__free(x->fds);
     bio__free(x->stash);
@@ -1820,8 +1820,6 @@ int bio__stream_close(uv_stream_t *s) {
   }
   if (x != NULL && x->wop.state != BIO_OP_IDLE)
     in_kernel |= bio__op_cancel(core, &x->wop) != 0;
-  if (in_kernel)
-    bio__loop_submit_now(core);
   while (!bio__q_empty(WQ(s))) {
     uv_write_t *req = wreq_of(bio__q_next(WQ(s)));
     s->write_queue_size -= req_left(req);
@@ -1830,7 +1828,7 @@ int bio__stream_close(uv_stream_t *s) {
     bio__q_insert_tail(DONE_Q(s), req->queue);
   }
   bio__handle_stop((uv_handle_t *)s);
-  close_fds(s);
+  close_fds(s, in_kernel);
   if (!ops_busy(s) && !owes_callbacks(s)) {
     release(s);
     return 0;

@@ -282,9 +282,10 @@ static void maybe_stop(uv_udp_t *h) {
 }
 
 
-static void close_fd(uv_udp_t *h) {
+/* ops_out: see bio__loop_fd_closing. */
+static void close_fd(uv_udp_t *h, int ops_out) {
   if (h->io_watcher.fd != -1) {
-    bio__loop_forget_fd(bio__core(h->loop), h->io_watcher.fd);
+    bio__loop_fd_closing(bio__core(h->loop), h->io_watcher.fd, ops_out);
     close(h->io_watcher.fd);
     h->io_watcher.fd = -1;
   }
@@ -543,7 +544,7 @@ static void close_progress(uv_udp_t *h) {
   run_finished(h);
   if (ops_busy(h) || !bio__q_empty(FINISHED(h)))
     return;
-  close_fd(h);
+  close_fd(h, 0);
   h->flags &= ~UDP_F_CLOSE_WAIT;
   bio__req_unregister(loop); /* the hold bio__udp_close took */
   h->next_closing = loop->closing_handles;
@@ -1065,9 +1066,7 @@ int bio__udp_close(uv_udp_t *h) {
    * now (one io_uring_enter, only when an op was there). Then no op of
    * ours names the fd in the kernel or in a queue, and it may close
    * while their callbacks wait for their turn. */
-  if (in_kernel)
-    bio__loop_submit_now(core);
-  close_fd(h);
+  close_fd(h, in_kernel);
   if (!ops_busy(h) && bio__q_empty(FINISHED(h)))
     return 0;
   /* Wait for our ops; hold the loop alive as a closing handle would. */

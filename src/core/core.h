@@ -464,15 +464,24 @@ static inline void bio__loop_expect_post(bio_loop *loop) {
  * cancels to the kernel now and collects what completed (their final
  * completions among them), to be dispatched in this turn. One syscall for
  * all the cancels of a turn (say, every stream closed in it), not one
- * each. The owner calls it after its callbacks of the turn. */
+ * each. bio__loop_dispatch calls it after its callbacks and alarms;
+ * an owner calls it after callbacks it runs itself (compat's pending
+ * queue) or cancels outside a dispatch that must land in this turn. */
 void bio__loop_flush_cancels(bio_loop *loop);
 /* Hands ops submitted but still queued here to the kernel now, and
- * collects what has completed for this turn's dispatch. For an owner
- * about to close an fd that such an op names: in the kernel the op holds
- * the file, queued it holds only the number. */
+ * collects what has completed for this turn's dispatch (a send queued
+ * behind a close must reach the kernel before the fd goes: queued, it
+ * names only the number). */
 void bio__loop_submit_now(bio_loop *loop);
-/* Call before closing an fd that ops of this loop waited on. */
-void bio__loop_forget_fd(bio_loop *loop, int fd);
+/* The one step before an owner closes fd that ops of this loop used, once
+ * it has cancelled those still out. ops_out: one of them may still be
+ * queued or in the kernel (bio__op_cancel said -EBUSY for an op that was
+ * INFLIGHT, a send went out): the queue and the cancels go to the kernel
+ * now and what completes joins this turn's dispatch, so that the kernel
+ * holds the file no longer when close(2) comes (an armed op would keep a
+ * socket open, and its peer would see the close late). Then the backend
+ * forgets fd (epoll's registration, which would outlive close). */
+void bio__loop_fd_closing(bio_loop *loop, int fd, int ops_out);
 /* Nonzero when the loop's backend runs ops of this opcode natively (or
  * has the BIO_CAP_* capability). */
 int bio__loop_supports(bio_loop *loop, unsigned opcode);

@@ -743,8 +743,11 @@ int bio__loop_dispatch(bio_loop *loop) {
    * error, a cancel of a queued op, a deferral) runs at the next turn, so
    * a callback that defers itself again can't keep the loop from polling. */
   bio_op_list batch = loop->completed;
-  if (batch.head == NULL)
-    return fire_alarms(loop);
+  if (batch.head == NULL) {
+    n = fire_alarms(loop);
+    bio__loop_flush_cancels(loop); /* an alarm's callback may cancel */
+    return n;
+  }
   bio__op_list_init(&loop->completed);
   while ((op = bio__op_list_shift(&batch)) != NULL) {
     if (op->flags & BIO_OPF_MORE) {
@@ -765,7 +768,12 @@ int bio__loop_dispatch(bio_loop *loop) {
   /* Completions made room in the backend. */
   if (loop->pending.head != NULL)
     flush_pending(loop);
-  return n + fire_alarms(loop);
+  n += fire_alarms(loop);
+  /* Armed ops the callbacks cancelled: their final completions come now,
+   * for the owner's next dispatch in this turn (a stream closed in its
+   * read callback then closes in this turn), whoever the owner is. */
+  bio__loop_flush_cancels(loop);
+  return n;
 }
 
 
@@ -889,7 +897,9 @@ void bio__loop_submit_now(bio_loop *loop) {
 }
 
 
-void bio__loop_forget_fd(bio_loop *loop, int fd) {
+void bio__loop_fd_closing(bio_loop *loop, int fd, int ops_out) {
+  if (ops_out)
+    bio__loop_submit_now(loop);
   if (loop->backend != NULL && loop->backend->forget != NULL)
     loop->backend->forget(loop, fd);
 }

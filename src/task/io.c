@@ -179,8 +179,7 @@ static void deadline_fired(bio_loop *loop, bio_alarm *a) {
   } else if (unhook(io)) {
     io_end(io, -ETIMEDOUT);
   } else if (io->flags & F_OP_ARMED) {
-    bio__op_cancel(loop, &io->op);
-    bio__loop_flush_cancels(loop);
+    bio__op_cancel(loop, &io->op); /* dispatch flushes it after us */
   }
   /* A pool job can't be stopped once it runs: it ends with its result,
    * or -ETIMEDOUT if it is cancelled before it starts. */
@@ -536,13 +535,13 @@ BIO_EXTERN int bio_close(bio_task *t, bio_io *bio, int fd) {
   loop = loop_of(t);
   if (!native(loop)) {
     /* Not an await: the fd is gone whatever else happens. */
-    bio__loop_forget_fd(loop, fd);
+    bio__loop_fd_closing(loop, fd, 0);
     return close(fd) == 0 || errno == EINTR ? 0 : -errno;
   }
   if ((err = io_begin(t, io, K_OP)) != 0) {
     if (err == -EBUSY)
       return err;
-    bio__loop_forget_fd(loop, fd);
+    bio__loop_fd_closing(loop, fd, 0);
     return close(fd) == 0 ? err : -errno;
   }
   io->op.opcode = BIO_OP_CLOSE;

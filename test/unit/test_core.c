@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "backend/fault.h"
@@ -913,6 +914,120 @@ START_TEST(fault_cancel_of_queued_op) {
 END_TEST
 
 
+/* A callback that cancels an armed op (a stream closed in its read
+ * callback): on io_uring dispatch hands the cancel to the kernel after
+ * the turn's callbacks, so the armed op's final completion is there for
+ * the next dispatch of the same turn, with no wait in between, whoever
+ * owns it (the owner no longer has to remember bio__loop_flush_cancels). */
+static counted_op *to_cancel;
+
+static void cancel_other_cb(bio_loop *loop, bio_op *op) {
+  count_cb(loop, op);
+  bio__op_cancel(loop, &to_cancel->op);
+}
+
+START_TEST(cancel_in_callback_lands_within_dispatch) {
+  bio_loop loop;
+  counted_op armed, nop;
+  int fds[2];
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(&armed, BIO_OP_POLL, fds[0]);
+  armed.op.u.events = POLLIN;
+  armed.op.flags = BIO_OPF_MULTI;
+  bio__op_submit(&loop, &armed.op);
+  bio__loop_poll(&loop, 0); /* into the kernel */
+  prep(&nop, BIO_OP_NOP, -1);
+  nop.op.cb = cancel_other_cb;
+  to_cancel = &armed;
+  bio__op_submit(&loop, &nop.op);
+  POLL_UNTIL(&loop, nop.calls == 1);
+  /* io_uring: no reap, only what dispatch collected. epoll's cancel is
+   * certain at once (no kernel holds the op) and completes with the next
+   * wait, which blocks on nothing. */
+  if (_i == 0)
+    bio__loop_dispatch(&loop);
+  else
+    bio__loop_poll(&loop, 0);
+  ck_assert_int_eq(armed.calls, 1);
+  ck_assert_int_eq(armed.res, -ECANCELED);
+  ck_assert_int_eq(armed.op.state, BIO_OP_IDLE);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+/* An armed multishot recv (io_uring only: epoll says it has none) keeps
+ * what it received on the op, in order, in chunks of the loop's buffers;
+ * the callback may take part of a chunk and the rest later; after the
+ * bytes, the peer's EOF ends the op with res 0. */
+typedef struct {
+  counted_op c;
+  char got[16384];
+  size_t ngot;
+} recv_sink;
+
+static void recv_sink_cb(bio_loop *loop, bio_op *op) {
+  recv_sink *r = bio_container_of(op, recv_sink, c.op);
+  char *data;
+  size_t len;
+  count_cb(loop, op);
+  while (bio__recv_chunk(loop, op, &data, &len)) {
+    size_t take = len > 1 ? 1 : len; /* a bit at a time, then the rest */
+    ck_assert_uint_le(r->ngot + len, sizeof(r->got));
+    memcpy(r->got + r->ngot, data, take);
+    r->ngot += take;
+    bio__recv_consume(loop, op, take);
+    if (bio__recv_chunk(loop, op, &data, &len) && take < 2) {
+      memcpy(r->got + r->ngot, data, len);
+      r->ngot += len;
+      bio__recv_consume(loop, op, len);
+    }
+  }
+}
+
+START_TEST(recv_multi_keeps_chunks_in_order) {
+  bio_loop loop;
+  static recv_sink r;
+  char out[10000];
+  size_t i;
+  int sv[2];
+
+  loop_on(&loop, backend_names[_i]);
+  if (_i == 1) {
+    ck_assert_int_eq(bio__loop_supports(&loop, BIO_CAP_RECV_BUFS), 0);
+    bio__loop_close(&loop);
+    return;
+  }
+  ck_assert_int_ne(bio__loop_supports(&loop, BIO_CAP_RECV_BUFS), 0);
+  for (i = 0; i < sizeof(out); i++)
+    out[i] = (char)(i * 13 + 5);
+  ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  memset(&r, 0, sizeof(r));
+  prep(&r.c, BIO_OP_RECV, sv[0]);
+  r.c.op.cb = recv_sink_cb;
+  r.c.op.flags = BIO_OPF_MULTI;
+  bio__op_submit(&loop, &r.c.op);
+  ck_assert_int_eq(write(sv[1], out, 5), 5);
+  POLL_UNTIL(&loop, r.ngot == 5);
+  ck_assert_int_ne(r.c.op.state, BIO_OP_IDLE); /* still armed */
+  ck_assert_int_eq(write(sv[1], out + 5, sizeof(out) - 5),
+                   (ssize_t)(sizeof(out) - 5));
+  POLL_UNTIL(&loop, r.ngot == sizeof(out));
+  ck_assert_int_eq(memcmp(r.got, out, sizeof(out)), 0);
+  ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+  POLL_UNTIL(&loop, r.c.op.state == BIO_OP_IDLE);
+  ck_assert_int_eq(r.c.res, 0);
+  ck_assert_uint_eq(r.ngot, sizeof(out));
+  close(sv[0]);
+  close(sv[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
 START_TEST(unknown_backend_is_einval) {
   bio_loop loop;
   setenv("BIO_BACKEND", "kqueue", 1);
@@ -946,6 +1061,8 @@ int main(void) {
   tcase_add_loop_test(tc, fault_eagain_ebusy_retry_in_order, 0, 2);
   tcase_add_loop_test(tc, fault_cancel_of_queued_op, 0, 2);
   tcase_add_test(tc, unknown_backend_is_einval);
+  tcase_add_loop_test(tc, cancel_in_callback_lands_within_dispatch, 0, 2);
+  tcase_add_loop_test(tc, recv_multi_keeps_chunks_in_order, 0, 2);
   tcase_add_test(tc, spin_catches_io_completion);
   tcase_add_loop_test(tc, spin_takes_posts_and_handed_over_wakes, 0, 2);
   tcase_add_test(tc, spin_respects_timeout_and_backs_off);
