@@ -114,6 +114,9 @@ typedef struct bio_uv_loop {
    * polls ran, and of those the ones already waiting when the poll
    * looked (counted while idle time is metered, as libuv does). */
   uint64_t metrics_loop_count, metrics_events, metrics_events_waiting;
+  /* UV_METRICS_IDLE_TIME asked: the core's idle meter adds to idle_ns. */
+  int track_idle;
+  uint64_t idle_ns;
 } bio_uv_loop;
 
 static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {

@@ -188,6 +188,12 @@ UV_EXTERN void uv_loop_delete(uv_loop_t *loop) {
 UV_EXTERN size_t uv_loop_size(void) { return sizeof(uv_loop_t); }
 
 
+/* The core's idle meter: the time each turn spent spinning or blocked. */
+static void meter_idle(void *arg, uint64_t ns) {
+  ((bio_uv_loop *)arg)->idle_ns += ns;
+}
+
+
 UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
   va_list ap;
   int sig;
@@ -206,7 +212,8 @@ UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
     bio__core(loop)->block_sigprof = 1;
     return 0;
   case UV_METRICS_IDLE_TIME:
-    bio__core(loop)->track_idle = 1;
+    bio__uv(loop)->track_idle = 1;
+    bio__loop_set_idle_meter(bio__core(loop), meter_idle, bio__uv(loop));
     return 0;
   case UV_LOOP_USE_IO_URING_SQPOLL:
     /* libuv's io_uring ring (file ops only) would get a kernel polling
@@ -262,7 +269,7 @@ UV_EXTERN int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics) {
 UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t *loop) {
   if (loop == NULL || loop->internal_fields == NULL)
     return 0;
-  return bio__core(loop)->idle_ns;
+  return bio__uv(loop)->idle_ns;
 }
 
 
@@ -359,7 +366,7 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
   uv_update_time(loop);
   n = bio__loop_dispatch(core);
   bio__uv(loop)->metrics_events += (uint64_t)n;
-  if (core->track_idle && core->reap_found_ready)
+  if (bio__uv(loop)->track_idle && core->reap_found_ready)
     bio__uv(loop)->metrics_events_waiting += (uint64_t)n;
   /* Sends that came while we were awake wrote no eventfd (the core looked
    * for them before any blocking wait, through loop_has_wakes): run them. */

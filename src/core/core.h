@@ -358,9 +358,14 @@ struct bio_loop {
   /* io_uring_setup itself said ENOMEM (RLIMIT_MEMLOCK), not the
    * allocator: worth waiting for closed rings to be freed. */
   int ring_memlock_short;
-  /* Idle-time metrics (uv_metrics_idle_time): time blocked in wait. */
-  int track_idle;
-  uint64_t idle_ns;
+  /* What the reap does before it blocks (NULL: nothing): the spin policy
+   * (spin.c) unless the owner installed another. spun_io is its state. */
+  const struct bio_idle_policy *idle;
+  int spun_io;
+  /* The owner's meter of idle time (uv_metrics_idle_time): called with
+   * the time each reap spent in its idle policy and blocked in wait. */
+  void (*idle_meter)(void *arg, uint64_t ns);
+  void *idle_meter_arg;
   /* The last reap found completions ready before it waited (metrics:
    * events that were waiting when the loop looked). */
   int reap_found_ready;
@@ -377,6 +382,30 @@ struct bio_loop {
   const bio_backend *inner;
   void *inner_data;
 };
+
+/* An idle policy: what a loop does when its reap is about to block. */
+typedef struct bio_idle_policy {
+  /* The reap would now block for up to timeout_ns (-1: no limit); now_ns
+   * is bio__clock_ns(). Returns nonzero when it need not block any more
+   * (something came meanwhile): the wait then only collects. */
+  int (*before_block)(bio_loop *loop, int64_t timeout_ns, uint64_t now_ns);
+  /* Optional: the idle gap that followed, from before_block's now_ns to
+   * the end of the wait. */
+  void (*after_idle)(bio_loop *loop, uint64_t gap_ns);
+} bio_idle_policy;
+
+/* spin.c: spin for a while before blocking when an event is likely soon
+ * (a pool job of ours runs; recent gaps were short and the backend can
+ * watch its completions without a syscall), unless other threads want
+ * our CPUs; every loop starts with it. */
+extern const bio_idle_policy bio__spin_policy;
+void bio__loop_set_idle_policy(bio_loop *loop, const bio_idle_policy *p);
+void bio__loop_set_idle_meter(bio_loop *loop,
+                              void (*meter)(void *arg, uint64_t ns),
+                              void *arg);
+/* Work handed over by other threads without a wake the loop has seen:
+ * posts, and what the owner's busy_check reports. */
+int bio__loop_handed_over(bio_loop *loop);
 
 struct bio_loop_guest {
   void (*run)(void *arg);

@@ -21,11 +21,6 @@
 #include "core/settings.h"
 #include "blitzio.h"
 
-/* At most this many idle turns sleep between two tries of an I/O spin. */
-#define SPIN_BACKOFF_MAX 64u
-/* A spin that saw its clock jump this far between two looks was
- * preempted (spin_before_sleep). */
-#define SPIN_PREEMPTED_NS 200000u
 /* How soon a loop holding pushed-back ops tries them again. */
 #define PENDING_RETRY_NS 1000000
 
@@ -232,6 +227,8 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
   loop->spin_ns = opts != NULL && opts->spin_us >= 0
                       ? (unsigned)opts->spin_us * 1000u
                       : spin_ns_setting();
+  /* The default idle policy; an owner may install another, or none. */
+  loop->idle = &bio__spin_policy;
   bio__op_list_init(&loop->pending);
   bio__op_list_init(&loop->completed);
 
@@ -461,7 +458,7 @@ void bio__loop_post(bio_loop *loop, bio_op *op) {
       &loop->posted, &head, op, memory_order_seq_cst, memory_order_relaxed));
   /* Only the first post after a drain needs to wake the loop; the wake
    * coalesces the rest. A spinning loop needs none: the CAS above and
-   * this load pair with its store and load in spin_before_sleep (all
+   * this load pair with its store and load in spin.c's spin (all
    * seq_cst), so either it sees our op or we see it no longer spins. */
   if (!atomic_load(&loop->spinning))
     bio__loop_wake(loop);
@@ -476,10 +473,10 @@ void bio__loop_post(bio_loop *loop, bio_op *op) {
 static int wait_once(bio_loop *loop, int64_t timeout_ns, bio_op_list *done) {
   int err;
 
-  if (loop->track_idle && timeout_ns != 0) {
+  if (loop->idle_meter != NULL && timeout_ns != 0) {
     uint64_t t0 = bio__clock_ns();
     err = loop->backend->wait(loop, timeout_ns, done);
-    loop->idle_ns += bio__clock_ns() - t0;
+    loop->idle_meter(loop->idle_meter_arg, bio__clock_ns() - t0);
   } else {
     err = loop->backend->wait(loop, timeout_ns, done);
   }
@@ -489,93 +486,22 @@ static int wait_once(bio_loop *loop, int64_t timeout_ns, bio_op_list *done) {
 
 /* Work other threads handed over without a wake we have seen: posts,
  * and what the owner's busy_check reports (its sent async handles). */
-static int handed_over(bio_loop *loop) {
+int bio__loop_handed_over(bio_loop *loop) {
   return atomic_load(&loop->posted) != NULL ||
          (loop->busy_check != NULL && loop->busy_check(loop->wake_arg));
 }
 
 
-/* Whether a spin due now is skipped: other threads want our CPUs
- * (contention.c). The skipped turn sleeps at once; its idle gap is still
- * measured, so the loop spins again when contention ends and the gaps
- * are short. */
-static int spin_held_off(bio_loop *loop, uint64_t now_ns) {
-  if (loop->spin_always || !bio__cpu_contended(now_ns))
-    return 0;
-  loop->spins_contended++;
-  return 1;
+void bio__loop_set_idle_policy(bio_loop *loop, const bio_idle_policy *p) {
+  loop->idle = p;
 }
 
 
-/* About to sleep, the loop may spin instead, for up to spin_ns:
- * - while pool jobs of ours run: a short job (libuv's queue_work
- *   benchmark: an empty one) comes back within microseconds;
- * - when its recent idle gaps were short (io_skip, adapt_spin) and the
- *   backend can watch for completions without a syscall (ready): a peer
- *   on the other CPU answering our last send (a request/response client,
- *   libuv's pound and ping-pong benchmarks) often does within
- *   microseconds too.
- * Catching the event spinning saves the sleep, the wake-up, and the
- * cross-CPU interrupt that wake-up costs whoever completed our op: on a
- * saturated peer CPU that is the bigger half. While we spin, wakes write
- * no eventfd; they hand over through posted or the owner's busy_check,
- * which we watch. Returns 1 when something arrived. */
-static int spin_before_sleep(bio_loop *loop, int64_t timeout_ns,
-                             int watch_io, uint64_t start) {
-  uint64_t limit = loop->spin_ns;
-  uint64_t deadline, last;
-  unsigned i;
-
-  if (timeout_ns > 0 && (uint64_t)timeout_ns < limit)
-    limit = (uint64_t)timeout_ns;
-  deadline = start + limit;
-  last = start;
-  atomic_store(&loop->spinning, 1);
-  for (i = 1;; i++) {
-    if (handed_over(loop) || (watch_io && loop->backend->ready(loop)))
-      break;
-    bio__cpu_relax();
-    if ((i & 15) == 0) {
-      uint64_t t = bio__clock_ns();
-      /* Sixteen pauses take a microsecond or two: a much longer gap
-       * means the CPU went to someone else meanwhile. Stop, and let no
-       * spin take it from them for a while. */
-      if (t - last > SPIN_PREEMPTED_NS && !loop->spin_always) {
-        bio__cpu_note_preempted(t);
-        loop->spins_preempted++;
-        break;
-      }
-      if (t >= deadline)
-        break;
-      last = t;
-    }
-  }
-  atomic_store(&loop->spinning, 0);
-  /* A wake that saw us spinning wrote nothing: look once more. */
-  return handed_over(loop) || (watch_io && loop->backend->ready(loop));
-}
-
-
-/* After an idle gap (from the start of a spin or sleep to the event that
- * ended it): a short one means spin next time. A spin that caught its
- * event keeps the loop spinning; one that missed makes it sleep through
- * the next 1, 2, 4 ... SPIN_BACKOFF_MAX idle turns before it tries again,
- * unless one of those sleeps turns out short itself. A slept gap counts
- * the wake-up too, so it reads longer than the peer's real answer time:
- * the tries find what the sleeps can't show. */
-static void adapt_spin(bio_loop *loop, int spun, uint64_t gap_ns) {
-  if (gap_ns < loop->spin_ns) {
-    loop->io_skip = 0;
-    loop->io_backoff = 0;
-  } else if (spun) {
-    loop->io_backoff = loop->io_backoff == 0 ? 1
-                       : loop->io_backoff >= SPIN_BACKOFF_MAX
-                           ? SPIN_BACKOFF_MAX
-                           : loop->io_backoff * 2;
-    loop->io_skip = loop->io_backoff;
-  } else if (loop->io_skip > 0) {
-    loop->io_skip--;
-  }
+void bio__loop_set_idle_meter(bio_loop *loop,
+                              void (*meter)(void *arg, uint64_t ns),
+                              void *arg) {
+  loop->idle_meter = meter;
+  loop->idle_meter_arg = arg;
 }
 
 
@@ -646,7 +572,6 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
   uint64_t start_ns;
   uint64_t idle_start = 0; /* when we began to spin or sleep */
   int measure;
-  int spun = 0; /* spun for I/O */
   int tries = 0;
   int err;
 
@@ -656,8 +581,8 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
       loop->completed.head != NULL ||
       atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
       (loop->backend->ready != NULL && loop->backend->ready(loop));
-  /* Idle gaps are timed only where a spin could follow from them. */
-  measure = loop->spin_ns != 0 && loop->backend->ready != NULL &&
+  /* Idle gaps are timed only for a policy that learns from them. */
+  measure = loop->idle != NULL && loop->idle->after_idle != NULL &&
             !loop->embedded;
   if (timeout_ns != 0 && bio__wheel_count(&loop->alarms) != 0)
     timeout_ns = alarm_timeout(loop, timeout_ns);
@@ -670,24 +595,14 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
   if (loop->completed.head != NULL ||
       atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL) {
     timeout_ns = 0;
-  } else if (timeout_ns != 0 && loop->spin_ns != 0 && !loop->embedded) {
-    int io = measure && loop->io_skip == 0;
-    if ((io || atomic_load_explicit(&loop->posts_expected,
-                                    memory_order_relaxed) > 0) &&
-        !loop->backend->busy(loop)) {
-      idle_start = bio__clock_ns();
-      if (!spin_held_off(loop, idle_start)) {
-        spun = io;
-        if (spin_before_sleep(loop, timeout_ns, io, idle_start)) {
-          timeout_ns = 0;
-          loop->spins_caught++;
-        } else {
-          loop->spins_missed++;
-        }
-        if (loop->track_idle)
-          loop->idle_ns += bio__clock_ns() - idle_start;
-      }
-    }
+  } else if (timeout_ns != 0 && loop->idle != NULL && !loop->embedded) {
+    /* About to block: the owner's idle policy may do something else
+     * first (spin.c: spin for a while). Its time is idle time too. */
+    idle_start = bio__clock_ns();
+    if (loop->idle->before_block(loop, timeout_ns, idle_start))
+      timeout_ns = 0;
+    if (loop->idle_meter != NULL)
+      loop->idle_meter(loop->idle_meter_arg, bio__clock_ns() - idle_start);
   }
 
   /* About to block: from here a wake must write the eventfd. Clear the
@@ -696,7 +611,7 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
    * here pair with the sender's push and exchange in bio__loop_wake. */
   if (timeout_ns != 0) {
     atomic_store(&loop->wake_pending, 0);
-    if (handed_over(loop))
+    if (bio__loop_handed_over(loop))
       timeout_ns = 0;
   }
 
@@ -724,7 +639,7 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
     err = wait_once(loop, left_ns, &done);
   }
   if (measure && idle_start != 0)
-    adapt_spin(loop, spun, bio__clock_ns() - idle_start);
+    loop->idle->after_idle(loop, bio__clock_ns() - idle_start);
   if (err == -EINTR)
     err = 0;
   bio__op_list_concat(&loop->completed, &done);
@@ -798,7 +713,7 @@ void bio__loop_wake_now(bio_loop *loop) {
 void bio__loop_wake(bio_loop *loop) {
   static const uint64_t one = 1;
   /* A spinning loop looks at what its owner's busy_check reports
-   * (spin_before_sleep): the owner's push before this load and the
+   * (spin.c): the owner's push before this load and the
    * loop's store of 0 before its last look are all seq_cst, so either it
    * sees the work or we see it stopped. A wake with nothing handed over
    * must reach the eventfd. */
@@ -829,7 +744,7 @@ int bio__loop_backend_fd(bio_loop *loop) {
   if (!loop->embedded) {
     loop->embedded = 1;
     atomic_store(&loop->wake_pending, 0);
-    if (handed_over(loop))
+    if (bio__loop_handed_over(loop))
       bio__loop_wake(loop);
   }
   return loop->backend->fd(loop);

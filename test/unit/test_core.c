@@ -1028,6 +1028,60 @@ START_TEST(recv_multi_keeps_chunks_in_order) {
 END_TEST
 
 
+/* The idle policy is the owner's: the reap calls the one installed (and
+ * none when it is removed) before it would block, and reports the gap
+ * after; the owner's meter hears of the idle time. */
+static int blocks_asked, idles_told;
+static int64_t asked_timeout;
+static uint64_t metered_ns;
+
+static int count_before_block(bio_loop *loop, int64_t timeout_ns,
+                              uint64_t now_ns) {
+  (void)loop;
+  (void)now_ns;
+  blocks_asked++;
+  asked_timeout = timeout_ns;
+  return 0;
+}
+
+static void count_after_idle(bio_loop *loop, uint64_t gap_ns) {
+  (void)loop;
+  (void)gap_ns;
+  idles_told++;
+}
+
+static void meter(void *arg, uint64_t ns) {
+  *(uint64_t *)arg += ns;
+}
+
+static const bio_idle_policy counting_policy = {count_before_block,
+                                                count_after_idle};
+
+START_TEST(idle_policy_and_meter_are_the_owners) {
+  bio_loop loop;
+
+  loop_on(&loop, backend_names[_i]);
+  ck_assert_ptr_eq(loop.idle, &bio__spin_policy); /* the default */
+  bio__loop_set_idle_policy(&loop, &counting_policy);
+  bio__loop_set_idle_meter(&loop, meter, &metered_ns);
+  blocks_asked = idles_told = 0;
+  metered_ns = 0;
+  bio__loop_poll(&loop, 0); /* no block: no policy, no meter */
+  ck_assert_int_eq(blocks_asked, 0);
+  bio__loop_poll(&loop, 3);
+  ck_assert_int_eq(blocks_asked, 1);
+  ck_assert_int_eq(idles_told, 1);
+  ck_assert(asked_timeout > 0 && asked_timeout <= 3000000);
+  ck_assert_uint_gt(metered_ns, 0);
+  bio__loop_set_idle_policy(&loop, NULL);
+  bio__loop_poll(&loop, 1);
+  ck_assert_int_eq(blocks_asked, 1);
+  ck_assert_uint_eq(loop.spins_caught + loop.spins_missed, 0);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
 START_TEST(unknown_backend_is_einval) {
   bio_loop loop;
   setenv("BIO_BACKEND", "kqueue", 1);
@@ -1062,6 +1116,7 @@ int main(void) {
   tcase_add_loop_test(tc, fault_cancel_of_queued_op, 0, 2);
   tcase_add_test(tc, unknown_backend_is_einval);
   tcase_add_loop_test(tc, cancel_in_callback_lands_within_dispatch, 0, 2);
+  tcase_add_loop_test(tc, idle_policy_and_meter_are_the_owners, 0, 2);
   tcase_add_loop_test(tc, recv_multi_keeps_chunks_in_order, 0, 2);
   tcase_add_test(tc, spin_catches_io_completion);
   tcase_add_loop_test(tc, spin_takes_posts_and_handed_over_wakes, 0, 2);
