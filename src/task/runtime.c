@@ -361,6 +361,8 @@ static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
   one = 1;
   if (atomic_compare_exchange_strong(&w->idle, &one, 0))
     atomic_fetch_sub(&r->idle_count, 1);
+  else if (!w->rt->woken)
+    BIO_STAT_ADD(w->rt, wakeups, 1); /* a wake_idle chose this worker */
   return err;
 }
 
@@ -760,7 +762,8 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
     if (dprintf(fd,
                 "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
                 "polls %llu (idle %llu), handed over %llu, long tasks "
-                "%llu, steals %llu, queued %llu, ops in flight %llu\n",
+                "%llu, steals %llu, queued %llu, ops in flight %llu, "
+                "wakeups %llu\n",
                 i, bio_loop_backend(r->workers[i].rt->loop),
                 (unsigned long long)st.live, (unsigned long long)st.spawned,
                 (unsigned long long)st.resumes, (unsigned long long)st.polls,
@@ -769,7 +772,8 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
                 (unsigned long long)st.long_tasks,
                 (unsigned long long)st.steals,
                 (unsigned long long)st.queued,
-                (unsigned long long)st.ops_in_flight) < 0)
+                (unsigned long long)st.ops_in_flight,
+                (unsigned long long)st.wakeups) < 0)
       return -errno;
   }
   if (r->shape == BIO_RUNTIME_STEALING &&

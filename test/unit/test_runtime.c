@@ -644,6 +644,53 @@ START_TEST(spawns_from_outside_wake_a_parked_worker) {
 }
 END_TEST
 
+/* The wakeups counter: none while the workers sit parked with nothing
+ * to do; then each spawn from outside, made once the last has run and
+ * the workers have parked again, wakes one of them (thread-per-core: the
+ * one it goes to; work stealing: an idle one, called by wake_idle). */
+START_TEST(wakeups_count_spawns_onto_parked_workers) {
+  bio_runtime *rt = new_runtime(_i, 2);
+  bio_rt_stats st;
+  bio_task t;
+  uint64_t before = 0, after = 0;
+  unsigned w;
+  int i, k;
+  char buf[2048];
+  int fds[2];
+  ssize_t n;
+
+  usleep(20000);
+  for (w = 0; w < 2; w++) {
+    ck_assert_int_eq(bio_runtime_stats(rt, w, &st), 0);
+    before += st.wakeups;
+  }
+  ck_assert_uint_eq(before, 0);
+  for (i = 0; i < 20; i++) {
+    memset(&t, 0, sizeof(t));
+    ck_assert_int_eq(bio_runtime_spawn(rt, &t, quick_run), 0);
+    for (k = 0; k < 20000 && !bio_task_done(&t); k++)
+      usleep(50);
+    ck_assert(bio_task_done(&t));
+    usleep(5000); /* parked again */
+  }
+  for (w = 0; w < 2; w++) {
+    ck_assert_int_eq(bio_runtime_stats(rt, w, &st), 0);
+    after += st.wakeups;
+  }
+  ck_assert_uint_gt(after, 0);
+  ck_assert_uint_le(after, 20);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
+  n = read(fds[0], buf, sizeof(buf) - 1);
+  ck_assert_int_gt(n, 0);
+  buf[n] = 0;
+  ck_assert_ptr_nonnull(strstr(buf, ", wakeups "));
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -700,6 +747,7 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, counters_show_what_each_worker_did, 0, 2);
   tcase_add_test(tc, bad_options_are_refused);
+  tcase_add_loop_test(tc, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
                       2);
   tcase_add_test(tc, a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
@@ -721,6 +769,7 @@ int main(void) {
   tcase_add_loop_test(steal, a_task_that_never_yields_is_counted_and_named,
                       0, 2);
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
+  tcase_add_loop_test(steal, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
   tcase_add_test(steal,
                  a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
