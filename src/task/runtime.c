@@ -48,6 +48,13 @@
 /* At most this many tasks in one steal: the victim's queue is walked
  * under its lock, which its own spawns need too. */
 #define STEAL_MAX 256
+/* A worker that finds no work anywhere looks again for this long before
+ * it parks (one of at most half of the workers searching, and not while
+ * other threads want the CPUs): a parked worker costs whoever has work
+ * for it an eventfd write, and itself a trip through the scheduler. A
+ * gap of SPIN_PREEMPTED_NS in the spin: its CPU went to someone else. */
+#define SPIN_NS 50000
+#define SPIN_PREEMPTED_NS 200000
 
 /* A queue of unstarted tasks (work stealing), linked through task->next:
  * the global one (spawns from outside). */
@@ -128,7 +135,9 @@ struct bio_runtime {
   pthread_cond_t wd_cond;
 };
 
-static __thread int current_worker = -1;
+/* initial-exec, as task.c's current_rt: no __tls_get_addr per spawn. */
+static __thread __attribute__((tls_model("initial-exec"))) int
+    current_worker = -1;
 
 static int start_watchdog(bio_runtime *r);
 
@@ -467,8 +476,45 @@ static int queues_empty(bio_runtime *r) {
   return 1;
 }
 
+/* Watches the queues, and w's remote stack, for up to SPIN_NS: whether
+ * something turned up (or the stop). Counts as searching. */
+static int spin_for_work(bio_runtime *r, worker *w) {
+  unsigned n = r->nworkers;
+  int limit = n / 2 > 0 ? (int)(n / 2) : 1, found = 0;
+  uint64_t now = bio__clock_ns(), until = now + SPIN_NS, last = now;
+  if (n < 2 || bio__cpu_contended(now))
+    return 0;
+  if (atomic_fetch_add(&r->searching, 1) >= limit) {
+    atomic_fetch_sub(&r->searching, 1);
+    return 0;
+  }
+  for (;;) {
+    int k;
+    for (k = 0; k < 16; k++)
+      bio__cpu_relax();
+    if (!queues_empty(r) ||
+        atomic_load_explicit(&w->rt->remote, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&w->rt->cancels, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+      found = 1;
+      break;
+    }
+    now = bio__clock_ns();
+    if (now - last > SPIN_PREEMPTED_NS) {
+      bio__cpu_note_preempted(now);
+      break;
+    }
+    if (now >= until)
+      break;
+    last = now;
+  }
+  atomic_fetch_sub(&r->searching, 1);
+  return found;
+}
+
 /* A work-stealing worker's turn: find work; with none (and nothing
- * runnable), park in the loop's wait, marked idle. */
+ * runnable), look a while longer, then park in the loop's wait, marked
+ * idle. */
 static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
   int err, one = 1;
   if (find_work(r, w) != 0 || w->rt->run_head != NULL)
@@ -477,6 +523,8 @@ static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
    * more; look again in a millisecond (no one wakes a stopping worker). */
   if (stopping)
     return bio__rt_turn(w->rt, 1, 0);
+  if (spin_for_work(r, w))
+    return bio__rt_turn(w->rt, 0, 0);
   /* Idle first, then the last look (pairs with the spawner's publish,
    * then look at idle_count: wake_idle). */
   atomic_store_explicit(&w->idle, 1, memory_order_seq_cst);
