@@ -116,7 +116,7 @@ struct bio_runtime {
   int shape;
   task_queue global;     /* work stealing: spawns from outside */
   atomic_int idle_count; /* workers marked idle */
-  atomic_int searching;  /* workers stealing now */
+  atomic_int searching;  /* workers stealing, or spinning for work, now */
   atomic_int stop;  /* shutdown asked: workers leave once idle */
   bio_loop_options loop_opts;
   int have_loop_opts;
@@ -367,10 +367,14 @@ static long adopt_list(worker *w, bio_task *list) {
 }
 
 /* Wakes one idle worker, if any: it will find the work that was just
- * published (or steal it). */
+ * published (or steal it). Not while a worker searches (steal,
+ * spin_for_work): every searcher, once it stops, either found work and
+ * calls wake_idle itself, or looks at the queues again before it parks;
+ * the caller published before it read searching, so that look sees it. */
 static void wake_idle(bio_runtime *r) {
   unsigned i, n = r->nworkers;
-  if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0)
+  if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0 ||
+      atomic_load_explicit(&r->searching, memory_order_seq_cst) != 0)
     return;
   for (i = 0; i < n; i++) {
     worker *w = &r->workers[i];
@@ -509,6 +513,9 @@ static int spin_for_work(bio_runtime *r, worker *w) {
     last = now;
   }
   atomic_fetch_sub(&r->searching, 1);
+  /* Spawners skipped their wakes while this one searched: pass it on. */
+  if (found)
+    wake_idle(r);
   return found;
 }
 
