@@ -80,11 +80,15 @@ typedef struct ring_buf {
 #define RING_FIRST 256
 
 typedef struct local_queue {
+  /* head (thieves' CAS) and tail (the owner's store per push) each on a
+   * cache line of its own, whatever the alignment. */
+  char pad0[64];
   _Atomic uint64_t head;
-  char pad0[64 - sizeof(uint64_t)];
-  _Atomic uint64_t tail;  /* written by the owner only */
+  char pad1[64];
+  _Atomic uint64_t tail;   /* written by the owner only */
   _Atomic(ring_buf *) buf; /* replaced by the owner only */
-  char pad1[64 - sizeof(uint64_t) - sizeof(void *)];
+  uint64_t head_seen;      /* the owner's: head when it last looked */
+  char pad2[64];
 } local_queue;
 
 typedef struct worker {
@@ -116,7 +120,11 @@ struct bio_runtime {
   int shape;
   task_queue global;     /* work stealing: spawns from outside */
   atomic_int idle_count; /* workers marked idle */
-  atomic_int searching;  /* workers stealing, or spinning for work, now */
+  /* Workers stealing, or spinning for work, now: on a line of its own
+   * (each steal changes it twice; spawns read idle_count). */
+  char pad_s0[64];
+  atomic_int searching;
+  char pad_s1[64];
   atomic_int stop;  /* shutdown asked: workers leave once idle */
   bio_loop_options loop_opts;
   int have_loop_opts;
@@ -166,6 +174,7 @@ static int lq_init(local_queue *q) {
   b->older = NULL;
   b->mask = RING_FIRST - 1;
   atomic_init(&q->head, 0);
+  q->head_seen = 0;
   atomic_init(&q->tail, 0);
   atomic_init(&q->buf, b);
   return 0;
@@ -193,8 +202,13 @@ static uint64_t lq_len(local_queue *q, memory_order mo) {
 static ring_buf *lq_room(local_queue *q, uint64_t n) {
   ring_buf *b = atomic_load_explicit(&q->buf, memory_order_relaxed), *nb;
   uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  uint64_t h = q->head_seen, cap, i;
+  /* head only grows: room by an old look is room (and the thieves' line
+   * is left alone). */
+  if (t - h + n <= b->mask + 1)
+    return b;
   /* acquire: thieves read the slots before their head CAS (release). */
-  uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire), cap, i;
+  h = q->head_seen = atomic_load_explicit(&q->head, memory_order_acquire);
   if (t - h + n <= b->mask + 1)
     return b;
   cap = (b->mask + 1) * 2;
