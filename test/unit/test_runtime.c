@@ -259,19 +259,26 @@ END_TEST
 struct spinner {
   bio_task task;
   uint64_t until, step_ns, next;
+  uint64_t resumed, longest_ns; /* this resume's start; the longest one */
 };
 
 /* Exported (the tests build with hidden visibility) for dladdr. */
 __attribute__((visibility("default"))) int long_task_spin_run(bio_task *t);
 int long_task_spin_run(bio_task *t) {
   struct spinner *s = bio_container_of(t, struct spinner, task);
+  s->resumed = bio_now_ns();
   BIO_BEGIN(t);
   while (bio_now_ns() < s->until) {
     if (s->step_ns != 0 && bio_now_ns() >= s->next) {
-      s->next = bio_now_ns() + s->step_ns;
+      uint64_t now = bio_now_ns();
+      s->next = now + s->step_ns;
+      if (now - s->resumed > s->longest_ns)
+        s->longest_ns = now - s->resumed;
       BIO_YIELD(t);
     }
   }
+  if (bio_now_ns() - s->resumed > s->longest_ns)
+    s->longest_ns = bio_now_ns() - s->resumed;
   BIO_END(t, 0);
 }
 
@@ -284,7 +291,7 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   struct spinner blocker, sharer;
   bio_rt_stats st;
   char out[4096];
-  int saved, fd, i;
+  int saved, fd, i, preempted;
   ssize_t n;
   FILE *tmp = tmpfile();
 
@@ -318,7 +325,13 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   ck_assert_int_eq(bio_runtime_stats(rt, 0, &st), 0);
   ck_assert_uint_eq(st.long_tasks, 1);
   ck_assert_int_eq(bio_runtime_stats(rt, 1, &st), 0);
-  ck_assert_uint_eq(st.long_tasks, 0);
+  /* Unless a 1 ms resume really lasted about 50 ms of wall time: the OS
+   * took the CPU from it midway (seen with three busy loops on two CPUs,
+   * before the work-stealing ring and after, 1 to 3 runs in 80), and the
+   * watchdog was right to count it. */
+  preempted = sharer.longest_ns >= 40000000u;
+  if (!preempted)
+    ck_assert_uint_eq(st.long_tasks, 0);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
   fflush(stderr);
   ck_assert_int_eq(dup2(saved, 2), 2);
@@ -330,7 +343,8 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   out[n] = 0;
   ck_assert_ptr_nonnull(strstr(out, "worker 0: task "));
   ck_assert_ptr_nonnull(strstr(out, "(long_task_spin_run)"));
-  ck_assert_ptr_null(strstr(out, "worker 1:"));
+  if (!preempted)
+    ck_assert_ptr_null(strstr(out, "worker 1:"));
   fclose(tmp);
 }
 END_TEST
@@ -647,7 +661,8 @@ END_TEST
 /* The wakeups counter: none while the workers sit parked with nothing
  * to do; then each spawn from outside, made once the last has run and
  * the workers have parked again, wakes one of them (thread-per-core: the
- * one it goes to; work stealing: an idle one, called by wake_idle). */
+ * one it goes to; work stealing: an idle one, called by wake_idle, or by
+ * a searcher that found the task and passes the wake on). */
 START_TEST(wakeups_count_spawns_onto_parked_workers) {
   bio_runtime *rt = new_runtime(_i, 2);
   bio_rt_stats st;
@@ -678,7 +693,8 @@ START_TEST(wakeups_count_spawns_onto_parked_workers) {
     after += st.wakeups;
   }
   ck_assert_uint_gt(after, 0);
-  ck_assert_uint_le(after, 20);
+  /* One per spawn, give or take a searcher passing a wake on. */
+  ck_assert_uint_le(after, 40);
   ck_assert_int_eq(pipe(fds), 0);
   ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
   n = read(fds[0], buf, sizeof(buf) - 1);
