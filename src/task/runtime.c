@@ -16,10 +16,15 @@
  * starts a batch (into its root scope) from its own queue, else from the
  * global one, else steals half (at most STEAL_MAX) of another worker's
  * queue; a busy one starts a few from both queues every GLOBAL_EVERY
- * turns. A worker parks in its loop's wait; a spawn that finds a parked
- * worker wakes one with an eventfd write (the spawner publishes the task
- * before it looks for idle workers, a worker marks itself idle before it
- * looks at the queues a last time: one of the two sees the other). */
+ * turns. A worker's queue is a ring only it pushes into; it and thieves
+ * take from its head with a compare-and-swap, so no lock is on the hot
+ * path. A worker that finds no work looks for up to SPIN_NS more (as a
+ * searcher, when the CPUs are not contended), then parks in its loop's
+ * wait; a spawn that finds a parked worker, and no searcher, wakes one
+ * with an eventfd write (the spawner publishes the task before it looks
+ * for idle workers and searchers, a worker marks itself idle before it
+ * looks at the queues a last time: one of the two sees the other; a
+ * searcher that found work passes the wake on). */
 #include "config.h"
 
 #include <dlfcn.h>
