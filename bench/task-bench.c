@@ -12,7 +12,8 @@
  *   cpu_mix N W   N CPU-bound tasks over a bio_runtime of W workers:
  *                 tasks/s (cpu_mix_one: all spawned by a task on worker 0)
  *   (BIO_BENCH_SHAPE=stealing: the multi-threaded ones on the
- *   work-stealing shape, else thread-per-core)
+ *   work-stealing shape, else thread-per-core; BIO_BENCH_DUMP=1: fanout
+ *   and fanout_in print bio_runtime_dump on stderr at the end)
  *   mt_spawn_join N W  a root task per worker spawns N/W trivial tasks
  *                 on its worker and joins each: tasks/s
  *   fanout N W    the main thread spawns N small tasks over W workers,
@@ -448,6 +449,8 @@ int main(int argc, char **argv) {
     }
     sem_wait(&fan_done);
     t1 = bio_now_ns();
+    if (getenv("BIO_BENCH_DUMP") != NULL)
+      bio_runtime_dump(mt, 2);
     bio_runtime_shutdown(mt, 0);
     free(f);
     if (atomic_load(&fan_left) != 0)

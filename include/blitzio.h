@@ -232,6 +232,10 @@ typedef struct bio_rt_stats {
   /* Ops its loop had in the backend (submitted, not yet completed) at
    * its last poll. */
   uint64_t ops_in_flight;
+  /* Times its loop, waiting with nothing to run, was woken by another
+   * thread: a spawn or a wake handed to it, or (work stealing) another
+   * worker's call for help with the queues. */
+  uint64_t wakeups;
 } bio_rt_stats;
 BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out);
 

@@ -16,10 +16,15 @@
  * starts a batch (into its root scope) from its own queue, else from the
  * global one, else steals half (at most STEAL_MAX) of another worker's
  * queue; a busy one starts a few from both queues every GLOBAL_EVERY
- * turns. A worker parks in its loop's wait; a spawn that finds a parked
- * worker wakes one with an eventfd write (the spawner publishes the task
- * before it looks for idle workers, a worker marks itself idle before it
- * looks at the queues a last time: one of the two sees the other). */
+ * turns. A worker's queue is a ring only it pushes into; it and thieves
+ * take from its head with a compare-and-swap, so no lock is on the hot
+ * path. A worker that finds no work looks for up to SPIN_NS more (as a
+ * searcher, when the CPUs are not contended), then parks in its loop's
+ * wait; a spawn that finds a parked worker, and no searcher, wakes one
+ * with an eventfd write (the spawner publishes the task before it looks
+ * for idle workers and searchers, a worker marks itself idle before it
+ * looks at the queues a last time: one of the two sees the other; a
+ * searcher that found work passes the wake on). */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -48,13 +53,48 @@
 /* At most this many tasks in one steal: the victim's queue is walked
  * under its lock, which its own spawns need too. */
 #define STEAL_MAX 256
+/* A worker that finds no work anywhere looks again for this long before
+ * it parks (one of at most half of the workers searching, and not while
+ * other threads want the CPUs): a parked worker costs whoever has work
+ * for it an eventfd write, and itself a trip through the scheduler. A
+ * gap of SPIN_PREEMPTED_NS in the spin: its CPU went to someone else. */
+#define SPIN_NS 50000
+#define SPIN_PREEMPTED_NS 200000
 
-/* A queue of unstarted tasks (work stealing), linked through task->next. */
+/* A queue of unstarted tasks (work stealing), linked through task->next:
+ * the global one (spawns from outside). */
 typedef struct task_queue {
   pthread_mutex_t lock;
   bio_task *head, *tail;
   atomic_long len;
 } task_queue;
+
+/* A worker's own queue of unstarted tasks (work stealing): a ring that
+ * only its worker pushes into, from whose head its worker and thieves
+ * take with a compare-and-swap of head, so neither side takes a lock.
+ * head and tail count takes and pushes from the start (64 bits: they do
+ * not wrap). When full the worker copies the ring into one twice the
+ * size; a thief may still be reading the old one, so old rings are kept
+ * (at most as much again as the largest) until the runtime is freed. */
+typedef struct ring_buf {
+  struct ring_buf *older;
+  uint64_t mask;
+  _Atomic(bio_task *) slot[];
+} ring_buf;
+
+#define RING_FIRST 256
+
+typedef struct local_queue {
+  /* head (thieves' CAS) and tail (the owner's store per push) each on a
+   * cache line of its own, whatever the alignment. */
+  char pad0[64];
+  _Atomic uint64_t head;
+  char pad1[64];
+  _Atomic uint64_t tail;   /* written by the owner only */
+  _Atomic(ring_buf *) buf; /* replaced by the owner only */
+  uint64_t head_seen;      /* the owner's: head when it last looked */
+  char pad2[64];
+} local_queue;
 
 typedef struct worker {
   bio_runtime *owner;
@@ -70,7 +110,7 @@ typedef struct worker {
   int seen_counted;
   atomic_ulong long_tasks;
   /* Work stealing. */
-  task_queue queue;
+  local_queue queue;
   atomic_int idle;     /* parked, or about to: a spawn may wake it */
   atomic_ulong steals; /* tasks it took from other workers' queues */
   atomic_int has_work; /* stopping: it still has work of its own */
@@ -85,7 +125,11 @@ struct bio_runtime {
   int shape;
   task_queue global;     /* work stealing: spawns from outside */
   atomic_int idle_count; /* workers marked idle */
-  atomic_int searching;  /* workers stealing now */
+  /* Workers stealing, or spinning for work, now: on a line of its own
+   * (each steal changes it twice; spawns read idle_count). */
+  char pad_s0[64];
+  atomic_int searching;
+  char pad_s1[64];
   atomic_int stop;  /* shutdown asked: workers leave once idle */
   bio_loop_options loop_opts;
   int have_loop_opts;
@@ -104,7 +148,9 @@ struct bio_runtime {
   pthread_cond_t wd_cond;
 };
 
-static __thread int current_worker = -1;
+/* initial-exec, as task.c's current_rt: no __tls_get_addr per spawn. */
+static __thread __attribute__((tls_model("initial-exec"))) int
+    current_worker = -1;
 
 static int start_watchdog(bio_runtime *r);
 
@@ -126,6 +172,120 @@ static unsigned cpus_available(void) {
   return n > 0 ? (unsigned)n : 1;
 }
 
+static int lq_init(local_queue *q) {
+  ring_buf *b = bio__malloc(sizeof(*b) + RING_FIRST * sizeof(b->slot[0]));
+  if (b == NULL)
+    return -ENOMEM;
+  b->older = NULL;
+  b->mask = RING_FIRST - 1;
+  atomic_init(&q->head, 0);
+  q->head_seen = 0;
+  atomic_init(&q->tail, 0);
+  atomic_init(&q->buf, b);
+  return 0;
+}
+
+static void lq_free(local_queue *q) {
+  ring_buf *b = atomic_load_explicit(&q->buf, memory_order_relaxed);
+  while (b != NULL) {
+    ring_buf *older = b->older;
+    bio__free(b);
+    b = older;
+  }
+  atomic_store_explicit(&q->buf, NULL, memory_order_relaxed);
+}
+
+/* Tasks in q (a snapshot; mo: seq_cst for the last look before a park). */
+static uint64_t lq_len(local_queue *q, memory_order mo) {
+  uint64_t t = atomic_load_explicit(&q->tail, mo);
+  uint64_t h = atomic_load_explicit(&q->head, mo);
+  return t > h ? t - h : 0;
+}
+
+/* The owner's room for n more (copying into a larger ring if need be):
+ * the ring to write, or NULL (out of memory). */
+static ring_buf *lq_room(local_queue *q, uint64_t n) {
+  ring_buf *b = atomic_load_explicit(&q->buf, memory_order_relaxed), *nb;
+  uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  uint64_t h = q->head_seen, cap, i;
+  /* head only grows: room by an old look is room (and the thieves' line
+   * is left alone). */
+  if (t - h + n <= b->mask + 1)
+    return b;
+  /* acquire: thieves read the slots before their head CAS (release). */
+  h = q->head_seen = atomic_load_explicit(&q->head, memory_order_acquire);
+  if (t - h + n <= b->mask + 1)
+    return b;
+  cap = (b->mask + 1) * 2;
+  while (cap < t - h + n)
+    cap *= 2;
+  nb = bio__malloc(sizeof(*nb) + cap * sizeof(nb->slot[0]));
+  if (nb == NULL)
+    return NULL;
+  nb->older = b;
+  nb->mask = cap - 1;
+  /* [h, t): some may be taken meanwhile; a taker that read the old ring
+   * read the same tasks there (the old ring is not written again). */
+  for (i = h; i != t; i++)
+    atomic_store_explicit(&nb->slot[i & nb->mask],
+                          atomic_load_explicit(&b->slot[i & b->mask],
+                                               memory_order_relaxed),
+                          memory_order_relaxed);
+  atomic_store_explicit(&q->buf, nb, memory_order_release);
+  return nb;
+}
+
+/* The owner's push of n tasks (list, linked through next): 0, or -ENOMEM.
+ * The tail's store is seq_cst: it pairs with the parking worker's last
+ * look (see wake_idle). */
+static int lq_push_list(local_queue *q, bio_task *list, uint64_t n) {
+  ring_buf *b = lq_room(q, n);
+  uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+  if (b == NULL)
+    return -ENOMEM;
+  for (; list != NULL; list = list->next)
+    atomic_store_explicit(&b->slot[t++ & b->mask], list,
+                          memory_order_relaxed);
+  atomic_store_explicit(&q->tail, t, memory_order_seq_cst);
+  return 0;
+}
+
+static int lq_push(local_queue *q, bio_task *task) {
+  task->next = NULL;
+  return lq_push_list(q, task, 1);
+}
+
+/* Takes up to max tasks from q's head (its owner or a thief; thief: at
+ * most half, rounded up) into out. Returns how many. */
+static long lq_take(local_queue *q, bio_task **out, long max, int thief) {
+  uint64_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  for (;;) {
+    /* The tail before the ring: a tail that counts a push into a newer
+     * ring was stored after that ring was. */
+    uint64_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
+    ring_buf *b = atomic_load_explicit(&q->buf, memory_order_acquire);
+    uint64_t n, i;
+    if (t <= h)
+      return 0;
+    n = t - h;
+    if (thief)
+      n = n / 2 + (n & 1);
+    if (n > (uint64_t)max)
+      n = (uint64_t)max;
+    if (n > b->mask + 1)
+      n = b->mask + 1; /* h is stale: the CAS fails */
+    for (i = 0; i < n; i++)
+      out[i] = atomic_load_explicit(&b->slot[(h + i) & b->mask],
+                                    memory_order_relaxed);
+    /* Success: head was still h, so those slots were not written over
+     * (the owner writes only below head + its ring's size). */
+    if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + n,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire))
+      return (long)n;
+  }
+}
+
 /* Whether worker w should keep running its loop. */
 static int keep_going(bio_runtime *r, worker *w) {
   int own;
@@ -142,7 +302,7 @@ static int keep_going(bio_runtime *r, worker *w) {
    * here; every one starts out saying yes, so none leaves before each
    * has looked at itself once after the stop) or the global queue has
    * some, this one may take some of it. */
-  own = own || atomic_load_explicit(&w->queue.len, memory_order_acquire) != 0;
+  own = own || lq_len(&w->queue, memory_order_acquire) != 0;
   atomic_store_explicit(&w->has_work, own, memory_order_release);
   if (own || atomic_load_explicit(&r->global.len, memory_order_acquire) != 0)
     return 1;
@@ -197,19 +357,20 @@ static bio_task *queue_take(task_queue *q, long max, long *n_out) {
   return n != 0 ? first : NULL;
 }
 
-/* Appends list (n tasks) to q. */
-static void queue_splice(task_queue *q, bio_task *list, long n) {
-  bio_task *tail = list;
-  while (tail->next != NULL)
-    tail = tail->next;
-  pthread_mutex_lock(&q->lock);
-  if (q->tail == NULL)
-    q->head = list;
-  else
-    q->tail->next = list;
-  q->tail = tail;
-  atomic_fetch_add_explicit(&q->len, n, memory_order_seq_cst);
-  pthread_mutex_unlock(&q->lock);
+/* Starts n tasks of arr in w's runtime (w's thread). */
+static long adopt_array(worker *w, bio_task **arr, long n) {
+  long i;
+  for (i = 0; i < n; i++)
+    bio__rt_adopt(w->rt, arr[i]);
+  return n;
+}
+
+/* Takes up to max tasks from w's own queue and starts them. */
+static long adopt_own(worker *w, long max) {
+  bio_task *got[START_BATCH];
+  return adopt_array(w, got, lq_take(&w->queue, got,
+                                     max < START_BATCH ? max : START_BATCH,
+                                     0));
 }
 
 /* Starts the tasks of list in w's runtime (w's thread). */
@@ -225,10 +386,14 @@ static long adopt_list(worker *w, bio_task *list) {
 }
 
 /* Wakes one idle worker, if any: it will find the work that was just
- * published (or steal it). */
+ * published (or steal it). Not while a worker searches (steal,
+ * spin_for_work): every searcher, once it stops, either found work and
+ * calls wake_idle itself, or looks at the queues again before it parks;
+ * the caller published before it read searching, so that look sees it. */
 static void wake_idle(bio_runtime *r) {
   unsigned i, n = r->nworkers;
-  if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0)
+  if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0 ||
+      atomic_load_explicit(&r->searching, memory_order_seq_cst) != 0)
     return;
   for (i = 0; i < n; i++) {
     worker *w = &r->workers[i];
@@ -264,27 +429,25 @@ static long steal(bio_runtime *r, worker *w) {
   start = (w->rng >> 8) % n;
   for (i = 0; i < n && got == 0; i++) {
     worker *v = &r->workers[(start + i) % n];
-    long len, taken;
-    bio_task *list;
-    if (v == w)
+    bio_task *taken[STEAL_MAX];
+    long k, j;
+    if (v == w || lq_len(&v->queue, memory_order_relaxed) == 0)
       continue;
-    len = atomic_load_explicit(&v->queue.len, memory_order_relaxed);
-    if (len == 0)
+    k = lq_take(&v->queue, taken, STEAL_MAX, 1);
+    if (k == 0)
       continue;
-    list = queue_take(&v->queue, len / 2 + 1 < STEAL_MAX ? len / 2 + 1
-                                                         : STEAL_MAX,
-                      &taken);
-    /* Start a batch; the rest go to this worker's queue in one splice,
-     * where they can still be taken by whoever runs out of work first. */
-    while (list != NULL && got < START_BATCH) {
-      bio_task *next = list->next;
-      bio__rt_adopt(w->rt, list);
-      got++;
-      list = next;
+    /* Start a batch; the rest go to this worker's queue (empty: it
+     * looked there first), where whoever runs out of work first can
+     * still take them. */
+    got = k < START_BATCH ? k : START_BATCH;
+    if (k > got) {
+      for (j = got; j < k; j++)
+        taken[j]->next = j + 1 < k ? taken[j + 1] : NULL;
+      if (lq_push_list(&w->queue, taken[got], (uint64_t)(k - got)) != 0)
+        got = k; /* no memory for a larger ring: start them all here */
     }
-    if (list != NULL)
-      queue_splice(&w->queue, list, taken - got);
-    atomic_fetch_add_explicit(&w->steals, (unsigned long)taken,
+    adopt_array(w, taken, got);
+    atomic_fetch_add_explicit(&w->steals, (unsigned long)k,
                               memory_order_relaxed);
   }
   atomic_fetch_sub(&r->searching, 1);
@@ -308,9 +471,9 @@ static long find_work(bio_runtime *r, worker *w) {
     if (++w->turns % GLOBAL_EVERY != 0)
       return 0;
     got = adopt_list(w, queue_take(&r->global, FAIR_BATCH, &n));
-    return got + adopt_list(w, queue_take(&w->queue, FAIR_BATCH, &n));
+    return got + adopt_own(w, FAIR_BATCH);
   }
-  if ((got = adopt_list(w, queue_take(&w->queue, START_BATCH, &n))) != 0)
+  if ((got = adopt_own(w, START_BATCH)) != 0)
     return got;
   if ((got = adopt_list(w, queue_take(&r->global, START_BATCH, &n))) != 0)
     return got;
@@ -331,14 +494,53 @@ static int queues_empty(bio_runtime *r) {
   if (atomic_load_explicit(&r->global.len, memory_order_seq_cst) != 0)
     return 0;
   for (i = 0; i < r->nworkers; i++)
-    if (atomic_load_explicit(&r->workers[i].queue.len,
-                             memory_order_seq_cst) != 0)
+    if (lq_len(&r->workers[i].queue, memory_order_seq_cst) != 0)
       return 0;
   return 1;
 }
 
+/* Watches the queues, and w's remote stack, for up to SPIN_NS: whether
+ * something turned up (or the stop). Counts as searching. */
+static int spin_for_work(bio_runtime *r, worker *w) {
+  unsigned n = r->nworkers;
+  int limit = n / 2 > 0 ? (int)(n / 2) : 1, found = 0;
+  uint64_t now = bio__clock_ns(), until = now + SPIN_NS, last = now;
+  if (n < 2 || bio__cpu_contended(now))
+    return 0;
+  if (atomic_fetch_add(&r->searching, 1) >= limit) {
+    atomic_fetch_sub(&r->searching, 1);
+    return 0;
+  }
+  for (;;) {
+    int k;
+    for (k = 0; k < 16; k++)
+      bio__cpu_relax();
+    if (!queues_empty(r) ||
+        atomic_load_explicit(&w->rt->remote, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&w->rt->cancels, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+      found = 1;
+      break;
+    }
+    now = bio__clock_ns();
+    if (now - last > SPIN_PREEMPTED_NS) {
+      bio__cpu_note_preempted(now);
+      break;
+    }
+    if (now >= until)
+      break;
+    last = now;
+  }
+  atomic_fetch_sub(&r->searching, 1);
+  /* Spawners skipped their wakes while this one searched: pass it on. */
+  if (found)
+    wake_idle(r);
+  return found;
+}
+
 /* A work-stealing worker's turn: find work; with none (and nothing
- * runnable), park in the loop's wait, marked idle. */
+ * runnable), look a while longer, then park in the loop's wait, marked
+ * idle. */
 static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
   int err, one = 1;
   if (find_work(r, w) != 0 || w->rt->run_head != NULL)
@@ -347,6 +549,8 @@ static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
    * more; look again in a millisecond (no one wakes a stopping worker). */
   if (stopping)
     return bio__rt_turn(w->rt, 1, 0);
+  if (spin_for_work(r, w))
+    return bio__rt_turn(w->rt, 0, 0);
   /* Idle first, then the last look (pairs with the spawner's publish,
    * then look at idle_count: wake_idle). */
   atomic_store_explicit(&w->idle, 1, memory_order_seq_cst);
@@ -361,6 +565,8 @@ static int stealing_turn(bio_runtime *r, worker *w, int stopping) {
   one = 1;
   if (atomic_compare_exchange_strong(&w->idle, &one, 0))
     atomic_fetch_sub(&r->idle_count, 1);
+  else if (!w->rt->woken)
+    BIO_STAT_ADD(w->rt, wakeups, 1); /* a wake_idle chose this worker */
   return err;
 }
 
@@ -433,7 +639,7 @@ static void free_runtime(bio_runtime *r, unsigned n) {
   unsigned i;
   stop_workers(r, n);
   for (i = 0; i < r->nworkers; i++)
-    pthread_mutex_destroy(&r->workers[i].queue.lock);
+    lq_free(&r->workers[i].queue);
   pthread_mutex_destroy(&r->global.lock);
   pthread_cond_destroy(&r->cond);
   pthread_mutex_destroy(&r->lock);
@@ -473,8 +679,16 @@ BIO_EXTERN int bio_runtime_new(bio_runtime **out,
   r->shape = o.shape;
   queue_init(&r->global);
   for (i = 0; i < r->nworkers; i++) {
-    queue_init(&r->workers[i].queue);
     atomic_init(&r->workers[i].has_work, 1);
+    if (r->shape == BIO_RUNTIME_STEALING &&
+        lq_init(&r->workers[i].queue) != 0) {
+      while (i-- > 0)
+        lq_free(&r->workers[i].queue);
+      pthread_mutex_destroy(&r->global.lock);
+      bio__free(r->workers);
+      bio__free(r);
+      return -ENOMEM;
+    }
   }
   r->flags = o.flags;
   r->long_ns = o.long_task_us == UINT32_MAX ? 0
@@ -657,7 +871,9 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
     if (atomic_load_explicit(&r->stop, memory_order_acquire) && !inside)
       return -ESHUTDOWN;
     bio__task_init_unbound(task, fn);
-    queue_push(inside ? &r->workers[current_worker].queue : &r->global, task);
+    /* Out of memory for a larger ring: the global queue takes it. */
+    if (!inside || lq_push(&r->workers[current_worker].queue, task) != 0)
+      queue_push(&r->global, task);
     wake_idle(r);
     return 0;
   }
@@ -744,8 +960,9 @@ BIO_EXTERN int bio_runtime_stats(bio_runtime *r, unsigned worker,
     out->long_tasks =
         atomic_load_explicit(&w->long_tasks, memory_order_relaxed);
     out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
-    out->queued = (uint64_t)atomic_load_explicit(&w->queue.len,
-                                                 memory_order_relaxed);
+    out->queued = r->shape == BIO_RUNTIME_STEALING
+                      ? lq_len(&w->queue, memory_order_relaxed)
+                      : 0;
   }
   return err;
 }
@@ -760,7 +977,8 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
     if (dprintf(fd,
                 "worker %u (%s): live %llu, spawned %llu, resumes %llu, "
                 "polls %llu (idle %llu), handed over %llu, long tasks "
-                "%llu, steals %llu, queued %llu, ops in flight %llu\n",
+                "%llu, steals %llu, queued %llu, ops in flight %llu, "
+                "wakeups %llu\n",
                 i, bio_loop_backend(r->workers[i].rt->loop),
                 (unsigned long long)st.live, (unsigned long long)st.spawned,
                 (unsigned long long)st.resumes, (unsigned long long)st.polls,
@@ -769,7 +987,8 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
                 (unsigned long long)st.long_tasks,
                 (unsigned long long)st.steals,
                 (unsigned long long)st.queued,
-                (unsigned long long)st.ops_in_flight) < 0)
+                (unsigned long long)st.ops_in_flight,
+                (unsigned long long)st.wakeups) < 0)
       return -errno;
   }
   if (r->shape == BIO_RUNTIME_STEALING &&

@@ -537,12 +537,16 @@ static void take_cancels(bio_rt *rt) {
   }
 }
 
-static void take_remote(bio_rt *rt) {
+/* Takes what other threads handed over; returns whether there was any. */
+static int take_remote(bio_rt *rt) {
   bio_task *t, *fifo = NULL;
-  if (atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL)
+  int any = 0;
+  if (atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL) {
     take_cancels(rt);
+    any = 1;
+  }
   if (atomic_load_explicit(&rt->remote, memory_order_relaxed) == NULL)
-    return;
+    return any;
   t = atomic_exchange_explicit(&rt->remote, NULL, memory_order_acquire);
   while (t != NULL) {
     bio_task *next = t->next;
@@ -559,6 +563,7 @@ static void take_remote(bio_rt *rt) {
       push_local(rt, fifo); /* a wake from another thread */
     fifo = next;
   }
+  return 1;
 }
 
 /* Runs the tasks that are runnable now (not those they wake: those wait
@@ -615,6 +620,8 @@ static int run_until(bio_rt *rt, const bio_task *until) {
     err = rt_poll(rt, timeout);
     if (err < 0 && err != -EINTR)
       break;
+    if (timeout != 0 && take_remote(rt))
+      BIO_STAT_ADD(rt, wakeups, 1);
     err = 0;
   }
   rt->run_depth--;
@@ -655,8 +662,11 @@ int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns) {
                 ? 0
                 : timeout_ms;
     err = rt_poll(rt, t);
+    /* A wait that work from another thread ended: a wake-up. */
+    rt->woken = take_remote(rt) && t != 0;
+    if (rt->woken)
+      BIO_STAT_ADD(rt, wakeups, 1);
   }
-  take_remote(rt);
   rt->run_depth--;
   current_rt = saved;
   if (err < 0 && err != -EINTR)
@@ -848,6 +858,7 @@ BIO_EXTERN int bio_rt_stats_get(bio_rt *rt, bio_rt_stats *out) {
   out->live = __atomic_load_n(&rt->stats.live, __ATOMIC_RELAXED);
   out->ops_in_flight =
       __atomic_load_n(&rt->stats.ops_in_flight, __ATOMIC_RELAXED);
+  out->wakeups = __atomic_load_n(&rt->stats.wakeups, __ATOMIC_RELAXED);
   return 0;
 }
 

@@ -50,6 +50,9 @@ struct bio_rt {
   bio_task_fn running_fn; /* its function (the watchdog never reads the
                              task itself: it may be gone) */
   uint64_t resume_seq;
+  /* The last bio__rt_turn's poll could wait and work from another
+   * thread ended it (counted in stats.wakeups). */
+  int woken;
   int hosted;                    /* on a uv loop: uv_run drives it */
   int threaded;                  /* a bio_runtime worker's: only that
                                     thread is ever local to it */

@@ -259,19 +259,26 @@ END_TEST
 struct spinner {
   bio_task task;
   uint64_t until, step_ns, next;
+  uint64_t resumed, longest_ns; /* this resume's start; the longest one */
 };
 
 /* Exported (the tests build with hidden visibility) for dladdr. */
 __attribute__((visibility("default"))) int long_task_spin_run(bio_task *t);
 int long_task_spin_run(bio_task *t) {
   struct spinner *s = bio_container_of(t, struct spinner, task);
+  s->resumed = bio_now_ns();
   BIO_BEGIN(t);
   while (bio_now_ns() < s->until) {
     if (s->step_ns != 0 && bio_now_ns() >= s->next) {
-      s->next = bio_now_ns() + s->step_ns;
+      uint64_t now = bio_now_ns();
+      s->next = now + s->step_ns;
+      if (now - s->resumed > s->longest_ns)
+        s->longest_ns = now - s->resumed;
       BIO_YIELD(t);
     }
   }
+  if (bio_now_ns() - s->resumed > s->longest_ns)
+    s->longest_ns = bio_now_ns() - s->resumed;
   BIO_END(t, 0);
 }
 
@@ -284,7 +291,7 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   struct spinner blocker, sharer;
   bio_rt_stats st;
   char out[4096];
-  int saved, fd, i;
+  int saved, fd, i, preempted;
   ssize_t n;
   FILE *tmp = tmpfile();
 
@@ -318,7 +325,13 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   ck_assert_int_eq(bio_runtime_stats(rt, 0, &st), 0);
   ck_assert_uint_eq(st.long_tasks, 1);
   ck_assert_int_eq(bio_runtime_stats(rt, 1, &st), 0);
-  ck_assert_uint_eq(st.long_tasks, 0);
+  /* Unless a 1 ms resume really lasted about 50 ms of wall time: the OS
+   * took the CPU from it midway (seen with three busy loops on two CPUs,
+   * before the work-stealing ring and after, 1 to 3 runs in 80), and the
+   * watchdog was right to count it. */
+  preempted = sharer.longest_ns >= 40000000u;
+  if (!preempted)
+    ck_assert_uint_eq(st.long_tasks, 0);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
   fflush(stderr);
   ck_assert_int_eq(dup2(saved, 2), 2);
@@ -330,7 +343,8 @@ START_TEST(a_task_that_never_yields_is_counted_and_named) {
   out[n] = 0;
   ck_assert_ptr_nonnull(strstr(out, "worker 0: task "));
   ck_assert_ptr_nonnull(strstr(out, "(long_task_spin_run)"));
-  ck_assert_ptr_null(strstr(out, "worker 1:"));
+  if (!preempted)
+    ck_assert_ptr_null(strstr(out, "worker 1:"));
   fclose(tmp);
 }
 END_TEST
@@ -644,6 +658,55 @@ START_TEST(spawns_from_outside_wake_a_parked_worker) {
 }
 END_TEST
 
+/* The wakeups counter: none while the workers sit parked with nothing
+ * to do; then each spawn from outside, made once the last has run and
+ * the workers have parked again, wakes one of them (thread-per-core: the
+ * one it goes to; work stealing: an idle one, called by wake_idle, or by
+ * a searcher that found the task and passes the wake on). */
+START_TEST(wakeups_count_spawns_onto_parked_workers) {
+  bio_runtime *rt = new_runtime(_i, 2);
+  bio_rt_stats st;
+  bio_task t;
+  uint64_t before = 0, after = 0;
+  unsigned w;
+  int i, k;
+  char buf[2048];
+  int fds[2];
+  ssize_t n;
+
+  usleep(20000);
+  for (w = 0; w < 2; w++) {
+    ck_assert_int_eq(bio_runtime_stats(rt, w, &st), 0);
+    before += st.wakeups;
+  }
+  ck_assert_uint_eq(before, 0);
+  for (i = 0; i < 20; i++) {
+    memset(&t, 0, sizeof(t));
+    ck_assert_int_eq(bio_runtime_spawn(rt, &t, quick_run), 0);
+    for (k = 0; k < 20000 && !bio_task_done(&t); k++)
+      usleep(50);
+    ck_assert(bio_task_done(&t));
+    usleep(5000); /* parked again */
+  }
+  for (w = 0; w < 2; w++) {
+    ck_assert_int_eq(bio_runtime_stats(rt, w, &st), 0);
+    after += st.wakeups;
+  }
+  ck_assert_uint_gt(after, 0);
+  /* One per spawn, give or take a searcher passing a wake on. */
+  ck_assert_uint_le(after, 40);
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
+  n = read(fds[0], buf, sizeof(buf) - 1);
+  ck_assert_int_gt(n, 0);
+  buf[n] = 0;
+  ck_assert_ptr_nonnull(strstr(buf, ", wakeups "));
+  close(fds[0]);
+  close(fds[1]);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -700,6 +763,7 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, counters_show_what_each_worker_did, 0, 2);
   tcase_add_test(tc, bad_options_are_refused);
+  tcase_add_loop_test(tc, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
                       2);
   tcase_add_test(tc, a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
@@ -721,6 +785,7 @@ int main(void) {
   tcase_add_loop_test(steal, a_task_that_never_yields_is_counted_and_named,
                       0, 2);
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
+  tcase_add_loop_test(steal, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
   tcase_add_test(steal,
                  a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
