@@ -458,6 +458,22 @@ static void note_read(uv_stream_t *s, size_t n) {
 #define READ_HUP_BITS (POLLRDHUP | POLLHUP | POLLERR)
 
 
+/* alloc_cb's buffer for the next read, as libuv asks for it: 1 with a
+ * buffer; 0 when the stream stopped reading meanwhile; UV_ENOBUFS when
+ * alloc_cb gave none (read_cb has been told so). */
+static int take_buffer(uv_stream_t *s, uv_buf_t *buf) {
+  *buf = uv_buf_init(NULL, 0);
+  s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), buf);
+  if (!still_reading(s))
+    return 0;
+  if (buf->base == NULL || buf->len == 0) {
+    s->read_cb(s, UV_ENOBUFS, buf);
+    return UV_ENOBUFS;
+  }
+  return 1;
+}
+
+
 /* Hands bytes received already to read_cb, through as many alloc_cb
  * buffers as it takes, while the stream reads. Returns how many it took;
  * fewer than len when reading stopped or alloc_cb gave no buffer (read_cb
@@ -466,15 +482,10 @@ static size_t hand_over_bytes(uv_stream_t *s, const char *data, size_t len) {
   size_t done = 0;
 
   while (done < len && still_reading(s)) {
-    uv_buf_t buf = uv_buf_init(NULL, 0);
+    uv_buf_t buf;
     size_t n;
-    s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
-    if (!still_reading(s))
+    if (take_buffer(s, &buf) != 1)
       break;
-    if (buf.base == NULL || buf.len == 0) {
-      s->read_cb(s, UV_ENOBUFS, &buf);
-      break;
-    }
     n = len - done < buf.len ? len - done : buf.len;
     memcpy(buf.base, data + done, n);
     done += n;
@@ -518,15 +529,11 @@ static int stash_add(uv_stream_t *s, const char *data, size_t len) {
  * buffer: read_cb got UV_ENOBUFS; reading stopped) it is still owed. */
 static int report_end(uv_stream_t *s, int end) {
   bio_stream_ext *x = bio__sx(s);
-  uv_buf_t buf = uv_buf_init(NULL, 0);
+  uv_buf_t buf;
+  int got = take_buffer(s, &buf);
 
-  s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
-  if (!still_reading(s))
-    return UV_ECANCELED;
-  if (buf.base == NULL || buf.len == 0) {
-    s->read_cb(s, UV_ENOBUFS, &buf);
-    return UV_ENOBUFS;
-  }
+  if (got != 1)
+    return got == 0 ? UV_ECANCELED : got;
   if (x != NULL)
     x->stash_end = 0;
   if (end == UV_EOF)
@@ -586,14 +593,13 @@ static void read_ready(uv_stream_t *s, int revents) {
       kick(s);
       return;
     }
-    uv_buf_t buf = uv_buf_init(NULL, 0);
+    uv_buf_t buf;
     ssize_t r;
+    int got = take_buffer(s, &buf);
 
-    s->alloc_cb((uv_handle_t *)s, suggest_bytes(s), &buf);
-    if (!still_reading(s))
+    if (got == 0)
       return;
-    if (buf.base == NULL || buf.len == 0) {
-      s->read_cb(s, UV_ENOBUFS, &buf);
+    if (got == UV_ENOBUFS) {
       /* libuv asks again at the next turn while the bytes wait (its
        * watcher is level-triggered); an armed op would not fire again. */
       if (still_reading(s)) {

@@ -87,6 +87,19 @@ static int job_run(bio_task *t) {
   BIO_END(t, j->worker);
 }
 
+/* What bio_runtime_dump writes, as a string in buf. */
+static void dump_text(bio_runtime *rt, char *buf, size_t size) {
+  int fds[2];
+  ssize_t n;
+  ck_assert_int_eq(pipe(fds), 0);
+  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
+  n = read(fds[0], buf, size - 1);
+  ck_assert_int_gt(n, 0);
+  buf[n] = 0;
+  close(fds[0]);
+  close(fds[1]);
+}
+
 START_TEST(tasks_spread_stay_on_their_worker_and_all_run) {
   unsigned w = nworkers[_i % 3];
   bio_runtime *rt = new_runtime(_i / 3, w);
@@ -196,9 +209,8 @@ START_TEST(counters_show_what_each_worker_did) {
   bio_task tasks[100];
   bio_rt_stats st[2];
   char buf[1024];
-  int fds[2], i, turns = 0;
+  int i, turns = 0;
   uint64_t spawned = 0;
-  ssize_t n;
 
   memset(tasks, 0, sizeof(tasks));
   for (i = 0; i < 100; i++)
@@ -239,17 +251,11 @@ START_TEST(counters_show_what_each_worker_did) {
     ck_assert_int_eq(bio_task_result(&j.task), 1);
     close(sv[1]);
   }
-  ck_assert_int_eq(pipe(fds), 0);
-  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
-  n = read(fds[0], buf, sizeof(buf) - 1);
-  ck_assert_int_gt(n, 0);
-  buf[n] = 0;
+  dump_text(rt, buf, sizeof(buf));
   ck_assert_ptr_nonnull(strstr(buf, "worker 0 ("));
   ck_assert_ptr_nonnull(strstr(buf, "worker 1 ("));
   ck_assert_ptr_nonnull(strstr(buf, "spawned 50"));
   ck_assert_ptr_nonnull(strstr(buf, "ops in flight "));
-  close(fds[0]);
-  close(fds[1]);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
 }
 END_TEST
@@ -671,8 +677,6 @@ START_TEST(wakeups_count_spawns_onto_parked_workers) {
   unsigned w;
   int i, k;
   char buf[2048];
-  int fds[2];
-  ssize_t n;
 
   usleep(20000);
   for (w = 0; w < 2; w++) {
@@ -695,14 +699,8 @@ START_TEST(wakeups_count_spawns_onto_parked_workers) {
   ck_assert_uint_gt(after, 0);
   /* One per spawn, give or take a searcher passing a wake on. */
   ck_assert_uint_le(after, 40);
-  ck_assert_int_eq(pipe(fds), 0);
-  ck_assert_int_eq(bio_runtime_dump(rt, fds[1]), 0);
-  n = read(fds[0], buf, sizeof(buf) - 1);
-  ck_assert_int_gt(n, 0);
-  buf[n] = 0;
+  dump_text(rt, buf, sizeof(buf));
   ck_assert_ptr_nonnull(strstr(buf, ", wakeups "));
-  close(fds[0]);
-  close(fds[1]);
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
 }
 END_TEST
