@@ -290,8 +290,6 @@ static int poll_timeout(const uv_loop_t *loop) {
   if (loop->active_handles == 0 && loop->active_reqs.count == 0 &&
       !bio__guest_alive(bio__core(loop)))
     return 0;
-  if (!bio__q_empty((void **)loop->pending_queue))
-    return 0;
   if (bio__guest_ready(bio__core(loop)))
     return 0; /* tasks to run */
   if (!bio__q_empty((void **)loop->idle_handles))
@@ -313,14 +311,6 @@ UV_EXTERN int uv_backend_fd(const uv_loop_t *loop) {
   if (loop->internal_fields == NULL)
     return -1;
   return bio__loop_backend_fd(bio__core(loop));
-}
-
-
-/* Requests that finished synchronously queue themselves here (libuv's
- * pending phase); streams and friends add to it. */
-static int run_pending(uv_loop_t *loop) {
-  (void)loop;
-  return 0;
 }
 
 
@@ -392,9 +382,7 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
   }
 
   while (alive && loop->stop_flag == 0) {
-    can_sleep = bio__q_empty(loop->pending_queue) &&
-                bio__q_empty(loop->idle_handles);
-    run_pending(loop);
+    can_sleep = bio__q_empty(loop->idle_handles);
     bio__run_idle(loop);
     bio__run_prepare(loop);
 
@@ -404,25 +392,19 @@ UV_EXTERN int uv_run(uv_loop_t *loop, uv_run_mode mode) {
     poll_io(loop, timeout);
 
     /* Callbacks queued by the poll phase get a few more chances before
-     * the check phase, as in libuv 1.44: its pending queue, and our ops
+     * the check phase, as libuv 1.44 runs its pending queue: our ops
      * deferred or completed during the poll's callbacks (write and send
-     * callbacks, errors). A ping-pong then takes one wait per round
-     * trip, not two. */
+     * callbacks, errors, the final completions of armed ops cancelled
+     * there). A ping-pong then takes one wait per round trip, not two. */
     for (i = 0; i < 8; i++) {
-      int ran = 0;
-      /* Streams closed in this turn's callbacks get their final read
-       * completions now, so they close in this turn, as in libuv. */
+      /* Dispatch hands its callbacks' cancels to the kernel; these are
+       * those of callbacks run outside it (async handles woken while the
+       * loop was awake), so that a stream closed there closes in this
+       * turn too, as in libuv. */
       bio__loop_flush_cancels(bio__core(loop));
-      if (!bio__q_empty(loop->pending_queue)) {
-        run_pending(loop);
-        ran = 1;
-      }
-      if (bio__core(loop)->completed.head != NULL) {
-        bio__loop_dispatch(bio__core(loop));
-        ran = 1;
-      }
-      if (!ran)
+      if (bio__core(loop)->completed.head == NULL)
         break;
+      bio__loop_dispatch(bio__core(loop));
     }
 
     /* Tasks on this loop (bio_rt_new_uv) run after the I/O callbacks

@@ -22,6 +22,7 @@
 
 #include "backend/fault.h"
 #include "core/core.h"
+#include "check_run.h"
 
 static const char *backend_names[] = {"uring", "epoll"};
 
@@ -301,7 +302,7 @@ END_TEST
 
 
 /* More ops than the completion queue holds: none may be lost. */
-START_TEST(many_ops_beyond_cq_size_all_complete) {
+START_TEST(libuv_4598_ops_beyond_cq_size_all_complete) {
   enum { N = 5000 };
   bio_loop loop;
   counted_op *c = calloc(N, sizeof(*c));
@@ -1095,8 +1096,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("core");
   TCase *tc = tcase_create("ops");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, nop_completes_in_poll_not_in_submit, 0, 2);
@@ -1107,7 +1106,7 @@ int main(void) {
   tcase_add_loop_test(tc, cancel_then_thread_move_gives_ecanceled, 0, 2);
   tcase_add_loop_test(tc, thread_move_keeps_many_ops, 0, 2);
   tcase_add_loop_test(tc, wake_from_threads_coalesces, 0, 2);
-  tcase_add_loop_test(tc, many_ops_beyond_cq_size_all_complete, 0, 2);
+  tcase_add_loop_test(tc, libuv_4598_ops_beyond_cq_size_all_complete, 0, 2);
   tcase_add_loop_test(tc, fork_child_gets_own_wake, 0, 2);
   tcase_add_loop_test(tc, post_from_threads_delivers_each_once_in_order, 0,
                       2);
@@ -1126,9 +1125,5 @@ int main(void) {
   tcase_add_loop_test(tc, spin_skipped_when_quota_throttled, 0, 2);
   tcase_add_test(tc, spin_ends_when_preempted);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -25,6 +25,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -521,8 +522,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("embed");
   TCase *tc = tcase_create("backend fd");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, backend_fd_keeps_ops_in_flight, 0, 2);
@@ -533,9 +532,5 @@ int main(void) {
   tcase_add_loop_test(tc, backend_fd_survives_epoll_ctl_del, 0, 2);
   tcase_add_loop_test(tc, fork_child_keeps_ops_in_flight, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

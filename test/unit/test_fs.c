@@ -22,6 +22,7 @@
 #include "backend.h"
 /* For fs_native: which requests the loop runs as io_uring ops. */
 #include "../../compat/internal.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -468,7 +469,7 @@ static void exe_open_cb(uv_fs_t *req) {
       uv_fs_write(req->loop, req, fd, &exe_buf, 1, -1, exe_write_cb), 0);
 }
 
-START_TEST(exec_after_async_close_is_not_busy) {
+START_TEST(libuv_4059_exec_after_async_close_is_not_busy) {
   uv_loop_t loop;
   static char script[] = "#!/bin/sh\nexit 0\n";
 
@@ -487,8 +488,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("fs");
   TCase *tc = tcase_create("uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, rw_at_file_position_and_stat, 0, 2);
@@ -498,11 +497,7 @@ int main(void) {
   tcase_add_loop_test(tc, env_turns_native_off, 0, 1);
   tcase_add_test(tc, cancel_before_the_kernel_sees_it);
   tcase_add_test(tc, einval_retries_on_the_pool);
-  tcase_add_loop_test(tc, exec_after_async_close_is_not_busy, 0, 2);
+  tcase_add_loop_test(tc, libuv_4059_exec_after_async_close_is_not_busy, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

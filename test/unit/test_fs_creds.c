@@ -19,6 +19,7 @@
 #include "uv.h"
 /* For fs_native: which requests the loop runs as io_uring ops. */
 #include "../../compat/internal.h"
+#include "check_run.h"
 
 #define NOBODY 65534
 
@@ -61,7 +62,7 @@ static int drop_and_open(void) {
   return uv_loop_close(&loop) == 0 ? 0 : 8;
 }
 
-START_TEST(open_after_dropping_root_is_denied) {
+START_TEST(cve_2024_22017_open_after_dropping_root_is_denied) {
   pid_t pid;
   int status;
   int fd;
@@ -91,9 +92,7 @@ END_TEST
 int main(void) {
   Suite *s;
   TCase *tc;
-  SRunner *sr;
   uv_loop_t probe;
-  int failed;
 
   if (geteuid() != 0) {
     fprintf(stderr, "SKIP: needs root to drop privileges\n");
@@ -110,11 +109,7 @@ int main(void) {
   s = suite_create("fs_creds");
   tc = tcase_create("uv");
   tcase_set_timeout(tc, 30);
-  tcase_add_test(tc, open_after_dropping_root_is_denied);
+  tcase_add_test(tc, cve_2024_22017_open_after_dropping_root_is_denied);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

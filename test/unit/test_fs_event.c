@@ -15,6 +15,7 @@
 #include "blitzio.h"
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -427,8 +428,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("fs_event");
   TCase *tc = tcase_create("uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, dir_events_carry_entry_names, 0, 2);
@@ -439,9 +438,5 @@ int main(void) {
   tcase_add_loop_test(tc, getpath_errors_and_loop_teardown, 0, 2);
   tcase_add_loop_test(tc, fs_sync_calls_and_pooled_utime, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -10,6 +10,7 @@
 #include "blitzio.h"
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -286,8 +287,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("loop");
   TCase *tc = tcase_create("uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, timers_fire_by_due_then_start_order, 0, 2);
@@ -301,9 +300,5 @@ int main(void) {
   tcase_add_loop_test(tc, async_from_threads_then_close_while_pending, 0, 2);
   tcase_add_loop_test(tc, run_modes, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

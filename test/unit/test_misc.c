@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "check_run.h"
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -517,12 +518,5 @@ static Suite *misc_suite(void) {
 
 
 int main(void) {
-  SRunner *sr = srunner_create(misc_suite());
-  int failed;
-
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(misc_suite());
 }

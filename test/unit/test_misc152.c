@@ -14,6 +14,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 START_TEST(clock_gettime_checks_and_reads) {
   uv_timespec64_t a, b;
@@ -394,8 +395,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("misc152");
   TCase *tc = tcase_create("api");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, clock_gettime_checks_and_reads);
@@ -413,9 +412,5 @@ int main(void) {
   tcase_add_test(tc, late_repeating_timer_fires_once_per_run_once);
   tcase_add_test(tc, loop_runs_with_a_calloc_that_does_not_zero);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

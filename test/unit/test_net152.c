@@ -22,6 +22,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -605,8 +606,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("net152");
   TCase *tc = tcase_create("api");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, pipe_bind2_abstract_name_round_trips, 0, 2);
@@ -623,9 +622,5 @@ int main(void) {
   tcase_add_loop_test(tc, tty_raw_vt_is_raw, 0, 2);
   tcase_add_loop_test(tc, metrics_info_counts_turns_and_events, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

@@ -15,6 +15,7 @@
 #include "blitzio.h"
 #include "core/core.h"
 #include "core/settings.h"
+#include "check_run.h"
 
 /* A field of the ring's fdinfo ("SqMask:\t0x3f"), or -1. */
 static long ring_info(const bio_loop *loop, const char *key) {
@@ -198,8 +199,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("options");
   TCase *tc = tcase_create("loop");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_test(tc, options_init_leaves_every_choice_to_the_library);
@@ -208,9 +207,5 @@ int main(void) {
   tcase_add_test(tc, attach_wq_shares_an_io_uring_loops_workers);
   tcase_add_test(tc, spin_option_and_the_setting_read_once);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

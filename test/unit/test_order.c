@@ -24,6 +24,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -398,8 +399,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("order");
   TCase *tc = tcase_create("async");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, async_callbacks_run_in_init_order, 0, 4);
@@ -414,9 +413,5 @@ int main(void) {
   tcase_add_loop_test(tc, close_then_write_keeps_peer_order, 0, 4);
   tcase_add_loop_test(tc, close_listener_refuses_at_once, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

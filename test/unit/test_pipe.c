@@ -16,6 +16,7 @@
 #include "uv.h"
 #include "backend.h"
 #include "exchange.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -67,15 +68,9 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("pipe");
   TCase *tc = tcase_create("listen");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, pipe_listen_on_opened_bound_fd, 0, 4);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

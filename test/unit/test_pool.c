@@ -20,6 +20,7 @@
 #include "core/core.h"
 #include "pool/pool.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backend_names[] = {"uring", "epoll"};
 
@@ -576,12 +577,5 @@ static Suite *pool_suite(void) {
 
 
 int main(void) {
-  SRunner *sr = srunner_create(pool_suite());
-  int failed;
-
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(pool_suite());
 }

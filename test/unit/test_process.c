@@ -24,6 +24,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 extern char **environ;
 
@@ -532,8 +533,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("process");
   TCase *tc = tcase_create("spawn");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, child_shares_the_address_space, 0, 2);
@@ -545,9 +544,5 @@ int main(void) {
   tcase_add_loop_test(tc, dispositions_and_mask_reset, 0, 2);
   tcase_add_loop_test(tc, parent_handler_not_run_by_child, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -20,6 +20,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -232,17 +233,11 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("release");
   TCase *tc = tcase_create("release");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, poll_stop_then_close_releases_socket, 0, 8);
   tcase_add_loop_test(tc, poll_stop_then_close_listener_refuses, 0, 4);
   tcase_add_loop_test(tc, udp_close_then_rebind_same_port, 0, 8);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "blitzio.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 static const unsigned nworkers[] = {1, 2, 4};
@@ -746,8 +747,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("runtime");
   TCase *tc = tcase_create("runtime"), *hops, *steal, *hops_steal;
-  SRunner *sr;
-  int failed;
   double tcase_timeout = getenv("BIO_SOAK_SECONDS") != NULL
                              ? atoi(getenv("BIO_SOAK_SECONDS")) * 2 + 60
                              : 60;
@@ -800,9 +799,5 @@ int main(void) {
   tcase_add_loop_test(hops_steal, spawns_from_outside_wake_a_parked_worker, 0,
                       4);
   suite_add_tcase(s, hops_steal);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

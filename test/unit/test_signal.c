@@ -17,6 +17,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -292,8 +293,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("signal");
   TCase *tc = tcase_create("uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, argument_checks, 0, 2);
@@ -304,9 +303,5 @@ int main(void) {
   tcase_add_loop_test(tc, exec_failure_is_returned_and_reaped, 0, 2);
   tcase_add_loop_test(tc, stdout_through_a_created_pipe, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -26,6 +26,7 @@
 #include "backend/fault.h"
 #include "core/core.h"
 #include "task/task.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll", "fault:uring",
                                  "fault:epoll"};
@@ -1281,8 +1282,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("task");
   TCase *tc = tcase_create("task");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, spawned_tasks_run_and_join_with_their_results, 0,
@@ -1323,9 +1322,5 @@ int main(void) {
                       0, 2);
   tcase_add_test(tc, bad_arguments_are_einval);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

@@ -15,6 +15,7 @@
 #include "backend.h"
 #include "blitzio.h"
 #include "uv.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 static char trace[64];
@@ -147,17 +148,11 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("task_uv");
   TCase *tc = tcase_create("task_uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, tasks_run_inside_uv_run_beside_handles, 0, 2);
   tcase_add_loop_test(tc, a_task_spawned_from_another_thread_wakes_uv_run, 0,
                       2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? 0 : 1;
+  return bio_check_run(s);
 }

@@ -26,6 +26,7 @@
 
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -744,8 +745,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("tcp");
   TCase *tc = tcase_create("writes");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, burst_arrives_in_order, 0, 4);
@@ -771,9 +770,5 @@ int main(void) {
   tcase_add_loop_test(tc, accepts_after_being_sent, 0, 2);
   tcase_add_loop_test(tc, accepts_after_fork, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -18,6 +18,7 @@
 #include "uv.h"
 #include "backend.h"
 #include "exchange.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -235,17 +236,11 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("tcp_open");
   TCase *tc = tcase_create("late socket");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, tcp_listen_on_opened_bound_fd, 0, 4);
   tcase_add_loop_test(tc, tcp_options_applied_when_fd_arrives, 0, 8);
   tcase_add_loop_test(tc, tcp_keepalive_probes_as_libuv, 0, 2);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "check_run.h"
 
 /* ---- threads ------------------------------------------------------------ */
 
@@ -470,12 +471,5 @@ static Suite *thread_suite(void) {
 
 
 int main(void) {
-  SRunner *sr = srunner_create(thread_suite());
-  int failed;
-
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(thread_suite());
 }

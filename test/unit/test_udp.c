@@ -18,6 +18,7 @@
 #include "blitzio.h"
 #include "uv.h"
 #include "backend.h"
+#include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -588,8 +589,6 @@ END_TEST
 int main(void) {
   Suite *s = suite_create("udp");
   TCase *tc = tcase_create("uv");
-  SRunner *sr;
-  int failed;
 
   tcase_set_timeout(tc, 30);
   tcase_add_loop_test(tc, echo_between_two_handles, 0, 2);
@@ -603,9 +602,5 @@ int main(void) {
   tcase_add_loop_test(tc, address_helpers, 0, 1);
   tcase_add_loop_test(tc, interface_addresses_include_loopback, 0, 1);
   suite_add_tcase(s, tc);
-  sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(s);
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "check_run.h"
 
 /* xorshift64*: deterministic, so a failing seed can be replayed. */
 static uint64_t rng_state;
@@ -436,12 +437,5 @@ static Suite *wheel_suite(void) {
 
 
 int main(void) {
-  SRunner *sr = srunner_create(wheel_suite());
-  int failed;
-
-  srunner_set_fork_status(sr, CK_FORK);
-  srunner_run_all(sr, CK_NORMAL);
-  failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+  return bio_check_run(wheel_suite());
 }
