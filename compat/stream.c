@@ -735,6 +735,14 @@ static void deliver_accepted(uv_stream_t *s) {
     s->accepted_fd = shift_fd(x);
     if (s->connection_cb != NULL)
       s->connection_cb(s, 0);
+    x = bio__sx(s); /* the callback may have closed the listener */
+  }
+  /* A burst of connections grew the queue: give it back once drained
+   * (10,000 at once took 64 KiB that stayed for the listener's life). */
+  if (x != NULL && x->nfds == 0 && x->fds_cap > 64) {
+    bio__free(x->fds);
+    x->fds = NULL;
+    x->fds_cap = 0;
   }
 }
 
