@@ -646,6 +646,17 @@ static struct io_uring_sqe *get_sqe(bio_loop *loop, uring_state *st) {
 }
 
 
+/* An SQE taken for an op that can't go: given back as a no-op that
+ * nobody waits for. Returns err. */
+static int give_back(uring_state *st, struct io_uring_sqe *sqe, int err) {
+  io_uring_prep_nop(sqe);
+  io_uring_sqe_set_data64(sqe, IGNORED_CQE);
+  st->inflight++;
+  st->unsubmitted++;
+  return err;
+}
+
+
 static int uring_submit(bio_loop *loop, bio_op *op) {
   uring_state *st = loop->backend_data;
   struct io_uring_sqe *sqe;
@@ -691,13 +702,8 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     break;
   case BIO_OP_RECV:
     if (op->flags & BIO_OPF_MULTI) {
-      if (st->recv_multi_refused || !bufs_ready(st)) {
-        io_uring_prep_nop(sqe);
-        io_uring_sqe_set_data64(sqe, IGNORED_CQE);
-        st->inflight++;
-        st->unsubmitted++;
-        return -EINVAL;
-      }
+      if (st->recv_multi_refused || !bufs_ready(st))
+        return give_back(st, sqe, -EINVAL);
       io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0); /* 6.0 */
       sqe->flags |= IOSQE_BUFFER_SELECT;
       sqe->buf_group = RECV_BGID;
@@ -763,20 +769,10 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
                      (uint64_t)op->off);
     break;
   default:
-    /* Give the slot back as a no-op that nobody waits for. */
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, IGNORED_CQE);
-    st->inflight++;
-    st->unsubmitted++;
-    return -EINVAL;
+    return give_back(st, sqe, -EINVAL);
   }
-  if (live_add(st, op) != 0) {
-    io_uring_prep_nop(sqe);
-    io_uring_sqe_set_data64(sqe, IGNORED_CQE);
-    st->inflight++;
-    st->unsubmitted++;
-    return -ENOMEM;
-  }
+  if (live_add(st, op) != 0)
+    return give_back(st, sqe, -ENOMEM);
   if (op->flags & BIO_OPF_ASYNC)
     sqe->flags |= IOSQE_ASYNC;
   io_uring_sqe_set_data(sqe, op);

@@ -403,6 +403,12 @@ void bio__loop_set_idle_policy(bio_loop *loop, const bio_idle_policy *p);
 void bio__loop_set_idle_meter(bio_loop *loop,
                               void (*meter)(void *arg, uint64_t ns),
                               void *arg);
+/* Spins until found(arg) says yes (1), until_ns passes (0), or the CPU
+ * was taken from it for a while (-1, noted for bio__cpu_contended; not
+ * with through_preempt): relax pauses between looks, the clock read about
+ * every 16 pauses. The loops' spin and the runtime's search share it. */
+int bio__spin_until(int (*found)(void *arg), void *arg, unsigned relax,
+                    uint64_t start_ns, uint64_t until_ns, int through_preempt);
 /* Work handed over by other threads without a wake the loop has seen:
  * posts, and what the owner's busy_check reports. */
 int bio__loop_handed_over(bio_loop *loop);

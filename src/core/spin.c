@@ -44,39 +44,58 @@ static int spin_held_off(bio_loop *loop, uint64_t now_ns) {
  * saturated peer CPU that is the bigger half. While we spin, wakes write
  * no eventfd; they hand over through posted or the owner's busy_check,
  * which we watch. Returns 1 when something arrived. */
-static int spin_before_sleep(bio_loop *loop, int64_t timeout_ns,
-                             int watch_io, uint64_t start) {
-  uint64_t limit = loop->spin_ns;
-  uint64_t deadline, last;
-  unsigned i;
+int bio__spin_until(int (*found)(void *arg), void *arg, unsigned relax,
+                    uint64_t start_ns, uint64_t until_ns, int through_preempt) {
+  uint64_t last = start_ns;
+  unsigned i, k;
 
-  if (timeout_ns > 0 && (uint64_t)timeout_ns < limit)
-    limit = (uint64_t)timeout_ns;
-  deadline = start + limit;
-  last = start;
-  atomic_store(&loop->spinning, 1);
   for (i = 1;; i++) {
-    if (bio__loop_handed_over(loop) || (watch_io && loop->backend->ready(loop)))
-      break;
-    bio__cpu_relax();
-    if ((i & 15) == 0) {
+    if (found(arg))
+      return 1;
+    for (k = 0; k < relax; k++)
+      bio__cpu_relax();
+    if ((i * relax) % 16 < relax) {
       uint64_t t = bio__clock_ns();
       /* Sixteen pauses take a microsecond or two: a much longer gap
        * means the CPU went to someone else meanwhile. Stop, and let no
        * spin take it from them for a while. */
-      if (t - last > SPIN_PREEMPTED_NS && !loop->spin_always) {
+      if (t - last > SPIN_PREEMPTED_NS && !through_preempt) {
         bio__cpu_note_preempted(t);
-        loop->spins_preempted++;
-        break;
+        return -1;
       }
-      if (t >= deadline)
-        break;
+      if (t >= until_ns)
+        return 0;
       last = t;
     }
   }
+}
+
+
+typedef struct spin_watch {
+  bio_loop *loop;
+  int watch_io;
+} spin_watch;
+
+static int spin_found(void *arg) {
+  spin_watch *w = arg;
+  return bio__loop_handed_over(w->loop) ||
+         (w->watch_io && w->loop->backend->ready(w->loop));
+}
+
+static int spin_before_sleep(bio_loop *loop, int64_t timeout_ns,
+                             int watch_io, uint64_t start) {
+  uint64_t limit = loop->spin_ns;
+  spin_watch w = {loop, watch_io};
+
+  if (timeout_ns > 0 && (uint64_t)timeout_ns < limit)
+    limit = (uint64_t)timeout_ns;
+  atomic_store(&loop->spinning, 1);
+  if (bio__spin_until(spin_found, &w, 1, start, start + limit,
+                      loop->spin_always) < 0)
+    loop->spins_preempted++;
   atomic_store(&loop->spinning, 0);
   /* A wake that saw us spinning wrote nothing: look once more. */
-  return bio__loop_handed_over(loop) || (watch_io && loop->backend->ready(loop));
+  return spin_found(&w);
 }
 
 

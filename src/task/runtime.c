@@ -56,10 +56,9 @@
 /* A worker that finds no work anywhere looks again for this long before
  * it parks (one of at most half of the workers searching, and not while
  * other threads want the CPUs): a parked worker costs whoever has work
- * for it an eventfd write, and itself a trip through the scheduler. A
- * gap of SPIN_PREEMPTED_NS in the spin: its CPU went to someone else. */
+ * for it an eventfd write, and itself a trip through the scheduler. The
+ * search ends early when its CPU went to someone else (bio__spin_until). */
 #define SPIN_NS 50000
-#define SPIN_PREEMPTED_NS 200000
 
 /* A queue of unstarted tasks (work stealing), linked through task->next:
  * the global one (spawns from outside). */
@@ -499,38 +498,36 @@ static int queues_empty(bio_runtime *r) {
   return 1;
 }
 
+typedef struct search {
+  bio_runtime *r;
+  worker *w;
+} search;
+
+static int work_turned_up(void *arg) {
+  search *s = arg;
+  return !queues_empty(s->r) ||
+         atomic_load_explicit(&s->w->rt->remote, memory_order_relaxed) !=
+             NULL ||
+         atomic_load_explicit(&s->w->rt->cancels, memory_order_relaxed) !=
+             NULL ||
+         atomic_load_explicit(&s->r->stop, memory_order_relaxed);
+}
+
 /* Watches the queues, and w's remote stack, for up to SPIN_NS: whether
  * something turned up (or the stop). Counts as searching. */
 static int spin_for_work(bio_runtime *r, worker *w) {
   unsigned n = r->nworkers;
-  int limit = n / 2 > 0 ? (int)(n / 2) : 1, found = 0;
-  uint64_t now = bio__clock_ns(), until = now + SPIN_NS, last = now;
+  int limit = n / 2 > 0 ? (int)(n / 2) : 1, found;
+  uint64_t now = bio__clock_ns();
+  search s = {r, w};
   if (n < 2 || bio__cpu_contended(now))
     return 0;
   if (atomic_fetch_add(&r->searching, 1) >= limit) {
     atomic_fetch_sub(&r->searching, 1);
     return 0;
   }
-  for (;;) {
-    int k;
-    for (k = 0; k < 16; k++)
-      bio__cpu_relax();
-    if (!queues_empty(r) ||
-        atomic_load_explicit(&w->rt->remote, memory_order_relaxed) != NULL ||
-        atomic_load_explicit(&w->rt->cancels, memory_order_relaxed) != NULL ||
-        atomic_load_explicit(&r->stop, memory_order_relaxed)) {
-      found = 1;
-      break;
-    }
-    now = bio__clock_ns();
-    if (now - last > SPIN_PREEMPTED_NS) {
-      bio__cpu_note_preempted(now);
-      break;
-    }
-    if (now >= until)
-      break;
-    last = now;
-  }
+  /* Sixteen pauses between looks: each look reads every queue's line. */
+  found = bio__spin_until(work_turned_up, &s, 16, now, now + SPIN_NS, 0) > 0;
   atomic_fetch_sub(&r->searching, 1);
   /* Spawners skipped their wakes while this one searched: pass it on. */
   if (found)
