@@ -80,6 +80,8 @@ typedef struct bio_stream_hot {
   unsigned char wrote;
   /* Armed: wake-ups in a row it did not answer (see note_wake). */
   unsigned char quiet_wakes;
+  /* A one-shot recv op came back full: reads go through polls (arm_read). */
+  unsigned char bulk;
 } bio_stream_hot;
 
 _Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),

@@ -202,7 +202,7 @@ int bio__uring_ring_fd(const bio_loop *loop) {
  * take 8 KiB. A turn in which more arrivals than buffers come in ends
  * some recvs with -ENOBUFS, and their owners arm them again. */
 #define RECV_BUFS 512u
-#define RECV_BUF_BYTES 4096u
+#define RECV_BUF_BYTES BIO_RECV_BUF_BYTES
 #define RECV_BGID 0
 #define CHAIN_NONE 0xffffu
 
@@ -701,10 +701,13 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     io_uring_prep_send(sqe, op->fd, op->buf, op->u.len, MSG_NOSIGNAL);
     break;
   case BIO_OP_RECV:
-    if (op->flags & BIO_OPF_MULTI) {
+    if ((op->flags & BIO_OPF_MULTI) || op->buf == NULL) {
       if (st->recv_multi_refused || !bufs_ready(st))
         return give_back(st, sqe, -EINVAL);
-      io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0); /* 6.0 */
+      if (op->flags & BIO_OPF_MULTI)
+        io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0); /* 6.0 */
+      else
+        io_uring_prep_recv(sqe, op->fd, NULL, 0, 0); /* one buffer's worth */
       sqe->flags |= IOSQE_BUFFER_SELECT;
       sqe->buf_group = RECV_BGID;
       /* A chain it still has (a hand-over to a new ring with its data
@@ -946,6 +949,11 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
     }
     live_del(st, op);
     op->res = cqe->res;
+    /* A one-shot recv into the loop's buffers: its data waits on the op,
+     * as a multishot one's (a cancel that came too late keeps it too). */
+    if (op->opcode == BIO_OP_RECV && op->buf == NULL && cqe->res > 0 &&
+        (cqe->flags & IORING_CQE_F_BUFFER))
+      chain_append(st, op, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
     if (op->flags & BIO_OPF_CANCELLED) {
       op->flags &= (uint16_t)~(BIO_OPF_CANCELLED | BIO_OPF_CREDS_STALE);
       op->res = -ECANCELED;

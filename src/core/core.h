@@ -55,7 +55,10 @@ enum bio_opcode {
    * says why, after that data: 0 the peer's EOF, > 0 the kernel stopped
    * it with nothing wrong (arm it again), -ENOBUFS the loop's buffers ran
    * out (the bytes wait in the socket: arm it again), else the error
-   * (-ECANCELED, -ECONNRESET, ...). */
+   * (-ECANCELED, -ECONNRESET, ...). With buf NULL and no MULTI (the
+   * same capability): one recv into one of the loop's buffers (up to
+   * BIO_RECV_BUF_BYTES), its data kept on the op in the same way; res
+   * the byte count, 0 the EOF, or the error. */
   BIO_OP_RECV,
   /* File-system ops: io_uring only. A backend without them (epoll) refuses
    * them with -EINVAL; callers ask bio__loop_supports first and use the
@@ -79,9 +82,12 @@ enum bio_opcode {
   BIO_OP_COUNT
 };
 
-/* bio__loop_supports: the loop's backend has BIO_OP_RECV with
- * BIO_OPF_MULTI (not an opcode: a capability). */
+/* bio__loop_supports: the loop's backend has BIO_OP_RECV into buffers of
+ * its own, armed (BIO_OPF_MULTI) or one-shot (buf NULL); not an opcode: a
+ * capability. */
 #define BIO_CAP_RECV_BUFS 0x100u
+/* The size of each of those buffers. */
+#define BIO_RECV_BUF_BYTES 4096u
 
 /* What BIO_OP_STATX asks for: everything uv_stat_t holds. */
 #define BIO_STATX_MASK 0x00000fffu /* STATX_BASIC_STATS | STATX_BTIME */

@@ -498,6 +498,42 @@ START_TEST(conversing_stream_reads_without_read_calls) {
 }
 END_TEST
 
+/* A stream that has not conversed yet (nothing answered: a request that
+ * came in pieces, a peer that only talks) reads on io_uring with one-shot
+ * recv ops into the loop's buffers: no read(2) for its messages either
+ * (the one-shot polls it had cost a read each). */
+START_TEST(fresh_stream_reads_without_read_calls) {
+  const size_t total = 20 * 10;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 0);
+  long long before, reads;
+
+  before = thread_reads();
+  send_one_by_one(fd, out, 0, total, 10);
+  reads = thread_reads() - before;
+  if (recv_op_expected(_i))
+    ck_assert_int_le(reads, 2);
+  else
+    ck_assert_int_ge(reads, 20);
+  finish_reads_test(fd, out, total, total);
+}
+END_TEST
+
+/* A fresh stream whose first recv comes back full (a bulk sender) goes
+ * over to polls and reads of alloc_cb's size, then gets small messages
+ * and the FIN: every byte in order, then the EOF. */
+START_TEST(bulk_then_small_keeps_every_byte_in_order) {
+  const size_t burst = 32 * 1024;
+  const size_t total = burst + 10 * 7;
+  uint8_t *out = malloc(total);
+  int fd = start_reads_test(_i, out, total, 0);
+
+  send_one_by_one(fd, out, 0, burst, burst);
+  send_one_by_one(fd, out, burst, total, 7);
+  finish_reads_test(fd, out, total, total);
+}
+END_TEST
+
 /* The conversing stream stops reading in read_cb with bytes of the same
  * arrival still to hand over (3000 came with the FIN; read_cb takes 1000
  * at a time): nothing more reaches read_cb while it is stopped, and when
@@ -758,6 +794,8 @@ int main(void) {
   tcase_add_loop_test(tc, eof_after_many_reads, 0, 2);
   tcase_add_loop_test(tc, sink_after_answers, 0, 2);
   tcase_add_loop_test(tc, conversing_stream_reads_without_read_calls, 0, 2);
+  tcase_add_loop_test(tc, fresh_stream_reads_without_read_calls, 0, 2);
+  tcase_add_loop_test(tc, bulk_then_small_keeps_every_byte_in_order, 0, 2);
   tcase_add_loop_test(tc, stopped_with_bytes_left_gets_them_after_restart, 0,
                       2);
   tcase_add_loop_test(tc, no_buffer_once_loses_no_byte, 0, 2);
