@@ -273,12 +273,31 @@ static int stash_waiting(const uv_stream_t *s) {
 }
 
 
-/* A TCP stream that converses (see arm_read) reads with an armed recv op
- * where the backend has one (io_uring 6.0). BIO_STREAM_RECV_OP=0 turns it
- * off. */
+/* A stream that reads with recv ops into the loop's buffers (see
+ * arm_read) where the backend has them (io_uring 6.0): TCP, and a pipe
+ * that is a Unix stream socket carrying no descriptors (not IPC), other
+ * than stdio (shared with other processes most often: a recv the stop's
+ * cancel came too late for keeps its bytes here, where a poll leaves
+ * them in the socket). BIO_STREAM_RECV_OP=0 turns it off. */
 static int recv_op_wanted(uv_stream_t *s) {
-  return bio__settings()->stream_recv_op &&
-         bio__loop_supports(bio__core(s->loop), BIO_CAP_RECV_BUFS);
+  bio_stream_hot *h = bio__sh(s);
+
+  if (!bio__settings()->stream_recv_op ||
+      !bio__loop_supports(bio__core(s->loop), BIO_CAP_RECV_BUFS))
+    return 0;
+  if (s->type == UV_TCP)
+    return 1;
+  if (h->recv_kind == RECV_UNKNOWN) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    h->recv_kind = RECV_NO;
+    if (s->type == UV_NAMED_PIPE && !((uv_pipe_t *)s)->ipc &&
+        s->io_watcher.fd > STDERR_FILENO &&
+        getsockopt(s->io_watcher.fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+        type == SOCK_STREAM)
+      h->recv_kind = RECV_YES;
+  }
+  return h->recv_kind == RECV_YES;
 }
 
 
@@ -323,10 +342,10 @@ static void arm_read(uv_stream_t *s) {
   } else if (s->flags & S_LISTENING) {
     op->u.events = POLLIN;
     op->flags = multi_ok() && s->type == UV_TCP ? BIO_OPF_MULTI : 0;
-  } else if (s->type == UV_TCP && recv_op_wanted(s) &&
-             (bio__sh(s)->read_wakes >= READ_WAKES_BEFORE_MULTI ||
-              !bio__sh(s)->bulk)) {
-    /* A TCP stream on io_uring: the kernel receives into the loop's
+  } else if ((bio__sh(s)->read_wakes >= READ_WAKES_BEFORE_MULTI ||
+              !bio__sh(s)->bulk) &&
+             recv_op_wanted(s)) {
+    /* A TCP (or Unix socket) stream on io_uring: the kernel receives into the loop's
      * buffers and we copy into alloc_cb's (recv_op_done): no read(2).
      * One recv at a time, as the one-shot polls below, until the stream
      * converses; then one armed recv, until it stops reading or turns

@@ -82,6 +82,8 @@ typedef struct bio_stream_hot {
   unsigned char quiet_wakes;
   /* A one-shot recv op came back full: reads go through polls (arm_read). */
   unsigned char bulk;
+  /* RECV_*: may a pipe read with recv ops (stream.c: recv_op_wanted)? */
+  unsigned char recv_kind;
 } bio_stream_hot;
 
 _Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),
@@ -90,6 +92,7 @@ _Static_assert(sizeof(bio_stream_hot) <= sizeof(((uv_handle_t *)0)->u),
 /* OUT_SEND: the write queue's first request is out as a BIO_OP_SEND op
  * (io_uring), which lives in the request's reserved words. */
 enum { OUT_READ = 1, OUT_WOP = 2, OUT_SOP = 4, OUT_SEND = 8 };
+enum { RECV_UNKNOWN = 0, RECV_YES = 1, RECV_NO = 2 };
 
 static inline bio_stream_hot *bio__sh(const uv_stream_t *s) {
   return (bio_stream_hot *)(void *)&((uv_stream_t *)s)->u;
