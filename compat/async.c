@@ -26,12 +26,9 @@ static _Atomic uintptr_t next_seq;
  * a send from one of the walk's callbacks tells the walk at once to look
  * for new arrivals. Sends from other threads are looked for after every
  * callback of a small walk (a callback that waits for a thread's send
- * then sees it run in the walk, as libuv's scan would), but only every
- * ARRIVALS_EVERY callbacks of a large one: there each look costs a cache
- * miss on the line the senders keep writing (libuv's million_async, a
- * walk of a million handles, ran at 0.52x libuv looking after each). */
+ * then sees it run in the walk, as libuv's scan would), and left for the
+ * next wake by a large one (see bio__async_wake). */
 static __thread bio_uv_loop *walking;
-#define ARRIVALS_EVERY 1024u
 
 static inline _Atomic int *pending_of(uv_async_t *h) {
   return (_Atomic int *)&h->pending;
@@ -125,10 +122,14 @@ static void take_stack(bio_uv_loop *ul) {
 }
 
 
-/* Everything sent and not yet delivered: the ready list and the stack. */
+/* Everything sent and not yet delivered: the ready list and the stack
+ * (with no ready list, the stack as it is: no walk to its tail). */
 static uv_async_t *take_all(bio_uv_loop *ul) {
   uv_async_t *h;
 
+  if (ul->async_ready == NULL)
+    return atomic_exchange_explicit(&ul->async_stack, NULL,
+                                    memory_order_acquire);
   take_stack(ul);
   h = ul->async_ready;
   ul->async_ready = NULL;
@@ -187,53 +188,71 @@ static uv_async_t *sort(uv_async_t *list) {
 
 
 /* A large batch (libuv's million_async sends to a million handles at
- * random): the merge sort's passes over a list would each miss the cache
- * on every handle. Instead the handles' (init number, address) pairs go
- * to an array, sorted there by radix (11 bits a pass: two passes cover
- * two million live handles), and the list is relinked from it: each
- * handle is touched twice. Falls back to the list sort without memory. */
+ * random, far more than the caches hold): every pass over the handles
+ * misses the cache on each of them. So the batch is walked once, into an
+ * array of (init number, handle) pairs, sorted there by radix (11 bits a
+ * pass: two passes cover two million live handles), and delivered from
+ * the array: each handle is touched twice, once here and once for its
+ * callback. NULL (the caller sorts the list) for a small batch or without
+ * memory; else the array's length in *n. */
 #define SORT_ARRAY_MIN 64
 #define RADIX_BITS 11
 
 typedef struct {
-  uintptr_t key; /* init number less the batch's smallest */
+  uintptr_t key; /* the init number; less the batch's smallest once sorted */
   uv_async_t *h;
 } sort_item;
 
-static uv_async_t *sort_batch(bio_uv_loop *ul, uv_async_t *list,
-                              int *large) {
+static sort_item *grow_sort_buf(bio_uv_loop *ul, size_t items) {
+  size_t need = 2 * items * sizeof(sort_item); /* and as much to sort in */
+  void *buf;
+
+  if (need <= ul->async_sort_cap)
+    return ul->async_sort_buf;
+  buf = bio__realloc(ul->async_sort_buf, need);
+  if (buf == NULL)
+    return NULL;
+  ul->async_sort_buf = buf;
+  ul->async_sort_cap = need;
+  return buf;
+}
+
+static sort_item *sort_batch(bio_uv_loop *ul, uv_async_t *list, size_t *n) {
+  size_t cap = ul->async_sort_cap / (2 * sizeof(sort_item));
+  size_t len = 0, i;
   sort_item *a, *b, *t;
-  size_t n = 0, i, need;
   uintptr_t min, span;
   unsigned shift;
   uv_async_t *h;
 
-  for (h = list; h != NULL && n < SORT_ARRAY_MIN; h = LINK(h))
-    n++;
-  *large = n >= SORT_ARRAY_MIN;
-  if (n < SORT_ARRAY_MIN)
-    return sort(list);
-  for (; h != NULL; h = LINK(h))
-    n++;
-  need = 2 * n * sizeof(sort_item);
-  if (need > ul->async_sort_cap) {
-    void *buf = bio__malloc(need);
-    if (buf == NULL)
-      return sort(list);
-    bio__free(ul->async_sort_buf);
-    ul->async_sort_buf = buf;
-    ul->async_sort_cap = need;
-  }
-  a = ul->async_sort_buf;
-  b = a + n;
+  for (h = list; h != NULL && len < SORT_ARRAY_MIN; h = LINK(h))
+    len++;
+  if (len < SORT_ARRAY_MIN)
+    return NULL;
+  a = grow_sort_buf(ul, cap > SORT_ARRAY_MIN ? cap : 4 * SORT_ARRAY_MIN);
+  if (a == NULL)
+    return NULL;
+  cap = ul->async_sort_cap / (2 * sizeof(sort_item));
   min = SEQ(list);
-  for (h = list; h != NULL; h = LINK(h))
+  len = 0;
+  for (h = list; h != NULL; h = LINK(h)) {
+    if (len == cap) {
+      /* The items move to the front of a buffer twice the size. */
+      a = grow_sort_buf(ul, 2 * cap);
+      if (a == NULL)
+        return NULL; /* the list is still whole */
+      cap *= 2;
+    }
+    a[len].key = SEQ(h);
+    a[len].h = h;
     if (seq_before(SEQ(h), min))
       min = SEQ(h);
+    len++;
+  }
+  b = a + len;
   span = 0;
-  for (i = 0, h = list; h != NULL; h = LINK(h), i++) {
-    a[i].key = SEQ(h) - min;
-    a[i].h = h;
+  for (i = 0; i < len; i++) {
+    a[i].key -= min;
     if (a[i].key > span)
       span = a[i].key;
   }
@@ -242,23 +261,21 @@ static uv_async_t *sort_batch(bio_uv_loop *ul, uv_async_t *list,
     size_t count[1u << RADIX_BITS];
     size_t sum = 0, c;
     memset(count, 0, sizeof(count));
-    for (i = 0; i < n; i++)
+    for (i = 0; i < len; i++)
       count[(a[i].key >> shift) & ((1u << RADIX_BITS) - 1)]++;
     for (i = 0; i < (1u << RADIX_BITS); i++) {
       c = count[i];
       count[i] = sum;
       sum += c;
     }
-    for (i = 0; i < n; i++)
+    for (i = 0; i < len; i++)
       b[count[(a[i].key >> shift) & ((1u << RADIX_BITS) - 1)]++] = a[i];
     t = a;
     a = b;
     b = t;
   }
-  for (i = 0; i + 1 < n; i++)
-    LINK(a[i].h) = a[i + 1].h;
-  LINK(a[n - 1].h) = NULL;
-  return a[0].h;
+  *n = len;
+  return a;
 }
 
 
@@ -297,14 +314,36 @@ static uv_async_t *take_arrivals(bio_uv_loop *ul, uv_async_t *batch,
 }
 
 
+/* Runs h's callback, as a wake delivers it: 1 if it ran. */
+static int deliver(bio_uv_loop *ul, uv_async_t *h) {
+  LINK(h) = NULL;
+  if (bio__handle_closing((uv_handle_t *)h))
+    return 0; /* closed after it was sent: no callback */
+  wait_push_done(h);
+  /* From here a new send may push h again: it will be delivered again. */
+  atomic_store_explicit(pending_of(h), 0, memory_order_release);
+  if (h->async_cb == NULL)
+    return 0;
+  walking = ul; /* again: an earlier callback may have run another loop */
+  h->async_cb(h);
+  return 1;
+}
+
+
+/* How far ahead of the delivery a large batch's handles are fetched. */
+#define PREFETCH_AHEAD 8
+
 void bio__async_wake(bio_loop *core, void *arg) {
   uv_loop_t *loop = arg;
   bio_uv_loop *ul = bio__uv(loop);
   /* Handles initialised from here on are not part of this batch. */
   uintptr_t last = atomic_load_explicit(&next_seq, memory_order_relaxed);
-  int large;
-  uv_async_t *batch = sort_batch(ul, take_all(ul), &large);
-  unsigned ran = 0;
+  uv_async_t *list = take_all(ul);
+  size_t n = 0, i = 0;
+  sort_item *arr = sort_batch(ul, list, &n);
+  /* A small batch is a sorted list; a large one the array, and the list
+   * holds only handles that join it as it goes (take_arrivals). */
+  uv_async_t *batch = arr == NULL ? sort(list) : NULL;
   uv_async_t *later = NULL;
   uv_async_t *tail = NULL;
   bio_uv_loop *outer = walking; /* a callback may run another loop */
@@ -314,21 +353,28 @@ void bio__async_wake(bio_loop *core, void *arg) {
   (void)core;
   walking = ul;
   ul->async_self_sent = 0;
-  while ((h = batch) != NULL) {
-    batch = LINK(h);
-    LINK(h) = NULL;
-    if (bio__handle_closing((uv_handle_t *)h))
-      continue; /* closed after it was sent: no callback */
-    wait_push_done(h);
-    /* From here a new send may push h again: it will be delivered again. */
-    atomic_store_explicit(pending_of(h), 0, memory_order_release);
-    if (h->async_cb == NULL)
-      continue;
+  for (;;) {
+    if (batch != NULL && (i == n || seq_before(SEQ(batch), SEQ(arr[i].h)))) {
+      h = batch;
+      batch = LINK(h);
+    } else if (i < n) {
+      h = arr[i++].h;
+      if (i + PREFETCH_AHEAD < n)
+        __builtin_prefetch(arr[i + PREFETCH_AHEAD].h, 1);
+    } else {
+      break;
+    }
     cur = SEQ(h);
-    walking = ul; /* again: the callback may have run another loop */
-    h->async_cb(h);
+    if (!deliver(ul, h))
+      continue;
+    /* Sends from this callback, or handles gathered by a close, join the
+     * batch if the walk has not passed them; so do other threads' sends
+     * in a small batch. A large one leaves those for the next wake: a
+     * look here after each callback would miss the cache on the line the
+     * senders keep writing (libuv's million_async ran at 0.52-0.65x
+     * libuv looking after each, or every 1024). */
     if (ul->async_self_sent || ul->async_ready != NULL ||
-        ((!large || ++ran % ARRIVALS_EVERY == 0) &&
+        (arr == NULL &&
          atomic_load_explicit(&ul->async_stack, memory_order_relaxed) !=
              NULL)) {
       ul->async_self_sent = 0;

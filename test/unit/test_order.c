@@ -50,7 +50,7 @@ static int nasync;
 static int order[4 * NASYNC_MAX]; /* the handles' indexes, as called */
 static int ncalls;
 static int test_mode;
-enum { PLAIN, SEND_DURING, THREAD_DURING, CLOSE_DURING };
+enum { PLAIN, SEND_DURING, THREAD_DURING, CLOSE_DURING, LARGE_DURING };
 
 static int index_of(uv_async_t *h) {
   return (int)(h - asyncs);
@@ -90,6 +90,13 @@ static void async_cb(uv_async_t *h) {
   case CLOSE_DURING:
     uv_close((uv_handle_t *)&asyncs[1], on_close);
     break;
+  case LARGE_DURING:
+  {
+    static const int late[] = {150, 120, 0, -1};
+    send_list((void *)late);
+    uv_close((uv_handle_t *)&asyncs[50], on_close);
+    break;
+  }
   default:
     break;
   }
@@ -170,6 +177,34 @@ START_TEST(async_many_run_in_init_order) {
     send_list(which);
   run_asyncs(NASYNC_MAX);
   assert_order(want, NASYNC_MAX);
+}
+END_TEST
+
+/* A walk large enough to be sorted in an array (100 handles of 200 sent
+ * in a scrambled order, _i bit 1: from another thread). The first
+ * callback (handle 0) sends 150, 120 and 0 and closes 50: 50 never runs,
+ * 120 and 150 come in this walk after 99, 0 again in the next. */
+START_TEST(async_large_walk_takes_own_sends_and_closes) {
+  static int which[101];
+  static int want[102];
+  int i, n = 0;
+
+  init_asyncs(_i, 200, LARGE_DURING);
+  for (i = 0; i < 100; i++)
+    which[i] = (i * 7919) % 100; /* 7919 is prime: a permutation */
+  which[100] = -1;
+  for (i = 0; i < 100; i++)
+    if (i != 50)
+      want[n++] = i;
+  want[n++] = 120;
+  want[n++] = 150;
+  want[n++] = 0;
+  if (_i & 2)
+    send_from_thread(which);
+  else
+    send_list(which);
+  run_asyncs(n);
+  assert_order(want, n);
 }
 END_TEST
 
@@ -403,6 +438,7 @@ int main(void) {
   tcase_set_timeout(tc, 60);
   tcase_add_loop_test(tc, async_callbacks_run_in_init_order, 0, 4);
   tcase_add_loop_test(tc, async_many_run_in_init_order, 0, 4);
+  tcase_add_loop_test(tc, async_large_walk_takes_own_sends_and_closes, 0, 4);
   tcase_add_loop_test(tc, async_sends_during_callbacks_follow_the_walk, 0,
                       2);
   tcase_add_loop_test(tc, async_thread_send_during_callback_not_lost, 0, 2);
