@@ -77,6 +77,7 @@ typedef struct uring_state {
   int bufs_tried;
   int recv_multi_refused; /* a kernel that said EINVAL to one */
   unsigned bufs_live;     /* buffers 0..bufs_live-1 are in use (bufs_grow) */
+  int bufs_dirty;         /* one took data since the last bufs_trim */
   struct io_uring_buf_ring *br;
   char *bufs;
   uint16_t *buf_next; /* held: the next chunk of the same op's chain */
@@ -312,9 +313,39 @@ static int bufs_ready(uring_state *st) {
 }
 
 
+/* The loop is about to sleep for long, or until something comes: the
+ * pages of the recv buffers that hold nothing go back to the system (a
+ * burst that grew the ring leaves them resident: 10,000 connections
+ * answered at once kept 58 bytes each). A buffer used again is a fresh
+ * zero page, faulted in by the kernel's copy. Only with DEFER_TASKRUN:
+ * then the kernel fills buffers only inside our own io_uring_enter, so
+ * none is being written now, and all it wrote has been reaped. */
+static void bufs_trim(uring_state *st) {
+  unsigned i = 0;
+
+  if (!st->bufs_dirty || st->br == NULL ||
+      !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN))
+    return;
+  st->bufs_dirty = 0;
+  while (i < st->bufs_live) {
+    unsigned end;
+    if (st->buf_held[i]) {
+      i++;
+      continue;
+    }
+    for (end = i + 1; end < st->bufs_live && !st->buf_held[end]; end++)
+      ;
+    (void)madvise(st->bufs + (size_t)i * RECV_BUF_BYTES,
+                  (size_t)(end - i) * RECV_BUF_BYTES, MADV_DONTNEED);
+    i = end;
+  }
+}
+
+
 /* A CQE's chunk joins the end of op's chain. */
 static void chain_append(uring_state *st, bio_op *op, unsigned bid,
                          int32_t len) {
+  st->bufs_dirty = 1;
   st->buf_held[bid] = 1;
   st->buf_len[bid] = (uint32_t)len;
   st->buf_next[bid] = CHAIN_NONE;
@@ -1132,6 +1163,9 @@ static void rearm_notify(uring_state *st) {
 }
 
 
+/* A wait this long (or for ever) gives back the recv buffers' pages. */
+#define TRIM_AFTER_NS 1000000000
+
 static int uring_wait(bio_loop *loop, int64_t timeout_ns,
                       bio_op_list *done) {
   uring_state *st = loop->backend_data;
@@ -1175,6 +1209,7 @@ static int uring_wait(bio_loop *loop, int64_t timeout_ns,
   } else if (timeout_ns < 0) {
     sigset_t mask;
     const sigset_t *sm = bio__wait_sigmask(loop, &mask);
+    bufs_trim(st);
     if (sm == NULL)
       err = io_uring_submit_and_wait(&st->ring, 1);
     else
@@ -1184,6 +1219,8 @@ static int uring_wait(bio_loop *loop, int64_t timeout_ns,
       st->unsubmitted = 0;
   } else {
     struct __kernel_timespec ts;
+    if (timeout_ns >= TRIM_AFTER_NS)
+      bufs_trim(st);
     ts.tv_sec = timeout_ns / 1000000000;
     ts.tv_nsec = timeout_ns % 1000000000;
     /* Uses IORING_ENTER_EXT_ARG (5.11): one syscall submits and waits. */
