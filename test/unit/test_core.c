@@ -1067,6 +1067,43 @@ static int burst_all_in(burst_sink *r, size_t want) {
   return 1;
 }
 
+/* GROW_SOCKS socket pairs on an io_uring loop, each first end read by an
+ * armed recv into r[k]. 0 when the loop has no such recvs (io_uring
+ * denied, or a kernel before 6.0): the loop is closed then. */
+static int burst_open(bio_loop *loop, burst_sink *r, int sv[][2]) {
+  int k;
+
+  loop_on(loop, "uring");
+  if (!bio__loop_supports(loop, BIO_CAP_RECV_BUFS)) {
+    bio__loop_close(loop);
+    return 0;
+  }
+  memset(r, 0, GROW_SOCKS * sizeof(*r));
+  for (k = 0; k < GROW_SOCKS; k++) {
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[k]), 0);
+    prep(&r[k].c, BIO_OP_RECV, sv[k][0]);
+    r[k].c.op.cb = burst_sink_cb;
+    r[k].c.op.flags = BIO_OPF_MULTI;
+    bio__op_submit(loop, &r[k].c.op);
+  }
+  bio__loop_poll(loop, 0);
+  return 1;
+}
+
+/* Every byte was in place; each recv ends with its peer's EOF. */
+static void burst_close(bio_loop *loop, burst_sink *r, int sv[][2]) {
+  int k;
+
+  for (k = 0; k < GROW_SOCKS; k++) {
+    ck_assert_int_eq(r[k].bad, 0);
+    ck_assert_int_eq(shutdown(sv[k][1], SHUT_WR), 0);
+    POLL_UNTIL(loop, r[k].c.op.state == BIO_OP_IDLE && r[k].c.res == 0);
+    close(sv[k][0]);
+    close(sv[k][1]);
+  }
+  bio__loop_close(loop);
+}
+
 START_TEST(recv_bursts_on_many_sockets_keep_order) {
   static char out[GROW_BURST];
   static burst_sink r[GROW_SOCKS];
@@ -1075,20 +1112,8 @@ START_TEST(recv_bursts_on_many_sockets_keep_order) {
   size_t sent = 0, i;
   int k, t;
 
-  loop_on(&loop, "uring");
-  if (!bio__loop_supports(&loop, BIO_CAP_RECV_BUFS)) {
-    bio__loop_close(&loop); /* io_uring denied, or a kernel before 6.0 */
+  if (!burst_open(&loop, r, sv))
     return;
-  }
-  memset(r, 0, sizeof(r));
-  for (k = 0; k < GROW_SOCKS; k++) {
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[k]), 0);
-    prep(&r[k].c, BIO_OP_RECV, sv[k][0]);
-    r[k].c.op.cb = burst_sink_cb;
-    r[k].c.op.flags = BIO_OPF_MULTI;
-    bio__op_submit(&loop, &r[k].c.op);
-  }
-  bio__loop_poll(&loop, 0);
   for (t = 0; t < GROW_TURNS; t++) {
     for (i = 0; i < GROW_BURST; i++)
       out[i] = burst_byte(sent + i);
@@ -1097,14 +1122,7 @@ START_TEST(recv_bursts_on_many_sockets_keep_order) {
     sent += GROW_BURST;
     POLL_UNTIL(&loop, burst_all_in(r, sent));
   }
-  for (k = 0; k < GROW_SOCKS; k++) {
-    ck_assert_int_eq(r[k].bad, 0);
-    ck_assert_int_eq(shutdown(sv[k][1], SHUT_WR), 0);
-    POLL_UNTIL(&loop, r[k].c.op.state == BIO_OP_IDLE && r[k].c.res == 0);
-    close(sv[k][0]);
-    close(sv[k][1]);
-  }
-  bio__loop_close(&loop);
+  burst_close(&loop, r, sv);
 }
 END_TEST
 
@@ -1200,20 +1218,8 @@ START_TEST(recv_buffers_given_back_when_the_loop_sleeps) {
   size_t i;
   int k, t;
 
-  loop_on(&loop, "uring");
-  if (!bio__loop_supports(&loop, BIO_CAP_RECV_BUFS)) {
-    bio__loop_close(&loop); /* io_uring denied, or a kernel before 6.0 */
+  if (!burst_open(&loop, r, sv))
     return;
-  }
-  memset(r, 0, sizeof(r));
-  for (k = 0; k < GROW_SOCKS; k++) {
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv[k]), 0);
-    prep(&r[k].c, BIO_OP_RECV, sv[k][0]);
-    r[k].c.op.cb = burst_sink_cb;
-    r[k].c.op.flags = BIO_OPF_MULTI;
-    bio__op_submit(&loop, &r[k].c.op);
-  }
-  bio__loop_poll(&loop, 0);
   for (i = 0; i < GROW_BURST; i++)
     out[i] = burst_byte(i);
   before = rss_kib();
@@ -1246,14 +1252,7 @@ START_TEST(recv_buffers_given_back_when_the_loop_sleeps) {
   (void)grown;
   (void)kept;
 #endif
-  for (k = 0; k < GROW_SOCKS; k++) {
-    ck_assert_int_eq(r[k].bad, 0);
-    ck_assert_int_eq(shutdown(sv[k][1], SHUT_WR), 0);
-    POLL_UNTIL(&loop, r[k].c.op.state == BIO_OP_IDLE && r[k].c.res == 0);
-    close(sv[k][0]);
-    close(sv[k][1]);
-  }
-  bio__loop_close(&loop);
+  burst_close(&loop, r, sv);
 }
 END_TEST
 
