@@ -345,8 +345,9 @@ static void arm_read(uv_stream_t *s) {
   } else if ((bio__sh(s)->read_wakes >= READ_WAKES_BEFORE_MULTI ||
               !bio__sh(s)->bulk) &&
              recv_op_wanted(s)) {
-    /* A TCP (or Unix socket) stream on io_uring: the kernel receives into the loop's
-     * buffers and we copy into alloc_cb's (recv_op_done): no read(2).
+    /* A TCP (or Unix socket) stream on io_uring: the kernel receives
+     * into the loop's buffers and we copy into alloc_cb's (recv_op_done):
+     * no read(2).
      * One recv at a time, as the one-shot polls below, until the stream
      * converses; then one armed recv, until it stops reading or turns
      * into a sink (note_wake). A stream whose recv came back full goes to
