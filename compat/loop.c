@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/settings.h"
 #include "fs.h"
 #include "internal.h"
 
@@ -60,6 +61,12 @@ static int loop_has_wakes(void *arg) {
 }
 
 
+static void quiet_trim(void *arg) {
+  (void)arg;
+  bio__heap_trim();
+}
+
+
 UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   bio_uv_loop *ul;
   void *saved_data;
@@ -103,6 +110,10 @@ UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   bio__q_init(ul->signal_handles);
   bio__loop_set_wake_cb(&ul->core, loop_woken, loop);
   bio__loop_set_busy_check(&ul->core, loop_has_wakes);
+  /* A server that has gone quiet gives back the heap memory its last
+   * burst freed, as a task runtime's idle workers would. */
+  if (bio__settings()->heap_trim)
+    bio__loop_set_quiet_cb(&ul->core, quiet_trim, NULL);
   return 0;
 }
 

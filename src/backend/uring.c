@@ -58,11 +58,12 @@ typedef struct uring_state {
   struct io_uring_probe *probe;
   /* The ops that have an SQE whose last CQE has not come: an open-
    * addressing set (linear probing, at most three quarters full: the
-   * polls of 10,000 idle connections take 16384 slots, 13 B each), so
+   * recvs of 10,000 idle connections take 16384 slots, 10 B each), so
    * that a ring that must be replaced (the loop moved to another thread)
    * can hand them to its successor instead of losing them. */
-  bio_op **live;
-  unsigned live_cap; /* a power of two, or 0 */
+  unsigned char *live; /* live_cap entries, live_w bytes each */
+  unsigned live_cap;   /* a power of two, or 0 */
+  unsigned live_w;
   unsigned live_n;
   /* uv_backend_fd: an eventfd registered with the ring, which the kernel
    * signals when a completion, or work it deferred to us, comes in. */
@@ -100,53 +101,109 @@ static pid_t current_tid(void) {
  * the ring has not carried out yet (a cancel SQE follows the op's). */
 #define LIVE_CANCEL ((uintptr_t)1)
 
-static bio_op *live_op(const bio_op *entry) {
-  return (bio_op *)((uintptr_t)entry & ~LIVE_CANCEL);
+/* Entries are an op's address (and LIVE_CANCEL) in the table's width:
+ * six bytes, which hold every address a process gets on x86_64 and
+ * arm64 unless it asks for more (the set then widens to eight). At
+ * 10,000 idle connections: 96 KiB, where libuv's array of watchers,
+ * eight bytes per descriptor, takes 128 KiB. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LIVE_NARROW 6u
+#else
+#define LIVE_NARROW 8u
+#endif
+
+static bio_op *live_op(uintptr_t entry) {
+  return (bio_op *)(entry & ~LIVE_CANCEL);
 }
 
 
-static unsigned live_slot(const uring_state *st, const bio_op *op) {
+static uintptr_t live_get(const unsigned char *t, unsigned w, unsigned i) {
+  uint64_t v = 0;
+  memcpy(&v, t + (size_t)i * w, w);
+  return (uintptr_t)v;
+}
+
+
+static void live_put(unsigned char *t, unsigned w, unsigned i, uintptr_t e) {
+  uint64_t v = e;
+  memcpy(t + (size_t)i * w, &v, w);
+}
+
+
+static unsigned live_slot(unsigned cap, const bio_op *op) {
   /* The product's middle bits: its top bits would put ops that lie next
    * to each other (an array of them) in neighbouring slots, a cluster. */
   uint64_t h = (uint64_t)(uintptr_t)op * 0x9e3779b97f4a7c15ull;
-  return (unsigned)(h >> 32) & (st->live_cap - 1);
+  return (unsigned)(h >> 32) & (cap - 1);
 }
 
 
-static int live_grow(uring_state *st) {
-  unsigned cap = st->live_cap != 0 ? st->live_cap * 2 : 256;
-  bio_op **old = st->live;
+/* The set's tables are mappings of their own, not the heap's: each
+ * growth frees the table before, and on the heap those tables (2 to 64
+ * KiB, touched all over) stayed resident as holes among the handles
+ * allocated meanwhile. A mapping is zeroed and goes back whole when
+ * unmapped. */
+static unsigned char *live_table_new(unsigned cap, unsigned w) {
+  void *p = mmap(NULL, (size_t)cap * w, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+
+static void live_table_free(unsigned char *t, unsigned cap, unsigned w) {
+  if (t != NULL)
+    (void)munmap(t, (size_t)cap * w);
+}
+
+
+/* A new table of cap slots w bytes wide, holding the old one's entries. */
+static int live_rebuild(uring_state *st, unsigned cap, unsigned w) {
+  unsigned char *old = st->live;
   unsigned old_cap = st->live_cap;
+  unsigned old_w = st->live_w;
   unsigned i;
 
-  st->live = bio__calloc(cap, sizeof(*st->live));
+  st->live = live_table_new(cap, w);
   if (st->live == NULL) {
     st->live = old;
     return -ENOMEM;
   }
   st->live_cap = cap;
+  st->live_w = w;
   for (i = 0; i < old_cap; i++) {
+    uintptr_t e = live_get(old, old_w, i);
     unsigned j;
-    if (old[i] == NULL)
+    if (e == 0)
       continue;
-    for (j = live_slot(st, live_op(old[i])); st->live[j] != NULL;
+    for (j = live_slot(cap, live_op(e)); live_get(st->live, w, j) != 0;
          j = (j + 1) & (cap - 1))
       ;
-    st->live[j] = old[i];
+    live_put(st->live, w, j, e);
   }
-  bio__free(old);
+  live_table_free(old, old_cap, old_w);
   return 0;
 }
 
 
 static int live_add(uring_state *st, bio_op *op) {
   unsigned i;
-  if ((st->live_n + 1) * 4 > st->live_cap * 3 && live_grow(st) != 0)
+  if (st->live_w < sizeof(uintptr_t) &&
+      ((uint64_t)(uintptr_t)op >> (8 * st->live_w)) != 0) {
+    if (st->live_cap == 0)
+      st->live_w = sizeof(uintptr_t);
+    else if (live_rebuild(st, st->live_cap, sizeof(uintptr_t)) != 0)
+      return -ENOMEM;
+  }
+  /* 4096 / 6 slots fill the first page; at most three quarters full. */
+  if ((st->live_n + 1) * 4 > st->live_cap * 3 &&
+      live_rebuild(st, st->live_cap != 0 ? st->live_cap * 2 : 512,
+                   st->live_w) != 0)
     return -ENOMEM;
-  for (i = live_slot(st, op); st->live[i] != NULL;
+  for (i = live_slot(st->live_cap, op);
+       live_get(st->live, st->live_w, i) != 0;
        i = (i + 1) & (st->live_cap - 1))
-    assert(live_op(st->live[i]) != op);
-  st->live[i] = op;
+    assert(live_op(live_get(st->live, st->live_w, i)) != op);
+  live_put(st->live, st->live_w, i, (uintptr_t)op);
   st->live_n++;
   return 0;
 }
@@ -155,11 +212,13 @@ static int live_add(uring_state *st, bio_op *op) {
 /* The slot of op, or live_cap when it is not in the set. */
 static unsigned live_find(const uring_state *st, const bio_op *op) {
   unsigned i;
+  uintptr_t e;
   if (st->live_cap == 0)
     return 0;
-  for (i = live_slot(st, op); st->live[i] != NULL;
+  for (i = live_slot(st->live_cap, op);
+       (e = live_get(st->live, st->live_w, i)) != 0;
        i = (i + 1) & (st->live_cap - 1))
-    if (live_op(st->live[i]) == op)
+    if (live_op(e) == op)
       return i;
   return st->live_cap;
 }
@@ -169,18 +228,21 @@ static unsigned live_find(const uring_state *st, const bio_op *op) {
  * would cut off from their home slot. */
 static void live_del(uring_state *st, bio_op *op) {
   unsigned mask = st->live_cap - 1;
+  unsigned w = st->live_w;
   unsigned i = live_find(st, op);
   unsigned j;
+  uintptr_t e;
 
   assert(i < st->live_cap);
-  st->live[i] = NULL;
+  live_put(st->live, w, i, 0);
   st->live_n--;
-  for (j = (i + 1) & mask; st->live[j] != NULL; j = (j + 1) & mask) {
-    unsigned home = live_slot(st, live_op(st->live[j]));
+  for (j = (i + 1) & mask; (e = live_get(st->live, w, j)) != 0;
+       j = (j + 1) & mask) {
+    unsigned home = live_slot(st->live_cap, live_op(e));
     /* Move j back to the hole at i unless its home lies in (i, j]. */
     if (((j - home) & mask) >= ((j - i) & mask)) {
-      st->live[i] = st->live[j];
-      st->live[j] = NULL;
+      live_put(st->live, w, i, e);
+      live_put(st->live, w, j, 0);
       i = j;
     }
   }
@@ -313,10 +375,10 @@ static int bufs_ready(uring_state *st) {
 }
 
 
-/* The loop has slept a while with nothing come, and sleeps on: the
- * pages of the recv buffers that hold nothing go back to the system (a
- * burst that grew the ring leaves them resident: 10,000 connections
- * answered at once kept 58 bytes each). A buffer used again is a fresh
+/* The loop is quiet (bio__loop_reap_ns): the pages of the recv buffers
+ * that hold nothing go back to the system (a burst that grew the ring
+ * leaves them resident: 10,000 connections answered at once kept 58
+ * bytes each). A buffer used again is a fresh
  * zero page, faulted in by the kernel's copy. Only with DEFER_TASKRUN:
  * then the kernel fills buffers only inside our own io_uring_enter, so
  * none is being written now, and all it wrote has been reaped. */
@@ -553,6 +615,7 @@ static int uring_init(bio_loop *loop) {
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;
+  st->live_w = LIVE_NARROW;
   bio__op_list_init(&st->ended);
   err = create_ring(loop, st);
   if (err != 0) {
@@ -628,7 +691,7 @@ static void uring_close(bio_loop *loop) {
   if (st->notify_fd >= 0)
     close(st->notify_fd);
   bufs_free(st);
-  bio__free(st->live);
+  live_table_free(st->live, st->live_cap, st->live_w);
   bio__free(st);
   loop->backend_data = NULL;
 }
@@ -919,7 +982,7 @@ static int uring_cancel(bio_loop *loop, bio_op *op) {
    * the set: reaped already, its callback yet to run. */
   i = live_find(st, op);
   if (i < st->live_cap)
-    st->live[i] = (bio_op *)((uintptr_t)op | LIVE_CANCEL);
+    live_put(st->live, st->live_w, i, (uintptr_t)op | LIVE_CANCEL);
   return -EBUSY;
 }
 
@@ -1081,13 +1144,15 @@ static void end_op(bio_op *op, int32_t res, bio_op_list *done) {
  * (child), so do file ops (below). */
 static int hand_over(bio_loop *loop, uring_state *st, int child,
                      bio_op_list *done) {
-  bio_op **old = st->live;
+  unsigned char *old = st->live;
   unsigned cap = st->live_cap;
+  unsigned w = st->live_w;
   unsigned i;
   int err;
 
   st->live = NULL;
   st->live_cap = 0;
+  st->live_w = LIVE_NARROW;
   st->live_n = 0;
   err = rebuild(loop, st);
   /* Enabled now, by this thread: a full SQ must be able to go to the
@@ -1095,11 +1160,12 @@ static int hand_over(bio_loop *loop, uring_state *st, int child,
   if (err == 0)
     err = ensure_enabled(st);
   for (i = 0; i < cap; i++) {
-    bio_op *op = live_op(old[i]);
+    uintptr_t e = live_get(old, w, i);
+    bio_op *op = live_op(e);
     int32_t res;
     if (op == NULL)
       continue;
-    if ((op->flags & BIO_OPF_CANCELLED) || old[i] != op)
+    if ((op->flags & BIO_OPF_CANCELLED) || (e & LIVE_CANCEL))
       res = -ECANCELED;
     else if (op->flags & BIO_OPF_CREDS_STALE)
       res = -EPERM; /* it was a NOP standing in: the owner reads the flag */
@@ -1113,7 +1179,7 @@ static int hand_over(bio_loop *loop, uring_state *st, int child,
       continue;
     end_op(op, res, done);
   }
-  bio__free(old);
+  live_table_free(old, cap, w);
   return err;
 }
 
@@ -1195,13 +1261,6 @@ static int wait_once(bio_loop *loop, uring_state *st, int64_t timeout_ns) {
 }
 
 
-/* A loop asleep this long with nothing come gives back the recv
- * buffers' pages (bufs_trim): not at every sleep of a busy loop, where
- * each buffer would then be faulted in again (pipe_pound_100 fell from
- * 63 K to 46 K connections/s trimming at every sleep), at most four times
- * a second on a quiet one. */
-#define TRIM_AFTER_NS 250000000
-
 static int uring_wait(bio_loop *loop, int64_t timeout_ns,
                       bio_op_list *done) {
   uring_state *st = loop->backend_data;
@@ -1240,16 +1299,6 @@ static int uring_wait(bio_loop *loop, int64_t timeout_ns,
       err = io_uring_submit_and_get_events(&st->ring);
       if (err >= 0)
         st->unsubmitted = 0;
-    }
-  } else if (trim_due(st) &&
-             (timeout_ns < 0 || timeout_ns > TRIM_AFTER_NS)) {
-    /* Asleep for a while with nothing come: an idle loop, whose recv
-     * buffers' pages go back (bufs_trim) before it sleeps on. */
-    err = wait_once(loop, st, TRIM_AFTER_NS);
-    if (err == -ETIME && io_uring_cq_ready(&st->ring) == 0) {
-      bufs_trim(st);
-      err = wait_once(loop, st,
-                      timeout_ns < 0 ? -1 : timeout_ns - TRIM_AFTER_NS);
     }
   } else {
     err = wait_once(loop, st, timeout_ns);
@@ -1342,6 +1391,11 @@ static int uring_fork(bio_loop *loop) {
 }
 
 
+static void uring_trim(bio_loop *loop) {
+  bufs_trim(loop->backend_data);
+}
+
+
 const bio_backend bio__backend_uring = {
     .name = "uring",
     .init = uring_init,
@@ -1355,6 +1409,7 @@ const bio_backend bio__backend_uring = {
     .ready = uring_ready,
     .fork = uring_fork,
     .supports = uring_supports,
+    .trim = uring_trim,
     .recv_chunk = uring_recv_chunk,
     .recv_consume = uring_recv_consume,
 };

@@ -19,6 +19,9 @@ void *bio__calloc(size_t count, size_t size);
 void *bio__realloc(void *ptr, size_t size);
 /* Preserves errno, so it is safe on error paths. */
 void bio__free(void *ptr);
+/* Gives the pages of the C library's free heap memory back to the system
+ * (malloc_trim), when the C library's allocator is the one in use. */
+void bio__heap_trim(void);
 char *bio__strdup(const char *s);
 char *bio__strndup(const char *s, size_t n);
 

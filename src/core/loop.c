@@ -497,6 +497,23 @@ void bio__loop_set_idle_policy(bio_loop *loop, const bio_idle_policy *p) {
 }
 
 
+void bio__loop_set_quiet_cb(bio_loop *loop, void (*cb)(void *arg),
+                            void *arg) {
+  loop->quiet_cb = cb;
+  loop->quiet_arg = arg;
+}
+
+
+/* A wait found nothing for BIO_QUIET_AFTER_NS after a busy spell. */
+static void loop_quiet(bio_loop *loop) {
+  loop->quiet_due = 0;
+  if (loop->backend->trim != NULL)
+    loop->backend->trim(loop);
+  if (loop->quiet_cb != NULL)
+    loop->quiet_cb(loop->quiet_arg);
+}
+
+
 void bio__loop_set_idle_meter(bio_loop *loop,
                               void (*meter)(void *arg, uint64_t ns),
                               void *arg) {
@@ -572,6 +589,7 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
   uint64_t start_ns;
   uint64_t idle_start = 0; /* when we began to spin or sleep */
   int measure;
+  int quiet;
   int tries = 0;
   int err;
 
@@ -622,19 +640,32 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
    * has woken us, so wait again for what is left of the timeout, as
    * libuv's poll does: UV_RUN_ONCE must not return from an empty turn.
    * Bounded, so a backend that keeps returning early can't trap us. */
-  start_ns = timeout_ns > 0 || (measure && timeout_ns != 0) ? bio__clock_ns()
-                                                            : 0;
+  /* A long wait after a busy spell goes in two: when the first quarter
+   * second brings nothing, the loop is quiet (loop_quiet) and sleeps on. */
+  quiet = loop->quiet_due && !loop->embedded &&
+          (timeout_ns < 0 || timeout_ns > BIO_QUIET_AFTER_NS);
+  start_ns = timeout_ns > 0 || quiet || (measure && timeout_ns != 0)
+                 ? bio__clock_ns()
+                 : 0;
   if (idle_start == 0)
     idle_start = start_ns;
-  err = wait_once(loop, timeout_ns, &done);
+  err = wait_once(loop, quiet ? BIO_QUIET_AFTER_NS : timeout_ns, &done);
   while (done.head == NULL && (err == 0 || err == -EINTR) &&
          timeout_ns != 0 && tries++ < WAIT_RETRIES_MAX) {
     int64_t left_ns = -1;
+    uint64_t spent_ns = start_ns != 0 ? bio__clock_ns() - start_ns : 0;
     if (timeout_ns > 0) {
-      uint64_t spent_ns = bio__clock_ns() - start_ns;
       if (spent_ns >= (uint64_t)timeout_ns)
         break; /* the timeout was reached: a normal empty turn */
       left_ns = timeout_ns - (int64_t)spent_ns;
+    }
+    if (quiet) {
+      if (spent_ns >= BIO_QUIET_AFTER_NS) {
+        quiet = 0;
+        loop_quiet(loop);
+      } else {
+        left_ns = BIO_QUIET_AFTER_NS - (int64_t)spent_ns; /* cut short */
+      }
     }
     err = wait_once(loop, left_ns, &done);
   }
@@ -644,6 +675,8 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
     err = 0;
   bio__op_list_concat(&loop->completed, &done);
   take_posted(loop);
+  if (loop->completed.head != NULL)
+    loop->quiet_due = 1;
   return err;
 }
 

@@ -56,6 +56,7 @@ static void read_settings(void) {
   settings.stream_send_op = v == NULL ? 1 : atoi(v);
   v = getenv("BIO_URING_FS_WRITE");
   settings.uring_fs_write = v != NULL && strcmp(v, "1") == 0;
+  settings.heap_trim = flag("BIO_HEAP_TRIM", 1);
 }
 
 

@@ -1311,6 +1311,68 @@ START_TEST(idle_policy_and_meter_are_the_owners) {
 END_TEST
 
 
+/* A loop counts as quiet once a wait after a busy spell has found
+ * nothing for BIO_QUIET_AFTER_NS: then, once per spell, the backend trims
+ * and the owner's quiet callback runs (compat gives the heap back). Not
+ * for a loop that never did anything, not for a wait cut short by an
+ * arrival, not again until something completes. */
+static int quiets;
+
+static void count_quiet(void *arg) {
+  ck_assert_ptr_eq(arg, &quiets);
+  quiets++;
+}
+
+static void *early_post(void *arg) {
+  delayed_arg *d = arg;
+  struct timespec t = {0, 50000000};
+  nanosleep(&t, NULL);
+  bio__loop_post(d->loop, d->post);
+  return NULL;
+}
+
+START_TEST(quiet_cb_runs_once_per_quiet_spell) {
+  const int64_t long_ms = BIO_QUIET_AFTER_NS / 1000000 + 100;
+  pthread_t th;
+  delayed_arg d;
+  bio_loop loop;
+  counted_op c;
+
+  loop_on(&loop, backend_names[_i]);
+  bio__loop_set_idle_policy(&loop, NULL);
+  bio__loop_set_quiet_cb(&loop, count_quiet, &quiets);
+  quiets = 0;
+  bio__loop_poll(&loop, (int)long_ms); /* nothing ever done */
+  ck_assert_int_eq(quiets, 0);
+
+  prep(&c, BIO_OP_NOP, -1);
+  bio__op_submit(&loop, &c.op);
+  POLL_UNTIL(&loop, c.calls == 1);
+  bio__loop_poll(&loop, (int)long_ms);
+  ck_assert_int_eq(quiets, 1);
+  bio__loop_poll(&loop, (int)long_ms); /* still the same quiet spell */
+  ck_assert_int_eq(quiets, 1);
+
+  /* Busy again; the next wait ends with a post 50 ms in: not quiet. */
+  prep(&c, BIO_OP_NOP, -1);
+  bio__op_submit(&loop, &c.op);
+  POLL_UNTIL(&loop, c.calls == 1);
+  memset(&d, 0, sizeof(d));
+  d.loop = &loop;
+  prep(&c, BIO_OP_NOP, -1);
+  d.post = &c.op;
+  ck_assert_int_eq(pthread_create(&th, NULL, early_post, &d), 0);
+  while (c.calls == 0)
+    bio__loop_poll(&loop, (int)long_ms);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(quiets, 1);
+  bio__loop_poll(&loop, (int)long_ms);
+  ck_assert_int_eq(quiets, 2);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
 START_TEST(unknown_backend_is_einval) {
   bio_loop loop;
   setenv("BIO_BACKEND", "kqueue", 1);
@@ -1348,6 +1410,7 @@ int main(void) {
   tcase_add_test(tc, recv_bursts_on_many_sockets_keep_order);
   tcase_add_test(tc, recv_buffers_touch_only_what_a_loop_needs);
   tcase_add_test(tc, recv_buffers_given_back_when_the_loop_sleeps);
+  tcase_add_loop_test(tc, quiet_cb_runs_once_per_quiet_spell, 0, 2);
   tcase_add_test(tc, spin_catches_io_completion);
   tcase_add_loop_test(tc, spin_takes_posts_and_handed_over_wakes, 0, 2);
   tcase_add_test(tc, spin_respects_timeout_and_backs_off);
