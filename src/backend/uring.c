@@ -38,6 +38,12 @@
 
 /* user_data of SQEs whose CQEs carry nothing for us (cancel requests). */
 #define IGNORED_CQE ((uint64_t)0)
+/* Wakes between rings (uring_wake_other): the CQE a woken ring gets, and
+ * the tag on the sender's SQE, whose CQE comes only when the message
+ * failed (the rest of its user_data names the loop to wake another way).
+ * Ops are aligned: neither value is an op's address. */
+#define WAKE_MSG_CQE ((uint64_t)4)
+#define WAKE_MSG_FAILED ((uint64_t)2)
 
 /* IORING_OP_FTRUNCATE (6.9) is newer than liburing 2.3's opcode enum. */
 #define BIO_IORING_OP_FTRUNCATE 55
@@ -56,6 +62,13 @@ typedef struct uring_state {
   unsigned features; /* IORING_FEAT_* of the current ring */
   int creds_sqes;    /* unflushed SQEs carry BIO_OPF_USER_CREDS ops */
   struct io_uring_probe *probe;
+  /* Wakes between rings: this kernel has IORING_OP_MSG_RING and
+   * IOSQE_CQE_SKIP_SUCCESS; the ring fd other threads may message (-1
+   * until the ring is enabled and waited on; atomic); what a message
+   * completes here (the loop's wake_msg_op). */
+  int msg_ok;
+  int msg_fd;
+  bio_op *wake_msg;
   /* The ops that have an SQE whose last CQE has not come: an open-
    * addressing set (linear probing, at most three quarters full: the
    * recvs of 10,000 idle connections take 16384 slots, 10 B each), so
@@ -246,6 +259,15 @@ static void live_del(uring_state *st, bio_op *op) {
       i = j;
     }
   }
+}
+
+
+/* MSG_RING (5.18) and a sender's SQE that posts no CQE when it succeeds
+ * (5.17): wakes between rings (uring_wake_other). */
+static void note_msg_ok(uring_state *st) {
+  st->msg_ok = st->probe != NULL &&
+               io_uring_opcode_supported(st->probe, IORING_OP_MSG_RING) &&
+               (st->features & IORING_FEAT_CQE_SKIP);
 }
 
 
@@ -615,6 +637,8 @@ static int uring_init(bio_loop *loop) {
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;
+  st->msg_fd = -1;
+  st->wake_msg = &loop->wake_msg_op;
   st->live_w = LIVE_NARROW;
   bio__op_list_init(&st->ended);
   err = create_ring(loop, st);
@@ -624,6 +648,7 @@ static int uring_init(bio_loop *loop) {
   }
   /* The probe (5.6) tells which opcodes this kernel has. */
   st->probe = io_uring_get_probe_ring(&st->ring);
+  note_msg_ok(st);
   if (st->probe == NULL || !io_uring_opcode_supported(st->probe,
                                                        IORING_OP_READ) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_POLL_ADD) ||
@@ -685,6 +710,7 @@ static void uring_close(bio_loop *loop) {
   uring_state *st = loop->backend_data;
   if (st == NULL)
     return;
+  __atomic_store_n(&st->msg_fd, -1, __ATOMIC_RELEASE);
   drain_for_close(st);
   io_uring_free_probe(st->probe);
   io_uring_queue_exit(&st->ring);
@@ -1009,11 +1035,25 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
   unsigned n = 0;
 
   unsigned armed = 0; /* CQEs of multishot ops that stay in flight */
+  unsigned foreign = 0; /* CQEs of no SQE counted in inflight */
   int short_of_bufs = 0; /* a recv found the buffer ring empty */
+  int woken = 0;         /* another ring's wake came */
 
   io_uring_for_each_cqe(&st->ring, head, cqe) {
     bio_op *op = io_uring_cqe_get_data(cqe);
     n++;
+    if (cqe->user_data == WAKE_MSG_CQE) {
+      foreign++;
+      woken = 1;
+      continue;
+    }
+    if (cqe->user_data & WAKE_MSG_FAILED) {
+      /* The target's ring went away or refused: its eventfd then. */
+      foreign++;
+      bio__loop_wake_now(
+          (bio_loop *)(uintptr_t)(cqe->user_data & ~WAKE_MSG_FAILED));
+      continue;
+    }
     if (op == NULL)
       continue;
     if ((op->flags & BIO_OPF_MULTI) && op->opcode == BIO_OP_RECV) {
@@ -1085,8 +1125,13 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
   io_uring_cq_advance(&st->ring, n);
   if (short_of_bufs)
     bufs_grow(st); /* once per reap, however many recvs found it empty */
-  assert(st->inflight >= n - armed);
-  st->inflight -= n - armed;
+  if (woken && !(st->wake_msg->flags & BIO_OPF_LISTED)) {
+    st->wake_msg->flags |= BIO_OPF_LISTED;
+    st->wake_msg->res = 0;
+    bio__op_list_push(done, st->wake_msg);
+  }
+  assert(st->inflight >= n - armed - foreign);
+  st->inflight -= n - armed - foreign;
   return n;
 }
 
@@ -1107,6 +1152,7 @@ static void register_notify(uring_state *st) {
 /* Replaces the ring with a new, empty one. The set of live ops is the
  * caller's to empty first. */
 static int rebuild(bio_loop *loop, uring_state *st) {
+  __atomic_store_n(&st->msg_fd, -1, __ATOMIC_RELEASE);
   io_uring_free_probe(st->probe);
   st->probe = NULL;
   io_uring_queue_exit(&st->ring);
@@ -1116,6 +1162,7 @@ static int rebuild(bio_loop *loop, uring_state *st) {
   if (create_ring(loop, st) != 0)
     return -ENOMEM;
   st->probe = io_uring_get_probe_ring(&st->ring);
+  note_msg_ok(st);
   if (st->notify_fd >= 0)
     register_notify(st);
   /* The buffers go to the new ring, but for those chains still hold. */
@@ -1279,6 +1326,8 @@ static int uring_wait(bio_loop *loop, int64_t timeout_ns,
   err = ensure_enabled(st);
   if (err != 0)
     return err;
+  if (st->msg_ok && st->msg_fd != st->ring.ring_fd)
+    __atomic_store_n(&st->msg_fd, st->ring.ring_fd, __ATOMIC_RELEASE);
   if (st->notify_pending)
     register_notify(st);
   if (st->ended.head != NULL) {
@@ -1391,6 +1440,39 @@ static int uring_fork(bio_loop *loop) {
 }
 
 
+/* A message from our ring to to's: its wait returns with a CQE
+ * (WAKE_MSG_CQE), and reap lists its wake_msg_op. Sent now: the woken
+ * loop must not wait for our next enter. Ours gets a CQE only if the
+ * message fails (reap: to's eventfd then). */
+static int uring_wake_other(bio_loop *from, bio_loop *to) {
+  uring_state *st = from->backend_data;
+  uring_state *tt = to->backend_data;
+  struct io_uring_sqe *sqe;
+  int fd;
+  int err;
+
+  if (!st->msg_ok || !st->enabled || tt == NULL ||
+      ((st->setup_flags & IORING_SETUP_SINGLE_ISSUER) &&
+       st->owner_tid != current_tid()))
+    return -ENOTSUP;
+  fd = __atomic_load_n(&tt->msg_fd, __ATOMIC_ACQUIRE);
+  if (fd < 0)
+    return -EAGAIN; /* not waited on yet: its eventfd */
+  sqe = get_sqe(from, st);
+  if (sqe == NULL)
+    return -EBUSY;
+  io_uring_prep_msg_ring(sqe, fd, 0, WAKE_MSG_CQE, 0);
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)to | WAKE_MSG_FAILED);
+  gate_creds(from, st);
+  err = io_uring_submit(&st->ring);
+  if (err < 0)
+    return err; /* the SQE stays queued: a failure's CQE would wake to */
+  st->unsubmitted = 0;
+  return 0;
+}
+
+
 static void uring_trim(bio_loop *loop) {
   bufs_trim(loop->backend_data);
 }
@@ -1410,6 +1492,7 @@ const bio_backend bio__backend_uring = {
     .fork = uring_fork,
     .supports = uring_supports,
     .trim = uring_trim,
+    .wake_other = uring_wake_other,
     .recv_chunk = uring_recv_chunk,
     .recv_consume = uring_recv_consume,
 };

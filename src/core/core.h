@@ -271,6 +271,11 @@ struct bio_backend {
   /* Optional: the loop has been quiet for a while (bio__loop_reap_ns):
    * give back the memory of caches that only a busy loop needs. */
   void (*trim)(bio_loop *loop);
+  /* Optional, called on from's thread: makes the wait of loop to (same
+   * backend, another thread's) return through from's kernel object, no
+   * eventfd written or read: to's backend then lists to->wake_msg_op at
+   * its reap. 0 when sent; else -errno (the core writes to's eventfd). */
+  int (*wake_other)(bio_loop *from, bio_loop *to);
 };
 
 extern const bio_backend bio__backend_uring;
@@ -323,6 +328,9 @@ struct bio_loop {
   atomic_int wake_pending;
   bio_op wake_op;
   uint64_t wake_buf;
+  /* What a wake sent by another loop's backend completes (wake_other):
+   * never submitted; listed at most once per reap (BIO_OPF_LISTED). */
+  bio_op wake_msg_op;
   bio_wake_cb wake_cb;
   void *wake_arg;
   /* The owner's "was something handed to me without a wake?" (its wake
@@ -486,6 +494,14 @@ void bio__loop_wake(bio_loop *loop);
  * (async-signal-safe): what is handed over is seen at the next wake read,
  * never earlier (signal handlers: libuv's signal callback timing). */
 void bio__loop_wake_now(bio_loop *loop);
+/* bio__loop_wake_now(to), called on the thread of loop from (NULL: any
+ * thread): when both loops have a backend that can (io_uring: an
+ * IORING_OP_MSG_RING message, 5.18), through from's ring, so that to's
+ * wait returns with no eventfd written, read or armed again. to must stay
+ * open, on one thread, until the call returns (a runtime's workers). */
+void bio__loop_wake_from(bio_loop *from, bio_loop *to);
+/* bio__loop_wake(to), sent as bio__loop_wake_from sends. */
+void bio__loop_wake_via(bio_loop *from, bio_loop *to);
 /* bio__loop_poll in two halves, for owners that act between them (libuv
  * updates its clock after the wait, before any I/O callback). */
 int bio__loop_reap(bio_loop *loop, int timeout_ms);

@@ -67,6 +67,17 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
 }
 
 
+/* A wake another loop's backend sent (bio__loop_wake_from): as the
+ * eventfd's, with nothing to arm again. */
+static void wake_msg_done(bio_loop *loop, bio_op *op) {
+  (void)op;
+  if (loop->embedded || loop->busy_check == NULL)
+    atomic_store(&loop->wake_pending, 0);
+  if (loop->wake_cb != NULL)
+    loop->wake_cb(loop, loop->wake_arg);
+}
+
+
 const sigset_t *bio__wait_sigmask(const bio_loop *loop, sigset_t *buf) {
   if (!loop->block_sigprof)
     return NULL;
@@ -231,6 +242,8 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
   loop->idle = &bio__spin_policy;
   bio__op_list_init(&loop->pending);
   bio__op_list_init(&loop->completed);
+  loop->wake_msg_op.cb = wake_msg_done;
+  loop->wake_msg_op.flags = BIO_OPF_INTERNAL;
 
   if (opts != NULL && opts->backend != NULL)
     env = opts->backend;
@@ -732,33 +745,49 @@ int bio__loop_poll(bio_loop *loop, int timeout_ms) {
 }
 
 
-void bio__loop_wake_now(bio_loop *loop) {
+/* The wake itself: through from's backend when it can reach to's
+ * (bio__loop_wake_from), else to's eventfd. */
+static void send_wake(bio_loop *from, bio_loop *to) {
   static const uint64_t one = 1;
-  atomic_store(&loop->wake_pending, 1);
+  if (from != NULL && from != to && from->backend == to->backend &&
+      from->backend->wake_other != NULL &&
+      from->backend->wake_other(from, to) == 0)
+    return;
   for (;;) {
-    ssize_t r = write(loop->wake_fd, &one, sizeof(one));
+    ssize_t r = write(to->wake_fd, &one, sizeof(one));
     if (r >= 0 || errno != EINTR)
       return;
   }
 }
 
 
+void bio__loop_wake_now(bio_loop *loop) {
+  bio__loop_wake_from(NULL, loop);
+}
+
+
+void bio__loop_wake_from(bio_loop *from, bio_loop *to) {
+  atomic_store(&to->wake_pending, 1);
+  send_wake(from, to);
+}
+
+
 void bio__loop_wake(bio_loop *loop) {
-  static const uint64_t one = 1;
+  bio__loop_wake_via(NULL, loop);
+}
+
+
+void bio__loop_wake_via(bio_loop *from, bio_loop *to) {
   /* A spinning loop looks at what its owner's busy_check reports
    * (spin.c): the owner's push before this load and the
    * loop's store of 0 before its last look are all seq_cst, so either it
    * sees the work or we see it stopped. A wake with nothing handed over
    * must reach the eventfd. */
-  if (loop->busy_check != NULL && atomic_load(&loop->spinning))
+  if (to->busy_check != NULL && atomic_load(&to->spinning))
     return;
-  if (atomic_exchange(&loop->wake_pending, 1) != 0)
+  if (atomic_exchange(&to->wake_pending, 1) != 0)
     return; /* a wake is on its way and has not been consumed yet */
-  for (;;) {
-    ssize_t r = write(loop->wake_fd, &one, sizeof(one));
-    if (r >= 0 || errno != EINTR)
-      return;
-  }
+  send_wake(from, to);
 }
 
 

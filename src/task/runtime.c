@@ -389,6 +389,21 @@ static long adopt_list(worker *w, bio_task *list) {
  * spin_for_work): every searcher, once it stops, either found work and
  * calls wake_idle itself, or looks at the queues again before it parks;
  * the caller published before it read searching, so that look sees it. */
+/* The index of r's worker that the calling thread is, or -1. */
+static int worker_here(const bio_runtime *r) {
+  if (current_worker >= 0 && (unsigned)current_worker < r->nworkers &&
+      pthread_equal(pthread_self(), r->workers[current_worker].thread))
+    return current_worker;
+  return -1;
+}
+
+/* The calling worker's loop (NULL on another thread): a wake it sends
+ * goes from its ring to the woken worker's (bio__loop_wake_from). */
+static bio_loop *own_loop(bio_runtime *r) {
+  int i = worker_here(r);
+  return i >= 0 ? r->workers[i].rt->loop : NULL;
+}
+
 static void wake_idle(bio_runtime *r) {
   unsigned i, n = r->nworkers;
   if (atomic_load_explicit(&r->idle_count, memory_order_seq_cst) == 0 ||
@@ -405,7 +420,7 @@ static void wake_idle(bio_runtime *r) {
        * the fanout benchmark once left both workers parked beside a full
        * global queue. A spinning worker still sees the queues sooner
        * through its runtime's more_work (stealing_pending). */
-      bio__loop_wake_now(w->rt->loop);
+      bio__loop_wake_from(own_loop(r), w->rt->loop);
       return;
     }
   }
@@ -859,10 +874,7 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
   if (r == NULL)
     return -EINVAL;
   if (r->shape == BIO_RUNTIME_STEALING) {
-    int inside = current_worker >= 0 &&
-                 (unsigned)current_worker < r->nworkers &&
-                 pthread_equal(pthread_self(),
-                               r->workers[current_worker].thread);
+    int inside = worker_here(r) >= 0;
     if (task == NULL || fn == NULL)
       return -EINVAL;
     if (atomic_load_explicit(&r->stop, memory_order_acquire) && !inside)
@@ -876,8 +888,7 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
   }
   /* From a worker, its own queue: no hand-over, and the spawner's cache
    * is warm. From outside, the workers in turn. */
-  if (current_worker >= 0 && (unsigned)current_worker < r->nworkers &&
-      pthread_equal(pthread_self(), r->workers[current_worker].thread))
+  if (worker_here(r) >= 0)
     w = (unsigned)current_worker;
   else
     w = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed) %

@@ -145,6 +145,12 @@ static void push_local(bio_rt *rt, bio_task *t) {
   rt->run_tail = t;
 }
 
+/* The loop the calling thread runs tasks for (NULL: none): wakes it
+ * sends another loop go from its backend (bio__loop_wake_via). */
+static bio_loop *loop_here(void) {
+  return current_rt != NULL ? current_rt->loop : NULL;
+}
+
 static void push_remote(bio_rt *rt, bio_task *t) {
   bio_task *head = atomic_load_explicit(&rt->remote, memory_order_relaxed);
   do
@@ -153,9 +159,10 @@ static void push_remote(bio_rt *rt, bio_task *t) {
       &rt->remote, &head, t, memory_order_release, memory_order_relaxed));
   if (head == NULL) {
     if (rt->hosted)
-      bio__loop_wake_now(rt->loop); /* the uv loop's own checks miss us */
+      bio__loop_wake_from(loop_here(), rt->loop); /* the uv loop's own
+                                                     checks miss us */
     else
-      bio__loop_wake(rt->loop);
+      bio__loop_wake_via(loop_here(), rt->loop);
   }
 }
 
@@ -315,9 +322,9 @@ static void cancel_remote(bio_rt *rt, bio_scope *scope) {
   while (!atomic_compare_exchange_weak_explicit(
       &rt->cancels, &head, scope, memory_order_release, memory_order_relaxed));
   if (rt->hosted)
-    bio__loop_wake_now(rt->loop);
+    bio__loop_wake_from(loop_here(), rt->loop);
   else
-    bio__loop_wake(rt->loop);
+    bio__loop_wake_via(loop_here(), rt->loop);
 }
 
 BIO_EXTERN void bio_scope_cancel(bio_scope *scope) {
