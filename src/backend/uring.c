@@ -626,6 +626,28 @@ static int seccomp_allows_uring(void) {
 }
 
 
+/* What the kernel's io_uring can do is the same for every ring of the
+ * process: probed (IORING_REGISTER_PROBE, 5.6) with the first ring, then
+ * shared by all, never freed. NULL when the kernel can't tell. */
+static struct io_uring_probe *probe_once(struct io_uring *ring) {
+  static struct io_uring_probe *shared;
+  struct io_uring_probe *p = __atomic_load_n(&shared, __ATOMIC_ACQUIRE);
+  struct io_uring_probe *none = NULL;
+
+  if (p != NULL)
+    return p;
+  p = io_uring_get_probe_ring(ring);
+  if (p == NULL)
+    return NULL;
+  if (!__atomic_compare_exchange_n(&shared, &none, p, 0, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    io_uring_free_probe(p); /* another ring's came first */
+    p = none;
+  }
+  return p;
+}
+
+
 static int uring_init(bio_loop *loop) {
   uring_state *st;
   int err;
@@ -647,7 +669,7 @@ static int uring_init(bio_loop *loop) {
     return err;
   }
   /* The probe (5.6) tells which opcodes this kernel has. */
-  st->probe = io_uring_get_probe_ring(&st->ring);
+  st->probe = probe_once(&st->ring);
   note_msg_ok(st);
   if (st->probe == NULL || !io_uring_opcode_supported(st->probe,
                                                        IORING_OP_READ) ||
@@ -657,8 +679,6 @@ static int uring_init(bio_loop *loop) {
       !io_uring_opcode_supported(st->probe, IORING_OP_SEND) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_RECV) ||
       !io_uring_opcode_supported(st->probe, IORING_OP_ASYNC_CANCEL)) {
-    if (st->probe != NULL)
-      io_uring_free_probe(st->probe);
     io_uring_queue_exit(&st->ring);
     bio__free(st);
     return -ENOSYS;
@@ -712,7 +732,6 @@ static void uring_close(bio_loop *loop) {
     return;
   __atomic_store_n(&st->msg_fd, -1, __ATOMIC_RELEASE);
   drain_for_close(st);
-  io_uring_free_probe(st->probe);
   io_uring_queue_exit(&st->ring);
   if (st->notify_fd >= 0)
     close(st->notify_fd);
@@ -1153,15 +1172,12 @@ static void register_notify(uring_state *st) {
  * caller's to empty first. */
 static int rebuild(bio_loop *loop, uring_state *st) {
   __atomic_store_n(&st->msg_fd, -1, __ATOMIC_RELEASE);
-  io_uring_free_probe(st->probe);
-  st->probe = NULL;
   io_uring_queue_exit(&st->ring);
   st->inflight = 0;
   st->unsubmitted = 0;
   st->creds_sqes = 0;
   if (create_ring(loop, st) != 0)
     return -ENOMEM;
-  st->probe = io_uring_get_probe_ring(&st->ring);
   note_msg_ok(st);
   if (st->notify_fd >= 0)
     register_notify(st);
