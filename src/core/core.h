@@ -19,6 +19,7 @@
 typedef struct bio_loop bio_loop;
 typedef struct bio_op bio_op;
 typedef struct bio_backend bio_backend;
+typedef struct bio_remote_cancel bio_remote_cancel;
 
 typedef void (*bio_op_cb)(bio_loop *loop, bio_op *op);
 
@@ -337,6 +338,8 @@ struct bio_loop {
    * callback's work): asked before every blocking wait; see bio__loop_wake. */
   int (*busy_check)(void *wake_arg);
   int embedded; /* uv_backend_fd was asked: every wake writes the eventfd */
+  /* Cancels asked by other threads (bio__op_cancel_from), newest first. */
+  _Atomic(bio_remote_cancel *) remote_cancels;
   /* Ops completed by other threads (bio__loop_post), newest first. */
   _Atomic(bio_op *) posted;
   /* Threads inside bio__loop_post: the loop may see a posted op before its
@@ -478,6 +481,20 @@ void bio__op_submit(bio_loop *loop, bio_op *op);
 /* Cancel is advisory; returns 0 when op will complete with -ECANCELED for
  * certain (it had not started), -EBUSY otherwise. */
 int bio__op_cancel(bio_loop *loop, bio_op *op);
+/* A cancel asked from a thread that is not the loop's. */
+struct bio_remote_cancel {
+  bio_remote_cancel *next; /* the loop's while it waits */
+  bio_op *op;
+  /* Optional: runs on the loop's thread once the cancel was asked, with
+   * bio__op_cancel's result; rc is the caller's again from then. */
+  void (*done)(bio_loop *loop, bio_remote_cancel *rc, int res);
+};
+/* bio__op_cancel(loop, op) from any thread: the loop's thread asks it at
+ * its next turn, before that turn's callbacks, then runs rc->done. Until
+ * then op must stay the submission it was (its owner may not free it or
+ * submit it again: if it completed meanwhile, the cancel finds it done
+ * and done hears -EBUSY). */
+void bio__op_cancel_from(bio_loop *loop, bio_remote_cancel *rc, bio_op *op);
 /* Completes op with res 0 at the next poll without the backend: a
  * "call me back next turn" that costs no SQE, CQE or syscall (deferred
  * write and send callbacks). A deferred op can't be cancelled; it is DONE

@@ -457,6 +457,50 @@ static void take_posted(bio_loop *loop) {
 }
 
 
+void bio__op_cancel_from(bio_loop *loop, bio_remote_cancel *rc,
+                         bio_op *op) {
+  bio_remote_cancel *head;
+
+  rc->op = op;
+  /* Counted as a post is: close waits until this thread has let go. */
+  atomic_fetch_add_explicit(&loop->posters, 1, memory_order_relaxed);
+  head = atomic_load_explicit(&loop->remote_cancels, memory_order_relaxed);
+  do {
+    rc->next = head;
+  } while (!atomic_compare_exchange_weak_explicit(
+      &loop->remote_cancels, &head, rc, memory_order_seq_cst,
+      memory_order_relaxed));
+  if (head == NULL)
+    bio__loop_wake(loop);
+  atomic_fetch_sub_explicit(&loop->posters, 1, memory_order_release);
+}
+
+
+/* The cancels other threads asked for, in the order they asked. */
+static void take_remote_cancels(bio_loop *loop) {
+  bio_remote_cancel *rc, *fifo = NULL;
+
+  if (atomic_load_explicit(&loop->remote_cancels, memory_order_relaxed) ==
+      NULL)
+    return;
+  rc = atomic_exchange_explicit(&loop->remote_cancels, NULL,
+                                memory_order_acquire);
+  while (rc != NULL) {
+    bio_remote_cancel *next = rc->next;
+    rc->next = fifo;
+    fifo = rc;
+    rc = next;
+  }
+  while ((rc = fifo) != NULL) {
+    int r;
+    fifo = rc->next;
+    r = bio__op_cancel(loop, rc->op);
+    if (rc->done != NULL)
+      rc->done(loop, rc, r);
+  }
+}
+
+
 void bio__loop_post(bio_loop *loop, bio_op *op) {
   bio_op *head;
 
@@ -501,6 +545,7 @@ static int wait_once(bio_loop *loop, int64_t timeout_ns, bio_op_list *done) {
  * and what the owner's busy_check reports (its sent async handles). */
 int bio__loop_handed_over(bio_loop *loop) {
   return atomic_load(&loop->posted) != NULL ||
+         atomic_load(&loop->remote_cancels) != NULL ||
          (loop->busy_check != NULL && loop->busy_check(loop->wake_arg));
 }
 
@@ -606,6 +651,7 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
   int tries = 0;
   int err;
 
+  take_remote_cancels(loop);
   flush_pending(loop);
   loop->cancels_unflushed = 0; /* this wait submits them */
   loop->reap_found_ready =
@@ -688,6 +734,9 @@ int bio__loop_reap_ns(bio_loop *loop, int64_t timeout_ns) {
     err = 0;
   bio__op_list_concat(&loop->completed, &done);
   take_posted(loop);
+  /* Asked while we waited: before this turn's callbacks. A MULTI op's
+   * final completion comes at dispatch's flush. */
+  take_remote_cancels(loop);
   if (loop->completed.head != NULL)
     loop->quiet_due = 1;
   return err;

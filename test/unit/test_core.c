@@ -1434,6 +1434,84 @@ START_TEST(wake_from_another_loop_goes_ring_to_ring) {
 END_TEST
 
 
+/* Another thread cancels a loop's op (bio__op_cancel_from): the loop,
+ * asleep, wakes; its thread asks the cancel and runs done; the op ends
+ * with -ECANCELED. A cancel that finds the op done already hears -EBUSY
+ * and changes nothing. */
+typedef struct remote_cancel_arg {
+  bio_loop *loop;
+  bio_remote_cancel rc;
+  bio_op *op;
+  pthread_t loop_thread;
+  int done_calls;
+  int done_res;
+  int done_on_loop_thread;
+} remote_cancel_arg;
+
+static void remote_cancel_done(bio_loop *loop, bio_remote_cancel *rc,
+                               int res) {
+  remote_cancel_arg *a = bio_container_of(rc, remote_cancel_arg, rc);
+  ck_assert_ptr_eq(loop, a->loop);
+  a->done_calls++;
+  a->done_res = res;
+  a->done_on_loop_thread = pthread_equal(pthread_self(), a->loop_thread);
+}
+
+static void *cancel_later(void *arg) {
+  remote_cancel_arg *a = arg;
+  struct timespec t = {0, 50000000};
+  nanosleep(&t, NULL);
+  bio__op_cancel_from(a->loop, &a->rc, a->op);
+  return NULL;
+}
+
+START_TEST(op_cancelled_from_another_thread) {
+  static remote_cancel_arg a;
+  bio_loop loop;
+  counted_op c;
+  pthread_t th;
+  int fds[2];
+  int turns = 0;
+
+  loop_on(&loop, backend_names[_i]);
+  bio__loop_set_idle_policy(&loop, NULL);
+  ck_assert_int_eq(pipe(fds), 0);
+  prep(&c, BIO_OP_POLL, fds[0]);
+  c.op.u.events = POLLIN;
+  bio__op_submit(&loop, &c.op);
+  bio__loop_poll(&loop, 0);
+  memset(&a, 0, sizeof(a));
+  a.loop = &loop;
+  a.op = &c.op;
+  a.rc.done = remote_cancel_done;
+  a.loop_thread = pthread_self();
+  ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &a), 0);
+  /* No timeout: only the cancel's wake ends the wait (a lost one fails
+   * the test by Check's timeout). */
+  while (c.calls == 0 && turns++ < 20)
+    bio__loop_poll(&loop, -1);
+  pthread_join(th, NULL);
+  ck_assert_int_eq(c.calls, 1);
+  ck_assert_int_eq(c.res, -ECANCELED);
+  ck_assert_int_eq(a.done_calls, 1);
+  ck_assert(a.done_on_loop_thread);
+
+  /* Done already: nothing to cancel. */
+  memset(&a.rc, 0, sizeof(a.rc));
+  a.rc.done = remote_cancel_done;
+  ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, &a), 0);
+  pthread_join(th, NULL);
+  bio__loop_poll(&loop, 0);
+  ck_assert_int_eq(a.done_calls, 2);
+  ck_assert_int_eq(a.done_res, -EBUSY);
+  ck_assert_int_eq(c.calls, 1);
+  close(fds[0]);
+  close(fds[1]);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
 START_TEST(unknown_backend_is_einval) {
   bio_loop loop;
   setenv("BIO_BACKEND", "kqueue", 1);
@@ -1473,6 +1551,7 @@ int main(void) {
   tcase_add_test(tc, recv_buffers_given_back_when_the_loop_sleeps);
   tcase_add_loop_test(tc, quiet_cb_runs_once_per_quiet_spell, 0, 2);
   tcase_add_loop_test(tc, wake_from_another_loop_goes_ring_to_ring, 0, 2);
+  tcase_add_loop_test(tc, op_cancelled_from_another_thread, 0, 2);
   tcase_add_test(tc, spin_catches_io_completion);
   tcase_add_loop_test(tc, spin_takes_posts_and_handed_over_wakes, 0, 2);
   tcase_add_test(tc, spin_respects_timeout_and_backs_off);
