@@ -84,16 +84,29 @@ typedef struct uring_state {
   int notify_pending; /* not registered yet: only the submitter may */
   /* Ops a fork's child ended without the kernel, for the next wait. */
   bio_op_list ended;
-  /* The buffers multishot recvs receive into (BIO_CAP_RECV_BUFS): made
-   * at the first one (bufs_tried), registered as group RECV_BGID. A
-   * buffer is the kernel's (in the ring) or held: on an op's chain of
-   * received chunks, from its CQE until the owner consumed it. */
-  int bufs_tried;
+  /* The buffers multishot recvs receive into, in two groups (see
+   * buf_group): made at the first op that wants one. A buffer is the
+   * kernel's (in its group's ring) or held: on an op's chain of received
+   * chunks, from its CQE until the owner consumed it. Buffer ids are the
+   * loop's, one range per group, so that chains and these arrays serve
+   * both. */
   int recv_multi_refused; /* a kernel that said EINVAL to one */
-  unsigned bufs_live;     /* buffers 0..bufs_live-1 are in use (bufs_grow) */
   int bufs_dirty;         /* one took data since the last bufs_trim */
-  struct io_uring_buf_ring *br;
-  char *bufs;
+  struct buf_group {
+    struct io_uring_buf_ring *br;
+    char *mem;
+    uint32_t size;  /* bytes per buffer */
+    uint16_t first; /* the id of its buffer 0 */
+    uint16_t count; /* the most buffers, its ring's entries */
+    uint16_t start; /* buffers in use at first */
+    uint16_t live;  /* buffers first..first+live-1 are in use (bufs_grow) */
+    uint16_t bgid;
+    uint8_t tried;
+    uint8_t short_of; /* a recv found its ring empty (reap) */
+  } grp[2];
+  /* recvmsg's layout in a datagram buffer: the room for the sender's
+   * address (IORING_OP_RECVMSG with multishot, 6.0). */
+  struct msghdr dgram_hdr;
   uint16_t *buf_next; /* held: the next chunk of the same op's chain */
   uint32_t *buf_len;  /* held: bytes received into it */
   uint8_t *buf_held;
@@ -282,24 +295,35 @@ int bio__uring_ring_fd(const bio_loop *loop) {
 
 /* ---- provided buffers for multishot recvs ---- */
 
-/* Up to 512 buffers of 4 KiB: a request/response stream's message fits
- * one; more data arrives as more chunks. The memory is mapped once per
- * loop and touched as the kernel uses it (2 MiB at most); the ring's
- * entries take 8 KiB. The ring starts with 32 buffers: the kernel takes
- * them in turn, so each buffer in the ring gets touched, and a loop that
- * never needs more than a few at once keeps 128 KiB, not 2 MiB (at
- * 10,000 idle connections that was 200 bytes of each one's share). A
- * recv that finds the ring empty ends with -ENOBUFS (its owner arms it
- * again) and doubles the buffers in use (bufs_grow). */
+/* Stream recvs: up to 512 buffers of 4 KiB: a request/response stream's
+ * message fits one; more data arrives as more chunks. The memory is
+ * mapped once per loop and touched as the kernel uses it (2 MiB at most);
+ * the ring's entries take 8 KiB. The ring starts with 32 buffers: the
+ * kernel takes them in turn, so each buffer in the ring gets touched, and
+ * a loop that never needs more than a few at once keeps 128 KiB, not 2
+ * MiB (at 10,000 idle connections that was 200 bytes of each one's
+ * share). A recv that finds the ring empty ends with -ENOBUFS (its owner
+ * arms it again) and doubles the buffers in use (bufs_grow).
+ * Datagram recvmsgs: up to 64 buffers that hold the largest datagram with
+ * recvmsg's header and the sender's address (a datagram never spans two
+ * buffers, and one cut short is lost), 16 at first; the kernel writes
+ * (and so touches) only what came. */
 #define RECV_BUFS 512u
 #define RECV_BUFS_START 32u
 #define RECV_BUF_BYTES BIO_RECV_BUF_BYTES
-#define RECV_BGID 0
+#define DGRAM_BUFS 64u
+#define DGRAM_BUFS_START 16u
+#define DGRAM_BUF_BYTES (64u * 1024u + 4096u)
+#define ALL_BUFS (RECV_BUFS + DGRAM_BUFS)
+#define GRP_STREAM 0
+#define GRP_DGRAM 1
 #define CHAIN_NONE 0xffffu
 
+_Static_assert(ALL_BUFS < CHAIN_NONE, "buffer ids fit a chain's 16 bits");
+
 /* An armed multishot recv's chain of held chunks lives in its op's off
- * (unused by RECV): the first buffer id, the last, and how many bytes of
- * the first the owner consumed already. */
+ * (unused by RECV and a multishot RECVMSG): the first buffer id, the
+ * last, and how many bytes of the first the owner consumed already. */
 static inline unsigned chain_head(const bio_op *op) {
   return (unsigned)((uint64_t)op->off & 0xffff);
 }
@@ -316,81 +340,121 @@ static inline void chain_set(bio_op *op, unsigned head, unsigned tail,
 }
 
 
-static void buf_give(uring_state *st, unsigned bid) {
-  st->buf_held[bid] = 0;
-  io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * RECV_BUF_BYTES,
-                        RECV_BUF_BYTES, (unsigned short)bid,
-                        io_uring_buf_ring_mask(RECV_BUFS), 0);
-  io_uring_buf_ring_advance(st->br, 1);
+static struct buf_group *grp_of(uring_state *st, unsigned bid) {
+  return &st->grp[bid < RECV_BUFS ? GRP_STREAM : GRP_DGRAM];
 }
 
 
-/* Registers the buffer ring with the (current) ring, every buffer not
+static char *buf_addr(uring_state *st, unsigned bid) {
+  struct buf_group *g = grp_of(st, bid);
+  return g->mem + (size_t)(bid - g->first) * g->size;
+}
+
+
+static void buf_give(uring_state *st, unsigned bid) {
+  struct buf_group *g = grp_of(st, bid);
+  st->buf_held[bid] = 0;
+  io_uring_buf_ring_add(g->br, buf_addr(st, bid), g->size,
+                        (unsigned short)bid, io_uring_buf_ring_mask(g->count),
+                        0);
+  io_uring_buf_ring_advance(g->br, 1);
+}
+
+
+/* Registers g's buffer ring with the (current) ring, every buffer not
  * held in it. 0 or -errno. */
-static int bufs_register(uring_state *st) {
+static int bufs_register(uring_state *st, struct buf_group *g) {
   struct io_uring_buf_reg reg;
   unsigned i;
 
-  io_uring_buf_ring_init(st->br);
+  io_uring_buf_ring_init(g->br);
   memset(&reg, 0, sizeof(reg));
-  reg.ring_addr = (uint64_t)(uintptr_t)st->br;
-  reg.ring_entries = RECV_BUFS;
-  reg.bgid = RECV_BGID;
-  for (i = 0; i < st->bufs_live; i++)
-    if (!st->buf_held[i])
-      buf_give(st, i);
+  reg.ring_addr = (uint64_t)(uintptr_t)g->br;
+  reg.ring_entries = g->count;
+  reg.bgid = g->bgid;
+  for (i = 0; i < g->live; i++)
+    if (!st->buf_held[g->first + i])
+      buf_give(st, g->first + i);
   return io_uring_register_buf_ring(&st->ring, &reg, 0);
 }
 
 
-/* A recv found the ring empty: twice the buffers in it from now on. */
-static void bufs_grow(uring_state *st) {
-  unsigned want = 2 * st->bufs_live < RECV_BUFS ? 2 * st->bufs_live
-                                                 : RECV_BUFS;
-  while (st->br != NULL && st->bufs_live < want)
-    buf_give(st, st->bufs_live++);
+/* A recv found g's ring empty: twice the buffers in it from now on. */
+static void bufs_grow(uring_state *st, struct buf_group *g) {
+  unsigned want = 2u * g->live < g->count ? 2u * g->live : g->count;
+  while (g->br != NULL && g->live < want)
+    buf_give(st, g->first + g->live++);
+}
+
+
+static void grp_free(struct buf_group *g) {
+  if (g->br != NULL)
+    munmap(g->br, g->count * sizeof(struct io_uring_buf));
+  if (g->mem != NULL)
+    munmap(g->mem, (size_t)g->count * g->size);
+  g->br = NULL;
+  g->mem = NULL;
 }
 
 
 static void bufs_free(uring_state *st) {
-  if (st->br != NULL)
-    munmap(st->br, RECV_BUFS * sizeof(struct io_uring_buf));
-  if (st->bufs != NULL)
-    munmap(st->bufs, (size_t)RECV_BUFS * RECV_BUF_BYTES);
+  grp_free(&st->grp[GRP_STREAM]);
+  grp_free(&st->grp[GRP_DGRAM]);
   bio__free(st->buf_next);
   bio__free(st->buf_len);
   bio__free(st->buf_held);
-  st->br = NULL;
-  st->bufs = NULL;
   st->buf_next = NULL;
   st->buf_len = NULL;
   st->buf_held = NULL;
 }
 
 
-/* Makes the buffers at the first ask; 1 when they are there. */
-static int bufs_ready(uring_state *st) {
-  void *br, *bufs;
+static void grps_init(uring_state *st) {
+  struct buf_group *g = &st->grp[GRP_STREAM];
+  g->size = RECV_BUF_BYTES;
+  g->first = 0;
+  g->count = RECV_BUFS;
+  g->start = RECV_BUFS_START;
+  g->bgid = GRP_STREAM;
+  g = &st->grp[GRP_DGRAM];
+  g->size = DGRAM_BUF_BYTES;
+  g->first = RECV_BUFS;
+  g->count = DGRAM_BUFS;
+  g->start = DGRAM_BUFS_START;
+  g->bgid = GRP_DGRAM;
+  st->dgram_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+}
 
-  if (st->br != NULL)
+
+/* Makes group gi's buffers at the first ask; 1 when they are there. */
+static int bufs_ready(uring_state *st, int gi) {
+  struct buf_group *g = &st->grp[gi];
+  void *br, *mem;
+
+  if (g->br != NULL)
     return 1;
-  if (st->bufs_tried)
+  if (g->tried)
     return 0;
-  st->bufs_tried = 1;
-  br = mmap(NULL, RECV_BUFS * sizeof(struct io_uring_buf),
+  g->tried = 1;
+  if (st->buf_held == NULL) {
+    st->buf_next = bio__calloc(ALL_BUFS, sizeof(*st->buf_next));
+    st->buf_len = bio__calloc(ALL_BUFS, sizeof(*st->buf_len));
+    st->buf_held = bio__calloc(ALL_BUFS, sizeof(*st->buf_held));
+    if (st->buf_next == NULL || st->buf_len == NULL ||
+        st->buf_held == NULL) {
+      bufs_free(st);
+      return 0;
+    }
+  }
+  br = mmap(NULL, g->count * sizeof(struct io_uring_buf),
             PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bufs = mmap(NULL, (size_t)RECV_BUFS * RECV_BUF_BYTES,
-              PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  st->br = br == MAP_FAILED ? NULL : br;
-  st->bufs = bufs == MAP_FAILED ? NULL : bufs;
-  st->buf_next = bio__calloc(RECV_BUFS, sizeof(*st->buf_next));
-  st->buf_len = bio__calloc(RECV_BUFS, sizeof(*st->buf_len));
-  st->buf_held = bio__calloc(RECV_BUFS, sizeof(*st->buf_held));
-  st->bufs_live = RECV_BUFS_START;
-  if (st->br == NULL || st->bufs == NULL || st->buf_next == NULL ||
-      st->buf_len == NULL || st->buf_held == NULL ||
-      bufs_register(st) != 0) {
-    bufs_free(st);
+  mem = mmap(NULL, (size_t)g->count * g->size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  g->br = br == MAP_FAILED ? NULL : br;
+  g->mem = mem == MAP_FAILED ? NULL : mem;
+  g->live = g->start;
+  if (g->br == NULL || g->mem == NULL || bufs_register(st, g) != 0) {
+    grp_free(g);
     return 0;
   }
   return 1;
@@ -400,32 +464,32 @@ static int bufs_ready(uring_state *st) {
 /* The loop is quiet (bio__loop_reap_ns): the pages of the recv buffers
  * that hold nothing go back to the system (a burst that grew the ring
  * leaves them resident: 10,000 connections answered at once kept 58
- * bytes each). A buffer used again is a fresh
- * zero page, faulted in by the kernel's copy. Only with DEFER_TASKRUN:
- * then the kernel fills buffers only inside our own io_uring_enter, so
- * none is being written now, and all it wrote has been reaped. */
-static int trim_due(const uring_state *st) {
-  return st->bufs_dirty && st->br != NULL &&
-         (st->setup_flags & IORING_SETUP_DEFER_TASKRUN);
-}
-
+ * bytes each). A buffer used again is a fresh zero page, faulted in by
+ * the kernel's copy. Only with DEFER_TASKRUN: then the kernel fills
+ * buffers only inside our own io_uring_enter, so none is being written
+ * now, and all it wrote has been reaped. */
 static void bufs_trim(uring_state *st) {
-  unsigned i = 0;
+  int gi;
 
-  if (!trim_due(st))
+  if (!st->bufs_dirty || !(st->setup_flags & IORING_SETUP_DEFER_TASKRUN))
     return;
   st->bufs_dirty = 0;
-  while (i < st->bufs_live) {
-    unsigned end;
-    if (st->buf_held[i]) {
-      i++;
-      continue;
+  for (gi = 0; gi < 2; gi++) {
+    struct buf_group *g = &st->grp[gi];
+    unsigned i = 0;
+    while (g->br != NULL && i < g->live) {
+      unsigned end;
+      if (st->buf_held[g->first + i]) {
+        i++;
+        continue;
+      }
+      for (end = i + 1; end < g->live && !st->buf_held[g->first + end];
+           end++)
+        ;
+      (void)madvise(g->mem + (size_t)i * g->size, (size_t)(end - i) * g->size,
+                    MADV_DONTNEED);
+      i = end;
     }
-    for (end = i + 1; end < st->bufs_live && !st->buf_held[end]; end++)
-      ;
-    (void)madvise(st->bufs + (size_t)i * RECV_BUF_BYTES,
-                  (size_t)(end - i) * RECV_BUF_BYTES, MADV_DONTNEED);
-    i = end;
   }
 }
 
@@ -451,9 +515,9 @@ static int uring_recv_chunk(bio_loop *loop, bio_op *op, char **data,
   uring_state *st = loop->backend_data;
   unsigned bid = chain_head(op);
 
-  if (st->br == NULL || bid == CHAIN_NONE)
+  if (st->buf_held == NULL || bid == CHAIN_NONE)
     return 0;
-  *data = st->bufs + (size_t)bid * RECV_BUF_BYTES + chain_skip(op);
+  *data = buf_addr(st, bid) + chain_skip(op);
   *len = st->buf_len[bid] - chain_skip(op);
   return 1;
 }
@@ -464,7 +528,7 @@ static void uring_recv_consume(bio_loop *loop, bio_op *op, size_t n) {
   unsigned bid = chain_head(op);
   uint32_t skip;
 
-  if (st->br == NULL || bid == CHAIN_NONE)
+  if (st->buf_held == NULL || bid == CHAIN_NONE)
     return;
   skip = chain_skip(op) + (uint32_t)n;
   assert(skip <= st->buf_len[bid]);
@@ -475,6 +539,37 @@ static void uring_recv_consume(bio_loop *loop, bio_op *op, size_t n) {
   chain_set(op, st->buf_next[bid], bid == chain_tail(op) ? CHAIN_NONE
                                                           : chain_tail(op), 0);
   buf_give(st, bid);
+}
+
+
+/* The oldest datagram a multishot RECVMSG holds, parsed from recvmsg's
+ * layout in its buffer (a whole buffer: chain_skip is 0). */
+static int uring_recv_dgram(bio_loop *loop, bio_op *op, bio_dgram *d) {
+  uring_state *st = loop->backend_data;
+  struct io_uring_recvmsg_out *o;
+  char *data;
+  size_t len;
+
+  if (!uring_recv_chunk(loop, op, &data, &len))
+    return 0;
+  o = io_uring_recvmsg_validate(data, (int)len, &st->dgram_hdr);
+  d->chunk = len;
+  if (o == NULL) { /* cannot be: the kernel wrote at least the header */
+    d->data = NULL;
+    d->len = 0;
+    d->addr = NULL;
+    d->addrlen = 0;
+    d->flags = 0;
+    return 1;
+  }
+  d->data = io_uring_recvmsg_payload(o, &st->dgram_hdr);
+  d->len = io_uring_recvmsg_payload_length(o, (int)len, &st->dgram_hdr);
+  d->addr = o->namelen != 0 ? io_uring_recvmsg_name(o) : NULL;
+  d->addrlen = o->namelen > sizeof(struct sockaddr_storage)
+                   ? sizeof(struct sockaddr_storage)
+                   : o->namelen;
+  d->flags = (int)o->flags;
+  return 1;
 }
 
 
@@ -659,6 +754,7 @@ static int uring_init(bio_loop *loop) {
   if (st == NULL)
     return -ENOMEM;
   st->notify_fd = -1;
+  grps_init(st);
   st->msg_fd = -1;
   st->wake_msg = &loop->wake_msg_op;
   st->live_w = LIVE_NARROW;
@@ -851,6 +947,17 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
       io_uring_prep_poll_add(sqe, op->fd, op->u.events);
     break;
   case BIO_OP_RECVMSG:
+    if (op->flags & BIO_OPF_MULTI) {
+      if (st->recv_multi_refused || !bufs_ready(st, GRP_DGRAM))
+        return give_back(st, sqe, -EINVAL);
+      io_uring_prep_recvmsg_multishot(sqe, op->fd, &st->dgram_hdr,
+                                      op->u.msg_flags); /* 6.0 */
+      sqe->flags |= IOSQE_BUFFER_SELECT;
+      sqe->buf_group = GRP_DGRAM;
+      if (!(op->flags & BIO_OPF_LISTED))
+        chain_set(op, CHAIN_NONE, CHAIN_NONE, 0);
+      break;
+    }
     io_uring_prep_recvmsg(sqe, op->fd, op->buf, op->u.msg_flags);
     break;
   case BIO_OP_SENDMSG:
@@ -861,14 +968,14 @@ static int uring_submit(bio_loop *loop, bio_op *op) {
     break;
   case BIO_OP_RECV:
     if ((op->flags & BIO_OPF_MULTI) || op->buf == NULL) {
-      if (st->recv_multi_refused || !bufs_ready(st))
+      if (st->recv_multi_refused || !bufs_ready(st, GRP_STREAM))
         return give_back(st, sqe, -EINVAL);
       if (op->flags & BIO_OPF_MULTI)
         io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0); /* 6.0 */
       else
         io_uring_prep_recv(sqe, op->fd, NULL, 0, 0); /* one buffer's worth */
       sqe->flags |= IOSQE_BUFFER_SELECT;
-      sqe->buf_group = RECV_BGID;
+      sqe->buf_group = GRP_STREAM;
       /* A chain it still has (a hand-over to a new ring with its data
        * not yet taken) stays; else it starts empty. */
       if (!(op->flags & BIO_OPF_LISTED))
@@ -978,7 +1085,9 @@ static int uring_supports(bio_loop *loop, unsigned opcode) {
   /* Buffer rings came with 5.19, multishot recv with 6.0: a kernel
    * between the two refuses the first recv (recv_multi_refused). */
   if (opcode == BIO_CAP_RECV_BUFS)
-    return !st->recv_multi_refused && bufs_ready(st);
+    return !st->recv_multi_refused && bufs_ready(st, GRP_STREAM);
+  if (opcode == BIO_CAP_RECVMSG_BUFS)
+    return !st->recv_multi_refused && bufs_ready(st, GRP_DGRAM);
   if (opcode == BIO_OP_ACCEPT)
     return st->probe != NULL &&
            io_uring_opcode_supported(st->probe, IORING_OP_SOCKET) &&
@@ -1055,8 +1164,8 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
 
   unsigned armed = 0; /* CQEs of multishot ops that stay in flight */
   unsigned foreign = 0; /* CQEs of no SQE counted in inflight */
-  int short_of_bufs = 0; /* a recv found the buffer ring empty */
-  int woken = 0;         /* another ring's wake came */
+  int woken = 0; /* another ring's wake came */
+  int gi;
 
   io_uring_for_each_cqe(&st->ring, head, cqe) {
     bio_op *op = io_uring_cqe_get_data(cqe);
@@ -1075,7 +1184,8 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
     }
     if (op == NULL)
       continue;
-    if ((op->flags & BIO_OPF_MULTI) && op->opcode == BIO_OP_RECV) {
+    if ((op->flags & BIO_OPF_MULTI) &&
+        (op->opcode == BIO_OP_RECV || op->opcode == BIO_OP_RECVMSG)) {
       int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
       int listed = (op->flags & BIO_OPF_LISTED) != 0;
       int32_t res = cqe->res;
@@ -1090,7 +1200,8 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
         } else if (res == -EINVAL && chain_head(op) == CHAIN_NONE) {
           st->recv_multi_refused = 1; /* a kernel before 6.0 */
         } else if (res == -ENOBUFS) {
-          short_of_bufs = 1;
+          st->grp[op->opcode == BIO_OP_RECVMSG ? GRP_DGRAM : GRP_STREAM]
+              .short_of = 1;
         }
         op->res = res > 0 ? 1 : res;
       } else if (!listed) {
@@ -1131,7 +1242,7 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
       if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER))
         chain_append(st, op, cqe->flags >> IORING_CQE_BUFFER_SHIFT, cqe->res);
       else if (cqe->res == -ENOBUFS)
-        short_of_bufs = 1;
+        st->grp[GRP_STREAM].short_of = 1;
     }
     if (op->flags & BIO_OPF_CANCELLED) {
       op->flags &= (uint16_t)~(BIO_OPF_CANCELLED | BIO_OPF_CREDS_STALE);
@@ -1142,8 +1253,12 @@ static unsigned reap(uring_state *st, bio_op_list *done) {
     bio__op_list_push(done, op);
   }
   io_uring_cq_advance(&st->ring, n);
-  if (short_of_bufs)
-    bufs_grow(st); /* once per reap, however many recvs found it empty */
+  /* Once per reap, however many recvs found a ring empty. */
+  for (gi = 0; gi < 2; gi++)
+    if (st->grp[gi].short_of) {
+      st->grp[gi].short_of = 0;
+      bufs_grow(st, &st->grp[gi]);
+    }
   if (woken && !(st->wake_msg->flags & BIO_OPF_LISTED)) {
     st->wake_msg->flags |= BIO_OPF_LISTED;
     st->wake_msg->res = 0;
@@ -1182,7 +1297,10 @@ static int rebuild(bio_loop *loop, uring_state *st) {
   if (st->notify_fd >= 0)
     register_notify(st);
   /* The buffers go to the new ring, but for those chains still hold. */
-  if (st->br != NULL && bufs_register(st) != 0)
+  if ((st->grp[GRP_STREAM].br != NULL &&
+       bufs_register(st, &st->grp[GRP_STREAM]) != 0) ||
+      (st->grp[GRP_DGRAM].br != NULL &&
+       bufs_register(st, &st->grp[GRP_DGRAM]) != 0))
     st->recv_multi_refused = 1;
   return 0;
 }
@@ -1511,4 +1629,5 @@ const bio_backend bio__backend_uring = {
     .wake_other = uring_wake_other,
     .recv_chunk = uring_recv_chunk,
     .recv_consume = uring_recv_consume,
+    .recv_dgram = uring_recv_dgram,
 };

@@ -20,6 +20,7 @@ typedef struct bio_loop bio_loop;
 typedef struct bio_op bio_op;
 typedef struct bio_backend bio_backend;
 typedef struct bio_remote_cancel bio_remote_cancel;
+typedef struct bio_dgram bio_dgram;
 
 typedef void (*bio_op_cb)(bio_loop *loop, bio_op *op);
 
@@ -87,6 +88,13 @@ enum bio_opcode {
  * its own, armed (BIO_OPF_MULTI) or one-shot (buf NULL); not an opcode: a
  * capability. */
 #define BIO_CAP_RECV_BUFS 0x100u
+/* BIO_OP_RECVMSG with BIO_OPF_MULTI on a datagram socket (buf and u.len
+ * unused; u.msg_flags as recvmsg's): armed, it receives each datagram
+ * whole, with its sender's address, into a buffer of the loop's own
+ * (io_uring's multishot recvmsg into a provided-buffer ring, 6.0) and
+ * keeps them on the op, in order, until the owner takes them
+ * (bio__recv_dgram, then bio__recv_consume of its chunk). */
+#define BIO_CAP_RECVMSG_BUFS 0x101u
 /* The size of each of those buffers. */
 #define BIO_RECV_BUF_BYTES 4096u
 
@@ -264,6 +272,9 @@ struct bio_backend {
    * takes n bytes of that chunk (all of them gives its buffer back). */
   int (*recv_chunk)(bio_loop *loop, bio_op *op, char **data, size_t *len);
   void (*recv_consume)(bio_loop *loop, bio_op *op, size_t n);
+  /* With BIO_CAP_RECVMSG_BUFS: the oldest datagram an armed RECVMSG
+   * holds (bio__recv_dgram). */
+  int (*recv_dgram)(bio_loop *loop, bio_op *op, bio_dgram *d);
   /* Optional, and called over and over while the loop spins before it
    * sleeps: submits what is queued without waiting, and returns nonzero
    * when wait would find completions now (or can't tell: stop spinning).
@@ -582,6 +593,17 @@ int bio__loop_supports(bio_loop *loop, unsigned opcode);
 int bio__recv_chunk(bio_loop *loop, bio_op *op, char **data, size_t *len);
 void bio__recv_consume(bio_loop *loop, bio_op *op, size_t n);
 void bio__recv_drop(bio_loop *loop, bio_op *op);
+/* A datagram a multishot BIO_OP_RECVMSG holds (BIO_CAP_RECVMSG_BUFS). */
+struct bio_dgram {
+  char *data;        /* its bytes, len of them (data NULL: none) */
+  size_t len;
+  const void *addr;  /* the sender's address (struct sockaddr), or NULL */
+  unsigned addrlen;
+  int flags;         /* recvmsg's msg_flags: MSG_TRUNC, ... */
+  size_t chunk;      /* what bio__recv_consume takes to let it go */
+};
+/* The oldest datagram op holds: 1 and *d, or 0 when none is left. */
+int bio__recv_dgram(bio_loop *loop, bio_op *op, bio_dgram *d);
 uint64_t bio__clock_ns(void); /* CLOCK_MONOTONIC */
 /* One step of a spin: tells the CPU we are waiting. */
 static inline void bio__cpu_relax(void) {

@@ -142,6 +142,13 @@ void bio__recv_consume(bio_loop *loop, bio_op *op, size_t n) {
 }
 
 
+int bio__recv_dgram(bio_loop *loop, bio_op *op, bio_dgram *d) {
+  if (loop->backend->recv_dgram == NULL)
+    return 0;
+  return loop->backend->recv_dgram(loop, op, d);
+}
+
+
 void bio__recv_drop(bio_loop *loop, bio_op *op) {
   char *data;
   size_t len;
