@@ -57,6 +57,7 @@ static void read_settings(void) {
   v = getenv("BIO_URING_FS_WRITE");
   settings.uring_fs_write = v != NULL && strcmp(v, "1") == 0;
   settings.heap_trim = flag("BIO_HEAP_TRIM", 1);
+  settings.udp_recv_op = flag("BIO_UDP_RECV_OP", 0);
 }
 
 

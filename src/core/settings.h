@@ -19,6 +19,7 @@ typedef struct bio_settings {
   int stream_send_op; /* BIO_STREAM_SEND_OP: 0 never, 1 (default), 2 all */
   int uring_fs_write; /* BIO_URING_FS_WRITE=1: fs writes on io_uring */
   int heap_trim;      /* BIO_HEAP_TRIM, not 0: quiet uv loops trim the heap */
+  int udp_recv_op;    /* BIO_UDP_RECV_OP=1: UDP reads by recvmsg ops */
 } bio_settings;
 
 /* The settings that hold for the whole process, read at the first call

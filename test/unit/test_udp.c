@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "uv.h"
 #include "backend.h"
 #include "check_run.h"
+#include "thread_reads.h"
 
 static const char *backends[] = {"uring", "epoll"};
 
@@ -540,6 +542,171 @@ START_TEST(udp_recv_addr_zeroed_for_unnamed_sender) {
 }
 END_TEST
 
+/* ---- datagrams through io_uring's recvmsg op ---- */
+
+/* The library's recvmsg and recvmmsg calls, counted here: the test
+ * program's definitions, exported (Makefile.am), come before the C
+ * library's for libuv.so.1. */
+static int recvmsg_calls;
+
+__attribute__((visibility("default"))) ssize_t recvmsg(int fd,
+                                                       struct msghdr *m,
+                                                       int flags) {
+  __atomic_fetch_add(&recvmsg_calls, 1, __ATOMIC_RELAXED);
+  return syscall(SYS_recvmsg, fd, m, flags);
+}
+
+__attribute__((visibility("default"))) int
+recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags,
+         struct timespec *t) {
+  __atomic_fetch_add(&recvmsg_calls, 1, __ATOMIC_RELAXED);
+  return (int)syscall(SYS_recvmmsg, fd, v, n, flags, t);
+}
+
+#define BURST 10
+static char big_out[60000];
+static size_t got_len[BURST + 4];
+static int got_n, got_zero, stop_after;
+static uv_udp_t *stopped;
+
+static void alloc_64k(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  static char b[65536];
+  (void)h;
+  (void)suggested;
+  buf->base = b;
+  buf->len = sizeof(b);
+}
+
+static void burst_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                       const struct sockaddr *addr, unsigned flags) {
+  ck_assert_int_ge(nread, 0);
+  if (nread == 0) {
+    ck_assert_ptr_null(addr);
+    got_zero++;
+    return;
+  }
+  ck_assert_ptr_nonnull(addr);
+  ck_assert_uint_eq(flags, 0);
+  ck_assert_int_lt(got_n, BURST + 4);
+  got_len[got_n] = (size_t)nread;
+  if ((size_t)nread == sizeof(big_out))
+    ck_assert_int_eq(memcmp(buf->base, big_out, sizeof(big_out)), 0);
+  else
+    ck_assert_int_eq(buf->base[0], 'a' + got_n);
+  got_n++;
+  if (got_n == stop_after) {
+    ck_assert_int_eq(uv_udp_recv_stop(h), 0);
+    stopped = h;
+  }
+  if (got_n == BURST + 1)
+    uv_close((uv_handle_t *)h, close_cb);
+}
+
+static void restart_reading(uv_timer_t *t) {
+  ck_assert_ptr_nonnull(stopped);
+  ck_assert_int_eq(uv_udp_recv_start(stopped, alloc_64k, burst_recv), 0);
+  uv_close((uv_handle_t *)t, NULL);
+}
+
+/* A burst of datagrams, the largest 60,000 bytes, comes whole and in
+ * order; reading stops in the middle of it (in recv_cb) and starts again
+ * later, and the rest of the burst still comes, in order. On io_uring,
+ * with BIO_UDP_RECV_OP=1, the loop makes no recvmsg call of its own: the
+ * kernel received them (an armed multishot recvmsg). */
+START_TEST(udp_burst_in_order_across_recv_stop) {
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  uv_udp_t h, tx;
+  uv_timer_t t;
+  int i;
+
+  use_backend(_i);
+  setenv("BIO_UDP_RECV_OP", "1", 1); /* read once, in this test's process */
+  got_n = got_zero = close_cb_called = 0;
+  stop_after = 3;
+  stopped = NULL;
+  for (i = 0; i < (int)sizeof(big_out); i++)
+    big_out[i] = (char)(i * 31 + 7);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &tx), 0);
+  bind_loopback(&h, &addr);
+  for (i = 0; i < BURST; i++) {
+    char c = (char)('a' + i);
+    uv_buf_t b = i == 5 ? uv_buf_init(big_out, sizeof(big_out))
+                        : uv_buf_init(&c, 1);
+    if (i == 5)
+      big_out[0] = c; /* its first byte says its place too */
+    ck_assert_int_eq(uv_udp_try_send(&tx, &b, 1, (struct sockaddr *)&addr),
+                     (int)b.len);
+  }
+  ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
+  recvmsg_calls = 0;
+  ck_assert_int_eq(uv_udp_recv_start(&h, alloc_64k, burst_recv), 0);
+  /* Stopped after three: the timer starts it again 50 ms on, and one
+   * datagram more comes after the burst (then the handle closes). */
+  for (i = 0; stopped == NULL && i < 1000; i++)
+    (void)uv_run(&loop, UV_RUN_ONCE);
+  ck_assert_int_eq(got_n, 3);
+  ck_assert_int_eq(uv_timer_start(&t, restart_reading, 50, 0), 0);
+  {
+    uv_buf_t b = uv_buf_init("z", 1);
+    char c = (char)('a' + BURST);
+    b.base = &c;
+    ck_assert_int_eq(uv_udp_try_send(&tx, &b, 1, (struct sockaddr *)&addr),
+                     1);
+  }
+  uv_close((uv_handle_t *)&tx, NULL);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(got_n, BURST + 1);
+  for (i = 0; i < BURST + 1; i++)
+    ck_assert_uint_eq(got_len[i], i == 5 ? sizeof(big_out) : 1);
+  ck_assert_int_eq(close_cb_called, 1);
+  if (bio_test_recv_ops_expected(_i == 0))
+    ck_assert_int_eq(recvmsg_calls, 0);
+  else
+    ck_assert_int_gt(recvmsg_calls, 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+/* Reading stops with datagrams left on the op, and the handle closes:
+ * they go (no leak under ASan, no callback). */
+START_TEST(udp_close_with_datagrams_left) {
+  struct sockaddr_in addr;
+  uv_loop_t loop;
+  uv_udp_t h, tx;
+  int i;
+
+  use_backend(_i);
+  setenv("BIO_UDP_RECV_OP", "1", 1);
+  got_n = got_zero = close_cb_called = 0;
+  stop_after = 1;
+  stopped = NULL;
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &h), 0);
+  ck_assert_int_eq(uv_udp_init(&loop, &tx), 0);
+  bind_loopback(&h, &addr);
+  for (i = 0; i < 5; i++) {
+    char c = (char)('a' + i);
+    uv_buf_t b = uv_buf_init(&c, 1);
+    ck_assert_int_eq(uv_udp_try_send(&tx, &b, 1, (struct sockaddr *)&addr),
+                     1);
+  }
+  ck_assert_int_eq(uv_udp_recv_start(&h, alloc_64k, burst_recv), 0);
+  for (i = 0; stopped == NULL && i < 1000; i++)
+    (void)uv_run(&loop, UV_RUN_ONCE);
+  ck_assert_int_eq(got_n, 1);
+  uv_close((uv_handle_t *)&h, close_cb);
+  uv_close((uv_handle_t *)&tx, NULL);
+  ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  ck_assert_int_eq(got_n, 1);
+  ck_assert_int_eq(close_cb_called, 1);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+
 /* ---- addresses ---- */
 
 START_TEST(address_helpers) {
@@ -599,6 +766,8 @@ int main(void) {
   tcase_add_loop_test(tc, recvmmsg_free_after_close_in_chunk, 0, 2);
   tcase_add_loop_test(tc, udp_open_fd_bound_by_idle_handle, 0, 2);
   tcase_add_loop_test(tc, udp_recv_addr_zeroed_for_unnamed_sender, 0, 4);
+  tcase_add_loop_test(tc, udp_burst_in_order_across_recv_stop, 0, 2);
+  tcase_add_loop_test(tc, udp_close_with_datagrams_left, 0, 2);
   tcase_add_loop_test(tc, address_helpers, 0, 1);
   tcase_add_loop_test(tc, interface_addresses_include_loopback, 0, 1);
   suite_add_tcase(s, tc);
