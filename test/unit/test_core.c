@@ -65,6 +65,19 @@ static void prep_pipe_read(counted_op *c, int fds[2], void *buf,
   c->op.off = -1;
 }
 
+/* A loop on backend i that has the capability cap: io_uring has it,
+ * epoll not (that loop is closed then, and 0 comes back). */
+static int loop_with(bio_loop *loop, int i, unsigned cap) {
+  loop_on(loop, backend_names[i]);
+  if (i == 1) {
+    ck_assert_int_eq(bio__loop_supports(loop, cap), 0);
+    bio__loop_close(loop);
+    return 0;
+  }
+  ck_assert_int_ne(bio__loop_supports(loop, cap), 0);
+  return 1;
+}
+
 /* Polls until pred holds or the budget of turns runs out. */
 #define POLL_UNTIL(loop, cond)                                                 \
   do {                                                                         \
@@ -1025,13 +1038,8 @@ START_TEST(recvmsg_multi_keeps_datagrams_whole) {
   size_t i, k;
   int rfd, sfd;
 
-  loop_on(&loop, backend_names[_i]);
-  if (_i == 1) {
-    ck_assert_int_eq(bio__loop_supports(&loop, BIO_CAP_RECVMSG_BUFS), 0);
-    bio__loop_close(&loop);
+  if (!loop_with(&loop, _i, BIO_CAP_RECVMSG_BUFS))
     return;
-  }
-  ck_assert_int_ne(bio__loop_supports(&loop, BIO_CAP_RECVMSG_BUFS), 0);
   rfd = udp_bound(&ra);
   sfd = udp_bound(&sa);
   memset(&op, 0, sizeof(op));
@@ -1095,13 +1103,8 @@ START_TEST(recv_multi_keeps_chunks_in_order) {
   size_t i;
   int sv[2];
 
-  loop_on(&loop, backend_names[_i]);
-  if (_i == 1) {
-    ck_assert_int_eq(bio__loop_supports(&loop, BIO_CAP_RECV_BUFS), 0);
-    bio__loop_close(&loop);
+  if (!loop_with(&loop, _i, BIO_CAP_RECV_BUFS))
     return;
-  }
-  ck_assert_int_ne(bio__loop_supports(&loop, BIO_CAP_RECV_BUFS), 0);
   for (i = 0; i < sizeof(out); i++)
     out[i] = (char)(i * 13 + 5);
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -1226,21 +1229,6 @@ START_TEST(recv_bursts_on_many_sockets_keep_order) {
 END_TEST
 
 
-/* The process's resident anonymous memory, in KiB (RssAnon: not the
- * pages of code and files it maps, which a first call pages in). */
-static long rss_kib(void) {
-  char line[256];
-  long kib = -1;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  ck_assert_ptr_nonnull(f);
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
-      break;
-  fclose(f);
-  ck_assert_int_gt(kib, 0);
-  return kib;
-}
 
 /* A loop that never needs more than a few recv buffers at once touches
  * only a few: the kernel takes the ring's buffers in turn, so with all
@@ -1262,7 +1250,7 @@ START_TEST(recv_buffers_touch_only_what_a_loop_needs) {
     return;
   }
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-  before = rss_kib();
+  before = bio_test_rss_anon_kib();
   for (i = 0; i < 2000; i++) {
     prep(&c, BIO_OP_RECV, sv[0]);
     c.op.buf = NULL; /* into one of the loop's buffers */
@@ -1279,7 +1267,7 @@ START_TEST(recv_buffers_touch_only_what_a_loop_needs) {
   }
   /* No measure under the sanitizers (check_run.h). */
 #ifndef BIO_TEST_RSS_SKEWED
-  ck_assert_int_lt(rss_kib() - before, 1024);
+  ck_assert_int_lt(bio_test_rss_anon_kib() - before, 1024);
 #else
   (void)before;
 #endif
@@ -1320,7 +1308,7 @@ START_TEST(recv_buffers_given_back_when_the_loop_sleeps) {
     return;
   for (i = 0; i < GROW_BURST; i++)
     out[i] = burst_byte(i);
-  before = rss_kib();
+  before = bio_test_rss_anon_kib();
   for (t = 0; t < 2; t++) {
     for (k = 0; k < GROW_SOCKS; k++)
       ck_assert_int_eq(write(sv[k][1], out, GROW_BURST), GROW_BURST);
@@ -1328,7 +1316,7 @@ START_TEST(recv_buffers_given_back_when_the_loop_sleeps) {
     for (i = 0; i < GROW_BURST; i++)
       out[i] = burst_byte((size_t)(t + 1) * GROW_BURST + i);
   }
-  grown = rss_kib() - before;
+  grown = bio_test_rss_anon_kib() - before;
   /* Asleep until another thread wakes it (no spin first; nothing left to
    * reap that would keep it from sleeping). */
   bio__loop_set_idle_policy(&loop, NULL);
@@ -1342,7 +1330,7 @@ START_TEST(recv_buffers_given_back_when_the_loop_sleeps) {
   while (!atomic_load(&woke))
     bio__loop_poll(&loop, -1);
   pthread_join(waker_thread, NULL);
-  kept = rss_kib() - before;
+  kept = bio_test_rss_anon_kib() - before;
 #ifndef BIO_TEST_RSS_SKEWED
   ck_assert_int_ge(grown, 100); /* 32 buffers at least: 128 KiB */
   ck_assert_int_lt(kept, grown / 4);

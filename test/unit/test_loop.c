@@ -288,20 +288,6 @@ END_TEST
 
 /* ---- memory ---- */
 
-/* The process's resident anonymous memory, in KiB. */
-static long rss_anon_kib(void) {
-  char line[256];
-  long kib = -1;
-  FILE *f = fopen("/proc/self/status", "r");
-
-  ck_assert_ptr_nonnull(f);
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (sscanf(line, "RssAnon: %ld kB", &kib) == 1)
-      break;
-  fclose(f);
-  ck_assert_int_gt(kib, 0);
-  return kib;
-}
 
 static int bytes_got;
 
@@ -340,7 +326,7 @@ START_TEST(heap_pages_given_back_when_the_loop_goes_quiet) {
 
   use_backend(_i);
   ck_assert_int_eq(uv_loop_init(&loop), 0);
-  before = rss_anon_kib();
+  before = bio_test_rss_anon_kib();
   for (i = 0; i < N; i++) {
     big[i] = malloc(BIG);
     small[i] = malloc(200);
@@ -349,7 +335,7 @@ START_TEST(heap_pages_given_back_when_the_loop_goes_quiet) {
   }
   for (i = 0; i < N; i++)
     free(big[i]);
-  freed = rss_anon_kib() - before;
+  freed = bio_test_rss_anon_kib() - before;
 
   /* A busy spell (a read), then nothing until the timer, 400 ms on. */
   ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -363,7 +349,7 @@ START_TEST(heap_pages_given_back_when_the_loop_goes_quiet) {
   ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
   ck_assert_int_eq(uv_timer_start(&t, close_timer, 400, 0), 0);
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
-  quiet = rss_anon_kib() - before;
+  quiet = bio_test_rss_anon_kib() - before;
 #ifndef BIO_TEST_RSS_SKEWED
   ck_assert_int_gt(freed, N * BIG / 1024 / 2);
   ck_assert_int_lt(quiet, freed / 4);
