@@ -106,9 +106,6 @@ static void pool_run(bio_work *w) {
 }
 
 
-
-
-
 static void pool_done(bio_loop *core, bio_op *op) {
   uv_fs_t *req = bio_container_of((void *)op, uv_fs_t, reserved);
   /* Nonzero: io_uring answered this request with that errno first. */

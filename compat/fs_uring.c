@@ -82,9 +82,8 @@ static void fs_probe(bio_uv_loop *ul) {
 }
 
 
-
-
-/* Async stats in flight on the loop (pool or io_uring), for bio__fs_use_native. */
+/* Async stats in flight on the loop (pool or io_uring), for
+ * bio__fs_use_native. */
 void bio__fs_stats_done(uv_fs_t *req) {
   if (is_stat_type(req->fs_type) && bio__uv(req->loop)->fs_stats_out > 0)
     bio__uv(req->loop)->fs_stats_out--;
