@@ -165,6 +165,15 @@ static inline void bio__req_unregister(uv_loop_t *loop) {
   loop->active_reqs.count--;
 }
 
+/* The bytes in a uv_buf_t array (a write's or a send's). */
+static inline size_t bio__bufs_bytes(const uv_buf_t *bufs, unsigned int nbufs) {
+  size_t n = 0;
+  unsigned int i;
+  for (i = 0; i < nbufs; i++)
+    n += bufs[i].len;
+  return n;
+}
+
 /* ---- per-kind hooks, called by the loop and uv_close ---- */
 
 void bio__run_timers(uv_loop_t *loop);

@@ -22,14 +22,6 @@
 
 /* ---- writing ---- */
 
-static size_t bufs_bytes(const uv_buf_t *bufs, unsigned int nbufs) {
-  size_t n = 0;
-  unsigned int i;
-  for (i = 0; i < nbufs; i++)
-    n += bufs[i].len;
-  return n;
-}
-
 
 static int handle_fd(const uv_handle_t *h) {
   uv_os_fd_t fd;
@@ -95,7 +87,7 @@ static ssize_t write_bufs(uv_stream_t *s, const uv_buf_t *bufs,
 
 
 size_t bio__stream_req_left(const uv_write_t *req) {
-  return bufs_bytes(req->bufs + req->write_index,
+  return bio__bufs_bytes(req->bufs + req->write_index,
                     req->nbufs - req->write_index);
 }
 
@@ -142,7 +134,7 @@ static int write_req(uv_stream_t *s, uv_write_t *req) {
 
     /* The descriptor goes along with the request's first bytes. */
     if (req->send_handle != NULL && b == req->bufs &&
-        bufs_bytes(req->bufs, req->nbufs) == bio__stream_req_left(req)) {
+        bio__bufs_bytes(req->bufs, req->nbufs) == bio__stream_req_left(req)) {
       send_fd = handle_fd((uv_handle_t *)req->send_handle);
       if (send_fd < 0)
         return UV_EBADF;
@@ -362,6 +354,20 @@ void bio__stream_free_req_bufs(uv_write_t *req) {
 }
 
 
+/* A descriptor to pass with a write: only over an IPC pipe, and one the
+ * handle has; a TCP socket's accept gives way to polls from then on
+ * (another process may accept on it). 0 or the error. */
+static int send_handle_ok(uv_stream_t *handle, uv_stream_t *send_handle) {
+  if (handle->type != UV_NAMED_PIPE || !((uv_pipe_t *)handle)->ipc)
+    return UV_EINVAL;
+  if (handle_fd((uv_handle_t *)send_handle) < 0)
+    return UV_EBADF;
+  if (send_handle->type == UV_TCP)
+    bio__stream_socket_shared(send_handle);
+  return 0;
+}
+
+
 UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
                         const uv_buf_t bufs[], unsigned int nbufs,
                         uv_stream_t *send_handle, uv_write_cb cb) {
@@ -378,14 +384,11 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
   if (!(handle->flags & S_WRITABLE))
     return UV_EPIPE;
   if (send_handle != NULL) {
-    if (handle->type != UV_NAMED_PIPE || !((uv_pipe_t *)handle)->ipc)
-      return UV_EINVAL;
-    if (handle_fd((uv_handle_t *)send_handle) < 0)
-      return UV_EBADF;
-    if (send_handle->type == UV_TCP)
-      bio__stream_socket_shared(send_handle);
+    int err = send_handle_ok(handle, send_handle);
+    if (err != 0)
+      return err;
   }
-  bytes = bufs_bytes(bufs, nbufs);
+  bytes = bio__bufs_bytes(bufs, nbufs);
   bio__sh(handle)->wrote = 1;
   req->type = UV_WRITE;
   req->handle = handle;
@@ -452,12 +455,9 @@ UV_EXTERN int uv_try_write2(uv_stream_t *handle, const uv_buf_t bufs[],
       !bio__q_empty(WQ(handle)))
     return UV_EAGAIN;
   if (send_handle != NULL) {
-    if (handle->type != UV_NAMED_PIPE || !((uv_pipe_t *)handle)->ipc)
-      return UV_EINVAL;
-    if (handle_fd((uv_handle_t *)send_handle) < 0)
-      return UV_EBADF;
-    if (send_handle->type == UV_TCP)
-      bio__stream_socket_shared(send_handle);
+    int err = send_handle_ok(handle, send_handle);
+    if (err != 0)
+      return err;
   }
   r = write_bufs(handle, bufs, nbufs,
                  send_handle ? handle_fd((uv_handle_t *)send_handle) : -1);
@@ -465,7 +465,7 @@ UV_EXTERN int uv_try_write2(uv_stream_t *handle, const uv_buf_t bufs[],
     bio__sh(handle)->wrote = 1;
   if (r == -EWOULDBLOCK)
     r = UV_EAGAIN;
-  if (r == 0 && bufs_bytes(bufs, nbufs) > 0)
+  if (r == 0 && bio__bufs_bytes(bufs, nbufs) > 0)
     return UV_EAGAIN;
   return (int)r;
 }

@@ -219,14 +219,6 @@ static int bind_if_needed(uv_udp_t *h, int domain, unsigned int flags) {
 }
 
 
-static size_t count_bytes(const uv_buf_t *bufs, unsigned int nbufs) {
-  size_t n = 0;
-  unsigned int i;
-  for (i = 0; i < nbufs; i++)
-    n += bufs[i].len;
-  return n;
-}
-
 
 /* One datagram, now. Returns bytes sent, UV_EAGAIN when the socket can't
  * take it yet (ENOBUFS too: Linux reports a full device queue so), or the
@@ -598,7 +590,7 @@ UV_EXTERN int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle,
   }
 
   p = priv(req);
-  bytes = count_bytes(bufs, nbufs);
+  bytes = bio__bufs_bytes(bufs, nbufs);
   req->type = UV_UDP_SEND;
   req->handle = handle;
   req->cb = send_cb;
@@ -784,9 +776,8 @@ static int dgrams_held_on(bio_loop *core, bio_op *op) {
  * they go to recv_cb before anything newer. */
 static int dgrams_held(uv_udp_t *h) {
   bio_op *op = RECV_OP(h);
-  bio_dgram d;
   return op->opcode == BIO_OP_RECVMSG &&
-         bio__recv_dgram(bio__core(h->loop), op, &d);
+         dgrams_held_on(bio__core(h->loop), op);
 }
 
 

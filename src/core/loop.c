@@ -51,8 +51,8 @@ static void arm_wake(bio_loop *loop) {
 }
 
 
-static void wake_op_done(bio_loop *loop, bio_op *op) {
-  (void)op;
+/* A wake came (the eventfd's read, or another loop's message). */
+static void wake_seen(bio_loop *loop) {
   /* wake_pending stays set: the loop is awake and looks for work before
    * it next blocks (bio__loop_reap clears it there), so wakes until then
    * cost their senders no eventfd write. Not when someone else polls our
@@ -60,10 +60,15 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
    * nor when the owner hands nothing over that busy_check could find. */
   if (loop->embedded || loop->busy_check == NULL)
     atomic_store(&loop->wake_pending, 0);
-  if (op->res != -ECANCELED)
-    arm_wake(loop);
   if (loop->wake_cb != NULL)
     loop->wake_cb(loop, loop->wake_arg);
+}
+
+
+static void wake_op_done(bio_loop *loop, bio_op *op) {
+  if (op->res != -ECANCELED)
+    arm_wake(loop);
+  wake_seen(loop);
 }
 
 
@@ -71,10 +76,7 @@ static void wake_op_done(bio_loop *loop, bio_op *op) {
  * eventfd's, with nothing to arm again. */
 static void wake_msg_done(bio_loop *loop, bio_op *op) {
   (void)op;
-  if (loop->embedded || loop->busy_check == NULL)
-    atomic_store(&loop->wake_pending, 0);
-  if (loop->wake_cb != NULL)
-    loop->wake_cb(loop, loop->wake_arg);
+  wake_seen(loop);
 }
 
 
