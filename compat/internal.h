@@ -77,6 +77,8 @@ enum {
 
 typedef struct bio_uv_loop {
   bio_loop core;
+  /* Its share of the core's wake (loop.c): signals and async handles. */
+  bio_wake_client wake;
   /* uv_async_send pushes handles here (lock-free, any thread); the loop
    * takes the whole stack at a wake and runs it in init order. */
   _Atomic(uv_async_t *) async_stack;

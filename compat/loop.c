@@ -108,8 +108,10 @@ UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
   }
   atomic_init(&ul->async_stack, NULL);
   bio__q_init(ul->signal_handles);
-  bio__loop_set_wake_cb(&ul->core, loop_woken, loop);
-  bio__loop_set_busy_check(&ul->core, loop_has_wakes);
+  ul->wake.cb = loop_woken;
+  ul->wake.busy = loop_has_wakes;
+  ul->wake.arg = loop;
+  bio__loop_add_wake_client(&ul->core, &ul->wake);
   /* A server that has gone quiet gives back the heap memory its last
    * burst freed, as a task runtime's idle workers would. */
   if (bio__settings()->heap_trim)

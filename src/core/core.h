@@ -296,6 +296,20 @@ extern const bio_backend bio__backend_fault;
 
 typedef void (*bio_wake_cb)(bio_loop *loop, void *arg);
 
+/* One of the owners that share a loop's wake (a uv loop, and a task
+ * runtime on it): what it runs when a wake comes, and how the loop asks
+ * it, before every blocking wait, whether something was handed to it
+ * without a wake (bio__loop_wake coalesces: a wake while the loop is
+ * awake writes nothing). Embedded in its owner; either function may be
+ * NULL. A client without busy makes every wake write the eventfd. */
+typedef struct bio_wake_client bio_wake_client;
+struct bio_wake_client {
+  bio_wake_client *next;
+  bio_wake_cb cb;
+  int (*busy)(void *arg);
+  void *arg;
+};
+
 /* A core timer (an alarm): a wheel entry with its callback, embedded in
  * its owner (a task's sleep or deadline). The loop fires it from
  * bio__loop_dispatch, never before its deadline, and caps every wait at
@@ -343,11 +357,11 @@ struct bio_loop {
   /* What a wake sent by another loop's backend completes (wake_other):
    * never submitted; listed at most once per reap (BIO_OPF_LISTED). */
   bio_op wake_msg_op;
-  bio_wake_cb wake_cb;
-  void *wake_arg;
-  /* The owner's "was something handed to me without a wake?" (its wake
-   * callback's work): asked before every blocking wait; see bio__loop_wake. */
-  int (*busy_check)(void *wake_arg);
+  /* Who shares the wake, in the order they were added (loop thread). */
+  bio_wake_client *wake_clients;
+  /* Every client has a busy: a wake that finds the loop awake or
+   * spinning may write nothing (set by the loop thread, read by wakers). */
+  atomic_int wake_watched;
   int embedded; /* uv_backend_fd was asked: every wake writes the eventfd */
   /* Cancels asked by other threads (bio__op_cancel_from), newest first. */
   _Atomic(bio_remote_cancel *) remote_cancels;
@@ -455,7 +469,7 @@ void bio__loop_set_idle_meter(bio_loop *loop,
 int bio__spin_until(int (*found)(void *arg), void *arg, unsigned relax,
                     uint64_t start_ns, uint64_t until_ns, int through_preempt);
 /* Work handed over by other threads without a wake the loop has seen:
- * posts, and what the owner's busy_check reports. */
+ * posts, remote cancels, and what a wake client's busy reports. */
 int bio__loop_handed_over(bio_loop *loop);
 
 struct bio_loop_guest {
@@ -516,7 +530,8 @@ void bio__op_defer(bio_loop *loop, bio_op *op);
  * Returns the number of callbacks run, or -errno from the backend. */
 int bio__loop_poll(bio_loop *loop, int timeout_ms);
 /* Thread-safe, async-signal-safe: makes a blocked poll return and runs
- * wake_cb on the loop thread. Coalesces: many wakes, one callback. */
+ * every wake client's cb on the loop thread. Coalesces: many wakes, one
+ * round of callbacks. */
 void bio__loop_wake(bio_loop *loop);
 /* The same, but always writes the eventfd, even while the loop is awake
  * (async-signal-safe): what is handed over is seen at the next wake read,
@@ -551,8 +566,11 @@ static inline int bio__alarm_active(const bio_alarm *alarm) {
  * its callback runs on the loop thread at the next poll, in post order.
  * The op must not be submitted to the backend at the same time. */
 void bio__loop_post(bio_loop *loop, bio_op *op);
-void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg);
-void bio__loop_set_busy_check(bio_loop *loop, int (*fn)(void *wake_arg));
+/* Adds c (its next is ours) to the loop's wake clients, or takes it
+ * off. Loop thread only; a client must be on the loop before anything is
+ * handed to it from another thread. */
+void bio__loop_add_wake_client(bio_loop *loop, bio_wake_client *c);
+void bio__loop_remove_wake_client(bio_loop *loop, bio_wake_client *c);
 int bio__loop_backend_fd(bio_loop *loop);
 /* 0 when a wait could return at once without blocking, else -1. */
 int bio__loop_busy(bio_loop *loop);

@@ -57,11 +57,24 @@ static void wake_seen(bio_loop *loop) {
    * it next blocks (bio__loop_reap clears it there), so wakes until then
    * cost their senders no eventfd write. Not when someone else polls our
    * backend fd (uv_backend_fd): every wake must make that fd readable;
-   * nor when the owner hands nothing over that busy_check could find. */
-  if (loop->embedded || loop->busy_check == NULL)
+   * nor when a client hands over what no busy of its could find. */
+  bio_wake_client *c;
+  if (loop->embedded || !atomic_load_explicit(&loop->wake_watched,
+                                              memory_order_relaxed))
     atomic_store(&loop->wake_pending, 0);
-  if (loop->wake_cb != NULL)
-    loop->wake_cb(loop, loop->wake_arg);
+  for (c = loop->wake_clients; c != NULL; c = c->next)
+    if (c->cb != NULL)
+      c->cb(loop, c->arg);
+}
+
+
+/* A wake client's busy says something was handed over. */
+static int clients_busy(bio_loop *loop) {
+  bio_wake_client *c;
+  for (c = loop->wake_clients; c != NULL; c = c->next)
+    if (c->busy != NULL && c->busy(c->arg))
+      return 1;
+  return 0;
 }
 
 
@@ -253,6 +266,7 @@ int bio__loop_init_ex(bio_loop *loop, uint64_t now_ms,
   bio__op_list_init(&loop->completed);
   loop->wake_msg_op.cb = wake_msg_done;
   loop->wake_msg_op.flags = BIO_OPF_INTERNAL;
+  atomic_init(&loop->wake_watched, 0);
 
   if (opts != NULL && opts->backend != NULL)
     env = opts->backend;
@@ -551,11 +565,11 @@ static int wait_once(bio_loop *loop, int64_t timeout_ns, bio_op_list *done) {
 
 
 /* Work other threads handed over without a wake we have seen: posts,
- * and what the owner's busy_check reports (its sent async handles). */
+ * cancels, and what the wake clients' busy report (compat's sent async
+ * handles, a hosted task runtime's remote wakes). */
 int bio__loop_handed_over(bio_loop *loop) {
   return atomic_load(&loop->posted) != NULL ||
-         atomic_load(&loop->remote_cancels) != NULL ||
-         (loop->busy_check != NULL && loop->busy_check(loop->wake_arg));
+         atomic_load(&loop->remote_cancels) != NULL || clients_busy(loop);
 }
 
 
@@ -836,12 +850,12 @@ void bio__loop_wake(bio_loop *loop) {
 
 
 void bio__loop_wake_via(bio_loop *from, bio_loop *to) {
-  /* A spinning loop looks at what its owner's busy_check reports
-   * (spin.c): the owner's push before this load and the
-   * loop's store of 0 before its last look are all seq_cst, so either it
-   * sees the work or we see it stopped. A wake with nothing handed over
-   * must reach the eventfd. */
-  if (to->busy_check != NULL && atomic_load(&to->spinning))
+  /* A spinning loop looks at what its clients' busy report (spin.c):
+   * the client's push before this load and the loop's store of 0 before
+   * its last look are all seq_cst, so either it sees the work or we see
+   * it stopped. A wake with nothing handed over (or for a client that
+   * has no busy) must reach the eventfd. */
+  if (atomic_load(&to->wake_watched) && atomic_load(&to->spinning))
     return;
   if (atomic_exchange(&to->wake_pending, 1) != 0)
     return; /* a wake is on its way and has not been consumed yet */
@@ -849,14 +863,36 @@ void bio__loop_wake_via(bio_loop *from, bio_loop *to) {
 }
 
 
-void bio__loop_set_busy_check(bio_loop *loop, int (*fn)(void *wake_arg)) {
-  loop->busy_check = fn;
+/* wake_watched: clients there are, and each can say what it was handed. */
+static void clients_changed(bio_loop *loop) {
+  bio_wake_client *c;
+  int watched = loop->wake_clients != NULL;
+  for (c = loop->wake_clients; c != NULL; c = c->next)
+    if (c->busy == NULL)
+      watched = 0;
+  atomic_store(&loop->wake_watched, watched);
 }
 
 
-void bio__loop_set_wake_cb(bio_loop *loop, bio_wake_cb cb, void *arg) {
-  loop->wake_cb = cb;
-  loop->wake_arg = arg;
+void bio__loop_add_wake_client(bio_loop *loop, bio_wake_client *c) {
+  bio_wake_client **p = &loop->wake_clients;
+  while (*p != NULL)
+    p = &(*p)->next;
+  c->next = NULL;
+  *p = c;
+  clients_changed(loop);
+}
+
+
+void bio__loop_remove_wake_client(bio_loop *loop, bio_wake_client *c) {
+  bio_wake_client **p = &loop->wake_clients;
+  while (*p != NULL && *p != c)
+    p = &(*p)->next;
+  if (*p == NULL)
+    return;
+  *p = c->next;
+  c->next = NULL;
+  clients_changed(loop);
 }
 
 
@@ -874,7 +910,7 @@ int bio__loop_backend_fd(bio_loop *loop) {
 int bio__loop_busy(bio_loop *loop) {
   if (loop->completed.head != NULL || loop->pending.head != NULL ||
       atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
-      (loop->busy_check != NULL && loop->busy_check(loop->wake_arg)))
+      clients_busy(loop))
     return 1;
   return loop->backend->busy(loop);
 }

@@ -42,7 +42,7 @@ static int spin_held_off(bio_loop *loop, uint64_t now_ns) {
  * Catching the event spinning saves the sleep, the wake-up, and the
  * cross-CPU interrupt that wake-up costs whoever completed our op: on a
  * saturated peer CPU that is the bigger half. While we spin, wakes write
- * no eventfd; they hand over through posted or the owner's busy_check,
+ * no eventfd; they hand over through posted or a wake client's busy,
  * which we watch. Returns 1 when something arrived. */
 int bio__spin_until(int (*found)(void *arg), void *arg, unsigned relax,
                     uint64_t start_ns, uint64_t until_ns, int through_preempt) {

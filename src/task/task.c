@@ -157,13 +157,8 @@ static void push_remote(bio_rt *rt, bio_task *t) {
     t->next = head;
   while (!atomic_compare_exchange_weak_explicit(
       &rt->remote, &head, t, memory_order_release, memory_order_relaxed));
-  if (head == NULL) {
-    if (rt->hosted)
-      bio__loop_wake_from(loop_here(), rt->loop); /* the uv loop's own
-                                                     checks miss us */
-    else
-      bio__loop_wake_via(loop_here(), rt->loop);
-  }
+  if (head == NULL)
+    bio__loop_wake_via(loop_here(), rt->loop);
 }
 
 /* Makes t runnable: at most once on a run queue, and a task woken while
@@ -321,10 +316,7 @@ static void cancel_remote(bio_rt *rt, bio_scope *scope) {
     scope->cancel_next = head;
   while (!atomic_compare_exchange_weak_explicit(
       &rt->cancels, &head, scope, memory_order_release, memory_order_relaxed));
-  if (rt->hosted)
-    bio__loop_wake_from(loop_here(), rt->loop);
-  else
-    bio__loop_wake_via(loop_here(), rt->loop);
+  bio__loop_wake_via(loop_here(), rt->loop);
 }
 
 BIO_EXTERN void bio_scope_cancel(bio_scope *scope) {
@@ -751,7 +743,15 @@ static int remote_waiting(void *arg) {
 
 static void on_wake(bio_loop *loop, void *arg) {
   (void)loop;
-  (void)arg; /* run_until takes the remote stack after every poll */
+  (void)arg; /* run_until (or the guest's run) takes the remote stack
+                after every poll */
+}
+
+static void join_wake(bio_rt *rt) {
+  rt->wake.cb = on_wake;
+  rt->wake.busy = remote_waiting;
+  rt->wake.arg = rt;
+  bio__loop_add_wake_client(rt->loop, &rt->wake);
 }
 
 BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
@@ -772,8 +772,7 @@ BIO_EXTERN int bio_rt_new(bio_rt **rt_out, const bio_loop_options *opts) {
   atomic_init(&rt->cancels, NULL);
   rt->owner = pthread_self();
   bio_scope_init(&rt->root, rt, NULL);
-  bio__loop_set_wake_cb(rt->loop, on_wake, rt);
-  bio__loop_set_busy_check(rt->loop, remote_waiting);
+  join_wake(rt);
   *rt_out = rt;
   return 0;
 }
@@ -831,6 +830,7 @@ BIO_EXTERN int bio_rt_new_uv(bio_rt **rt_out, void *uv_loop) {
   bio_scope_init(&rt->root, rt, NULL);
   core->guest_arg = rt;
   core->guest = &guest_ops;
+  join_wake(rt);
   *rt_out = rt;
   return 0;
 }
@@ -842,6 +842,7 @@ BIO_EXTERN int bio_rt_free(bio_rt *rt) {
       atomic_load_explicit(&rt->remote, memory_order_acquire) != NULL)
     return -EBUSY;
   if (rt->hosted) {
+    bio__loop_remove_wake_client(rt->loop, &rt->wake);
     rt->loop->guest = NULL;
     rt->loop->guest_arg = NULL;
   } else {

@@ -54,6 +54,9 @@ struct bio_rt {
    * thread ended it (counted in stats.wakeups). */
   int woken;
   int hosted;                    /* on a uv loop: uv_run drives it */
+  /* Its share of the loop's wake: remote_waiting is its busy, so wakes
+   * from other threads coalesce while the loop is awake, hosted or not. */
+  bio_wake_client wake;
   int threaded;                  /* a bio_runtime worker's: only that
                                     thread is ever local to it */
 };

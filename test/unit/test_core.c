@@ -299,7 +299,8 @@ START_TEST(wake_from_threads_coalesces) {
 
   loop_on(&loop, backend_names[_i]);
   wake_calls = 0;
-  bio__loop_set_wake_cb(&loop, on_wake, NULL);
+  bio_wake_client wc = {.cb = on_wake};
+  bio__loop_add_wake_client(&loop, &wc);
   for (i = 0; i < 4; i++)
     ck_assert_int_eq(pthread_create(&t[i], NULL, waker, &loop), 0);
   for (i = 0; i < 4; i++)
@@ -311,6 +312,60 @@ START_TEST(wake_from_threads_coalesces) {
   i = wake_calls;
   bio__loop_wake(&loop);
   POLL_UNTIL(&loop, wake_calls == i + 1);
+  bio__loop_close(&loop);
+}
+END_TEST
+
+
+/* Two owners share one loop's wake (a uv loop and a task runtime on it):
+ * each hands work over and wakes. A wake that finds the loop awake writes
+ * nothing, so before it blocks the loop must ask every client, not only
+ * the first: with one busy check per loop, the second owner's handover
+ * was missed and the wait below never returned. */
+typedef struct {
+  atomic_int handed;
+  int woken;
+} share_client;
+static int share_busy(void *arg) {
+  return atomic_load(&((share_client *)arg)->handed) != 0;
+}
+static void share_woken(bio_loop *loop, void *arg) {
+  (void)loop;
+  ((share_client *)arg)->woken++;
+}
+
+START_TEST(second_wake_client_handover_seen_before_blocking) {
+  bio_loop loop;
+  share_client a = {0}, b = {0};
+  bio_wake_client ca = {.cb = share_woken, .busy = share_busy, .arg = &a};
+  bio_wake_client cb = {.cb = share_woken, .busy = share_busy, .arg = &b};
+
+  loop_on(&loop, backend_names[_i]);
+  bio__loop_set_idle_policy(&loop, NULL);
+  bio__loop_add_wake_client(&loop, &ca);
+  bio__loop_add_wake_client(&loop, &cb);
+  ck_assert_int_eq(atomic_load(&loop.wake_watched), 1);
+  /* A wake reaches both clients. */
+  bio__loop_wake(&loop);
+  POLL_UNTIL(&loop, b.woken == 1);
+  ck_assert_int_eq(a.woken, 1);
+  /* The loop is awake (its wake not yet consumed by a wait): the second
+   * client's wake writes nothing, and the blocking poll must see the
+   * handover and return at once (a lost wake hangs here until the
+   * test's timeout). */
+  atomic_store(&b.handed, 1);
+  bio__loop_wake(&loop);
+  ck_assert_int_ge(bio__loop_poll(&loop, -1), 0);
+  ck_assert_int_eq(bio__loop_handed_over(&loop), 1);
+  atomic_store(&b.handed, 0);
+  /* A client with no busy makes every wake write. */
+  bio__loop_remove_wake_client(&loop, &cb);
+  cb.busy = NULL;
+  bio__loop_add_wake_client(&loop, &cb);
+  ck_assert_int_eq(atomic_load(&loop.wake_watched), 0);
+  bio__loop_remove_wake_client(&loop, &cb);
+  bio__loop_remove_wake_client(&loop, &ca);
+  ck_assert_ptr_null(loop.wake_clients);
   bio__loop_close(&loop);
 }
 END_TEST
@@ -354,7 +409,8 @@ START_TEST(fork_child_gets_own_wake) {
 
   loop_on(&loop, backend_names[_i]);
   wake_calls = 0;
-  bio__loop_set_wake_cb(&loop, on_wake, NULL);
+  bio_wake_client wc = {.cb = on_wake};
+  bio__loop_add_wake_client(&loop, &wc);
   bio__loop_poll(&loop, 0);
   pid = fork();
   ck_assert_int_ge(pid, 0);
@@ -536,8 +592,9 @@ START_TEST(spin_takes_posts_and_handed_over_wakes) {
 
   if (strcmp(loop.backend->name, "uring") == 0) {
     /* No post expected: only a loop spinning for I/O spins. */
+    static bio_wake_client wc = {.busy = handed_over_check};
     atomic_store(&handed_over, 0);
-    bio__loop_set_busy_check(&loop, handed_over_check);
+    bio__loop_add_wake_client(&loop, &wc);
     d.post = NULL;
     d.flag = &handed_over;
     poll_during_delayed(&loop, &d);
@@ -1506,7 +1563,8 @@ START_TEST(wake_from_another_loop_goes_ring_to_ring) {
     w.msgs = 0;
     w.msg_cb = w.loop.wake_msg_op.cb;
     w.loop.wake_msg_op.cb = woken_msg_cb;
-    bio__loop_set_wake_cb(&w.loop, woken_cb, &w);
+    bio_wake_client wc = {.cb = woken_cb, .arg = &w};
+    bio__loop_add_wake_client(&w.loop, &wc);
     ck_assert_int_eq(pthread_create(&th, NULL, run_until_woken, &w), 0);
     nanosleep(&settle, NULL); /* asleep in its wait by now */
     /* Round 1: from a thread that runs no loop (the eventfd). */
@@ -1622,6 +1680,8 @@ int main(void) {
   tcase_add_loop_test(tc, cancel_then_thread_move_gives_ecanceled, 0, 2);
   tcase_add_loop_test(tc, thread_move_keeps_many_ops, 0, 2);
   tcase_add_loop_test(tc, wake_from_threads_coalesces, 0, 2);
+  tcase_add_loop_test(tc, second_wake_client_handover_seen_before_blocking,
+                      0, 2);
   tcase_add_loop_test(tc, libuv_4598_ops_beyond_cq_size_all_complete, 0, 2);
   tcase_add_loop_test(tc, fork_child_gets_own_wake, 0, 2);
   tcase_add_loop_test(tc, post_from_threads_delivers_each_once_in_order, 0,

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -145,6 +146,74 @@ START_TEST(a_task_spawned_from_another_thread_wakes_uv_run) {
 }
 END_TEST
 
+/* Threads spawn tasks into the runtime and send the loop's async handle
+ * at once: the uv loop and the runtime share the loop's wake, and a wake
+ * that finds the loop awake writes nothing, so the loop must ask both
+ * before it blocks. Every task runs, and uv_run never sleeps through a
+ * spawn (a lost wake sleeps on the 60 s timer past the test's timeout). */
+enum { SPAWNERS = 4, SPAWNS = 500 };
+static bio_task spawned[SPAWNERS][SPAWNS];
+static atomic_int ran;
+static bio_scope *spawn_scope;
+static uv_async_t spawn_async;
+
+static int count_run(bio_task *t) {
+  (void)t;
+  atomic_fetch_add(&ran, 1);
+  return 0;
+}
+
+static void *spawn_many(void *arg) {
+  bio_task *ts = arg;
+  int i;
+  for (i = 0; i < SPAWNS; i++) {
+    ck_assert_int_eq(bio_spawn(spawn_scope, &ts[i], count_run), 0);
+    if (i % 8 == 0)
+      uv_async_send(&spawn_async);
+    if (i % 64 == 0)
+      usleep(200);
+  }
+  return NULL;
+}
+
+static int asyncs_run;
+static void spawn_async_cb(uv_async_t *a) {
+  (void)a;
+  asyncs_run++;
+}
+
+START_TEST(spawns_from_threads_beside_async_sends_all_wake_uv_run) {
+  uv_loop_t loop;
+  uv_timer_t keep;
+  bio_rt *rt;
+  pthread_t th[SPAWNERS];
+  int i;
+
+  bio_test_backend(backends[_i]);
+  ck_assert_int_eq(uv_loop_init(&loop), 0);
+  ck_assert_int_eq(bio_rt_new_uv(&rt, &loop), 0);
+  ck_assert_int_eq(uv_async_init(&loop, &spawn_async, spawn_async_cb), 0);
+  uv_timer_init(&loop, &keep);
+  uv_timer_start(&keep, keepalive_cb, 60000, 0);
+  memset(spawned, 0, sizeof(spawned));
+  atomic_store(&ran, 0);
+  asyncs_run = 0;
+  spawn_scope = bio_rt_scope(rt);
+  for (i = 0; i < SPAWNERS; i++)
+    ck_assert_int_eq(pthread_create(&th[i], NULL, spawn_many, spawned[i]), 0);
+  while (atomic_load(&ran) < SPAWNERS * SPAWNS)
+    uv_run(&loop, UV_RUN_ONCE);
+  for (i = 0; i < SPAWNERS; i++)
+    pthread_join(th[i], NULL);
+  ck_assert_int_gt(asyncs_run, 0);
+  uv_close((uv_handle_t *)&keep, NULL);
+  uv_close((uv_handle_t *)&spawn_async, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  ck_assert_int_eq(bio_rt_free(rt), 0);
+  ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("task_uv");
   TCase *tc = tcase_create("task_uv");
@@ -153,6 +222,9 @@ int main(void) {
   tcase_add_loop_test(tc, tasks_run_inside_uv_run_beside_handles, 0, 2);
   tcase_add_loop_test(tc, a_task_spawned_from_another_thread_wakes_uv_run, 0,
                       2);
+  tcase_add_loop_test(tc,
+                      spawns_from_threads_beside_async_sends_all_wake_uv_run,
+                      0, 2);
   suite_add_tcase(s, tc);
   return bio_check_run(s);
 }
