@@ -145,6 +145,18 @@ static void push_local(bio_rt *rt, bio_task *t) {
   rt->run_tail = t;
 }
 
+/* Into the LIFO slot when it is free, else to the queue's tail: of the
+ * tasks one task wakes, the first runs next and the rest in wake order
+ * after it (notify_all's waiters keep their order). */
+static void push_lifo(bio_rt *rt, bio_task *t) {
+  if (rt->lifo == NULL) {
+    t->next = NULL;
+    rt->lifo = t;
+  } else {
+    push_local(rt, t);
+  }
+}
+
 /* The loop the calling thread runs tasks for (NULL: none): wakes it
  * sends another loop go from its backend (bio__loop_wake_via). */
 static bio_loop *loop_here(void) {
@@ -180,10 +192,12 @@ void bio__task_wake(bio_task *t) {
                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         if (st == ST_IDLE) {
           bio_rt *rt = t->scope->rt;
-          if (current_rt == rt)
-            push_local(rt, t);
-          else
+          if (current_rt != rt)
             push_remote(rt, t);
+          else if (rt->lifo_on)
+            push_lifo(rt, t);
+          else
+            push_local(rt, t);
         }
         return;
       }
@@ -565,8 +579,32 @@ static int take_remote(bio_rt *rt) {
   return 1;
 }
 
-/* Runs the tasks that are runnable now (not those they wake: those wait
- * for the next round, after the loop has looked at I/O). */
+/* Runs t, then what it woke into the LIFO slot, and so on, at most
+ * LIFO_MAX after t; what is in the slot then joins the queue. Returns the
+ * number of tasks run. */
+#define LIFO_MAX 3
+static int run_chain(bio_rt *rt, bio_task *t) {
+  int n = 0;
+  rt->lifo_on = 1;
+  for (;;) {
+    run_task(rt, t);
+    n++;
+    t = rt->lifo;
+    if (t == NULL)
+      break;
+    rt->lifo = NULL;
+    if (n > LIFO_MAX) {
+      push_local(rt, t);
+      break;
+    }
+  }
+  rt->lifo_on = 0;
+  return n;
+}
+
+/* Runs the tasks that are runnable now (not those they wake into the
+ * queue: those wait for the next round, after the loop has looked at
+ * I/O; a woken task in the LIFO slot runs at once, see run_chain). */
 static int run_round(bio_rt *rt) {
   bio_task *t = rt->run_head;
   bio_task *last = rt->run_tail;
@@ -582,8 +620,7 @@ static int run_round(bio_rt *rt) {
     rt->run_head = next;
     if (next == NULL)
       rt->run_tail = NULL;
-    run_task(rt, t);
-    n++;
+    n += run_chain(rt, t);
     if (was_last || rt->run_head == NULL)
       break;
     t = rt->run_head;

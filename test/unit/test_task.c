@@ -252,6 +252,83 @@ START_TEST(notify_wakes_waiters_in_order_and_keeps_one_permit) {
 }
 END_TEST
 
+/* The LIFO slot: a task woken by the running task runs right after it,
+ * ahead of tasks queued before (a message between two tasks goes on
+ * without a trip through the queue and the loop's poll); a pair that
+ * keeps waking each other gives the queue its turn after LIFO_MAX (3)
+ * such runs, so a third task runs before their exchange ends. */
+static char trail[128];
+static int ntrail;
+
+struct pinger {
+  bio_task task;
+  bio_waiter w;
+  bio_notify *mine, *theirs;
+  char name;
+  int rounds, i, r;
+};
+
+static int pinger_run(bio_task *t) {
+  struct pinger *p = bio_container_of(t, struct pinger, task);
+  BIO_BEGIN(t);
+  for (p->i = 0; p->i < p->rounds; p->i++) {
+    if (p->name == 'x')
+      bio_notify_one(p->theirs);
+    BIO_AWAIT(t, p->r, bio_notify_wait(t, &p->w, p->mine));
+    trail[ntrail++] = p->name;
+    if (p->name == 'y')
+      bio_notify_one(p->theirs);
+  }
+  BIO_END(t, 0);
+}
+
+static int trail_run(bio_task *t) {
+  (void)t;
+  trail[ntrail++] = 'z';
+  return 0;
+}
+
+START_TEST(woken_task_runs_next_yet_queue_gets_its_turn) {
+  bio_rt *rt = new_rt(_i);
+  bio_notify to_x, to_y;
+  struct pinger x, y;
+  bio_task z;
+  char *zpos;
+
+  bio_notify_init(&to_x);
+  bio_notify_init(&to_y);
+  memset(&x, 0, sizeof(x));
+  memset(&y, 0, sizeof(y));
+  memset(&z, 0, sizeof(z));
+  memset(trail, 0, sizeof(trail));
+  ntrail = 0;
+  x.name = 'x';
+  x.mine = &to_x;
+  x.theirs = &to_y;
+  y.name = 'y';
+  y.mine = &to_y;
+  y.theirs = &to_x;
+  x.rounds = y.rounds = 20;
+  /* y waits first; x's first wake of it comes in a later round, when z
+   * (spawned after x) is queued behind x. */
+  bio_spawn(bio_rt_scope(rt), &y.task, pinger_run);
+  bio_spawn(bio_rt_scope(rt), &x.task, pinger_run);
+  bio_spawn(bio_rt_scope(rt), &z, trail_run);
+  ck_assert_int_eq(bio_rt_run(rt), 0);
+  trail[ntrail] = 0;
+  ck_assert_int_eq(ntrail, 41);
+  /* x woke y and y ran before z, which was queued before that wake. */
+  ck_assert_int_eq(trail[0], 'y');
+  zpos = strchr(trail, 'z');
+  ck_assert_ptr_nonnull(zpos);
+  ck_assert_int_gt(zpos - trail, 0);
+  /* ... but not the whole exchange: z ran after at most a chain's worth
+   * of it. */
+  ck_assert_int_le(zpos - trail, 4);
+  free_rt(rt);
+}
+END_TEST
+
 /* ---- scopes: cancel what each task awaits, close waits for all ---- */
 
 static int sockpair(int sv[2]) {
@@ -1288,6 +1365,8 @@ int main(void) {
                       NBACKENDS);
   tcase_add_loop_test(tc, yield_lets_every_other_task_run_first, 0, 2);
   tcase_add_loop_test(tc, sleeps_end_in_deadline_order_and_never_early, 0,
+                      2);
+  tcase_add_loop_test(tc, woken_task_runs_next_yet_queue_gets_its_turn, 0,
                       2);
   tcase_add_loop_test(tc, notify_wakes_waiters_in_order_and_keeps_one_permit,
                       0, 2);
