@@ -60,12 +60,17 @@
  * search ends early when its CPU went to someone else (bio__spin_until). */
 #define SPIN_NS 50000
 
-/* A queue of unstarted tasks (work stealing), linked through task->next:
- * the global one (spawns from outside). */
+/* The global queue of unstarted tasks (work stealing: spawns from
+ * outside), linked through task->next. A spawner pushes onto inbox with
+ * one compare-and-swap (newest first) and takes no lock; workers take
+ * under lock from head (oldest first), which a taker that finds it empty
+ * refills with the whole inbox, reversed. */
 typedef struct task_queue {
+  _Atomic(bio_task *) inbox;
+  char pad[64]; /* spawners' line apart from the takers' */
   pthread_mutex_t lock;
-  bio_task *head, *tail;
-  atomic_long len;
+  bio_task *head;
+  atomic_long len; /* tasks in the head list (takers write it) */
 } task_queue;
 
 /* A worker's own queue of unstarted tasks (work stealing): a ring that
@@ -152,6 +157,7 @@ static __thread __attribute__((tls_model("initial-exec"))) int
     current_worker = -1;
 
 static int start_watchdog(bio_runtime *r);
+static int queue_has(task_queue *q, memory_order mo);
 
 BIO_EXTERN void bio_runtime_options_init(bio_runtime_options *opts) {
   if (opts == NULL)
@@ -303,7 +309,7 @@ static int keep_going(bio_runtime *r, worker *w) {
    * some, this one may take some of it. */
   own = own || lq_len(&w->queue, memory_order_acquire) != 0;
   atomic_store_explicit(&w->has_work, own, memory_order_release);
-  if (own || atomic_load_explicit(&r->global.len, memory_order_acquire) != 0)
+  if (own || queue_has(&r->global, memory_order_acquire))
     return 1;
   for (i = 0; i < r->nworkers; i++)
     if (atomic_load_explicit(&r->workers[i].has_work, memory_order_acquire))
@@ -314,21 +320,26 @@ static int keep_going(bio_runtime *r, worker *w) {
 /* ---- work stealing ---- */
 
 static void queue_init(task_queue *q) {
+  atomic_init(&q->inbox, NULL);
   pthread_mutex_init(&q->lock, NULL);
-  q->head = q->tail = NULL;
+  q->head = NULL;
   atomic_init(&q->len, 0);
 }
 
+/* Any thread. seq_cst: pairs with a parking worker's last look (see
+ * wake_idle). */
 static void queue_push(task_queue *q, bio_task *t) {
-  t->next = NULL;
-  pthread_mutex_lock(&q->lock);
-  if (q->tail == NULL)
-    q->head = t;
-  else
-    q->tail->next = t;
-  q->tail = t;
-  atomic_fetch_add_explicit(&q->len, 1, memory_order_seq_cst);
-  pthread_mutex_unlock(&q->lock);
+  bio_task *first = atomic_load_explicit(&q->inbox, memory_order_relaxed);
+  do
+    t->next = first;
+  while (!atomic_compare_exchange_weak_explicit(
+      &q->inbox, &first, t, memory_order_seq_cst, memory_order_relaxed));
+}
+
+/* Whether q has tasks (a snapshot; mo as for lq_len). */
+static int queue_has(task_queue *q, memory_order mo) {
+  return atomic_load_explicit(&q->len, mo) != 0 ||
+         atomic_load_explicit(&q->inbox, mo) != NULL;
 }
 
 /* Takes up to max tasks from q's head; returns them as a list. */
@@ -336,9 +347,27 @@ static bio_task *queue_take(task_queue *q, long max, long *n_out) {
   bio_task *first, *last;
   long n = 0;
   *n_out = 0;
-  if (atomic_load_explicit(&q->len, memory_order_relaxed) == 0)
+  if (!queue_has(q, memory_order_relaxed))
     return NULL;
   pthread_mutex_lock(&q->lock);
+  if (q->head == NULL) {
+    /* The inbox, newest first, becomes the head list, oldest first. len
+     * counts one more from before the exchange until the list is built:
+     * a worker's last look before it parks must not find both empty
+     * while the tasks are in our hands. */
+    bio_task *t;
+    long got = 0;
+    atomic_fetch_add_explicit(&q->len, 1, memory_order_seq_cst);
+    t = atomic_exchange_explicit(&q->inbox, NULL, memory_order_seq_cst);
+    while (t != NULL) {
+      bio_task *next = t->next;
+      t->next = q->head;
+      q->head = t;
+      t = next;
+      got++;
+    }
+    atomic_fetch_add_explicit(&q->len, got - 1, memory_order_relaxed);
+  }
   first = q->head;
   last = NULL;
   while (q->head != NULL && n < max) {
@@ -346,8 +375,6 @@ static bio_task *queue_take(task_queue *q, long max, long *n_out) {
     q->head = q->head->next;
     n++;
   }
-  if (q->head == NULL)
-    q->tail = NULL;
   if (last != NULL)
     last->next = NULL;
   atomic_fetch_sub_explicit(&q->len, n, memory_order_relaxed);
@@ -505,7 +532,7 @@ static int stealing_pending(void *arg) {
 
 static int queues_empty(bio_runtime *r) {
   unsigned i;
-  if (atomic_load_explicit(&r->global.len, memory_order_seq_cst) != 0)
+  if (queue_has(&r->global, memory_order_seq_cst))
     return 0;
   for (i = 0; i < r->nworkers; i++)
     if (lq_len(&r->workers[i].queue, memory_order_seq_cst) != 0)
@@ -1000,8 +1027,12 @@ BIO_EXTERN int bio_runtime_dump(bio_runtime *r, int fd) {
       return -errno;
   }
   if (r->shape == BIO_RUNTIME_STEALING &&
-      dprintf(fd, "global queue %ld\n",
-              atomic_load_explicit(&r->global.len, memory_order_relaxed)) < 0)
+      dprintf(fd, "global queue %ld%s\n",
+              atomic_load_explicit(&r->global.len, memory_order_relaxed),
+              atomic_load_explicit(&r->global.inbox, memory_order_relaxed) !=
+                      NULL
+                  ? " and more in its inbox"
+                  : "") < 0)
     return -errno;
   return 0;
 }
