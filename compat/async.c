@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "internal.h"
+#include "loop.h"
 
 /* The stack link reuses queue[0] and the init sequence number queue[1]:
  * we keep no list of all async handles (close does not touch queue). */
@@ -75,15 +75,15 @@ UV_EXTERN int uv_async_send(uv_async_t *handle) {
     return 0;
 
   ul = bio__uv(handle->loop);
-  head = atomic_load_explicit(&ul->async_stack, memory_order_relaxed);
+  head = atomic_load_explicit(&ul->async.stack, memory_order_relaxed);
   do {
     LINK(handle) = head;
   } while (!atomic_compare_exchange_weak_explicit(
-      &ul->async_stack, &head, handle, memory_order_release,
+      &ul->async.stack, &head, handle, memory_order_release,
       memory_order_relaxed));
   atomic_store_explicit(pending, 2, memory_order_release);
   if (walking == ul)
-    ul->async_self_sent = 1;
+    ul->async.self_sent = 1;
   bio__loop_wake(&ul->core);
   return 0;
 }
@@ -93,12 +93,12 @@ UV_EXTERN int uv_async_send(uv_async_t *handle) {
  * sent and not delivered stay where the loop looks before it sleeps
  * (loop.c's loop_has_wakes reads the stack). */
 static void push_back(bio_uv_loop *ul, uv_async_t *first, uv_async_t *last) {
-  uv_async_t *head = atomic_load_explicit(&ul->async_stack,
+  uv_async_t *head = atomic_load_explicit(&ul->async.stack,
                                           memory_order_relaxed);
   do {
     LINK(last) = head;
   } while (!atomic_compare_exchange_weak_explicit(
-      &ul->async_stack, &head, first, memory_order_release,
+      &ul->async.stack, &head, first, memory_order_release,
       memory_order_relaxed));
 }
 
@@ -106,7 +106,7 @@ static void push_back(bio_uv_loop *ul, uv_async_t *first, uv_async_t *last) {
 /* Takes what senders pushed and appends it to the ready list (in no
  * particular order: the wake sorts). */
 static void take_stack(bio_uv_loop *ul) {
-  uv_async_t *h = atomic_exchange_explicit(&ul->async_stack, NULL,
+  uv_async_t *h = atomic_exchange_explicit(&ul->async.stack, NULL,
                                            memory_order_acquire);
   uv_async_t *tail;
 
@@ -114,11 +114,11 @@ static void take_stack(bio_uv_loop *ul) {
     return;
   for (tail = h; LINK(tail) != NULL; tail = LINK(tail))
     ;
-  if (ul->async_ready == NULL)
-    ul->async_ready = h;
+  if (ul->async.ready == NULL)
+    ul->async.ready = h;
   else
-    LINK(ul->async_ready_tail) = h;
-  ul->async_ready_tail = tail;
+    LINK(ul->async.ready_tail) = h;
+  ul->async.ready_tail = tail;
 }
 
 
@@ -127,13 +127,13 @@ static void take_stack(bio_uv_loop *ul) {
 static uv_async_t *take_all(bio_uv_loop *ul) {
   uv_async_t *h;
 
-  if (ul->async_ready == NULL)
-    return atomic_exchange_explicit(&ul->async_stack, NULL,
+  if (ul->async.ready == NULL)
+    return atomic_exchange_explicit(&ul->async.stack, NULL,
                                     memory_order_acquire);
   take_stack(ul);
-  h = ul->async_ready;
-  ul->async_ready = NULL;
-  ul->async_ready_tail = NULL;
+  h = ul->async.ready;
+  ul->async.ready = NULL;
+  ul->async.ready_tail = NULL;
   return h;
 }
 
@@ -207,18 +207,18 @@ static sort_item *grow_sort_buf(bio_uv_loop *ul, size_t items) {
   size_t need = 2 * items * sizeof(sort_item); /* and as much to sort in */
   void *buf;
 
-  if (need <= ul->async_sort_cap)
-    return ul->async_sort_buf;
-  buf = bio__realloc(ul->async_sort_buf, need);
+  if (need <= ul->async.sort_cap)
+    return ul->async.sort_buf;
+  buf = bio__realloc(ul->async.sort_buf, need);
   if (buf == NULL)
     return NULL;
-  ul->async_sort_buf = buf;
-  ul->async_sort_cap = need;
+  ul->async.sort_buf = buf;
+  ul->async.sort_cap = need;
   return buf;
 }
 
 static sort_item *sort_batch(bio_uv_loop *ul, uv_async_t *list, size_t *n) {
-  size_t cap = ul->async_sort_cap / (2 * sizeof(sort_item));
+  size_t cap = ul->async.sort_cap / (2 * sizeof(sort_item));
   size_t len = 0, i;
   sort_item *a, *b, *t;
   uintptr_t min, span;
@@ -232,7 +232,7 @@ static sort_item *sort_batch(bio_uv_loop *ul, uv_async_t *list, size_t *n) {
   a = grow_sort_buf(ul, cap > SORT_ARRAY_MIN ? cap : 4 * SORT_ARRAY_MIN);
   if (a == NULL)
     return NULL;
-  cap = ul->async_sort_cap / (2 * sizeof(sort_item));
+  cap = ul->async.sort_cap / (2 * sizeof(sort_item));
   min = SEQ(list);
   len = 0;
   for (h = list; h != NULL; h = LINK(h)) {
@@ -352,7 +352,7 @@ void bio__async_wake(bio_loop *core, void *arg) {
 
   (void)core;
   walking = ul;
-  ul->async_self_sent = 0;
+  ul->async.self_sent = 0;
   for (;;) {
     if (batch != NULL && (i == n || seq_before(SEQ(batch), SEQ(arr[i].h)))) {
       h = batch;
@@ -373,11 +373,11 @@ void bio__async_wake(bio_loop *core, void *arg) {
      * look here after each callback would miss the cache on the line the
      * senders keep writing (libuv's million_async ran at 0.52-0.65x
      * libuv looking after each, or every 1024). */
-    if (ul->async_self_sent || ul->async_ready != NULL ||
+    if (ul->async.self_sent || ul->async.ready != NULL ||
         (arr == NULL &&
-         atomic_load_explicit(&ul->async_stack, memory_order_relaxed) !=
+         atomic_load_explicit(&ul->async.stack, memory_order_relaxed) !=
              NULL)) {
-      ul->async_self_sent = 0;
+      ul->async.self_sent = 0;
       batch = take_arrivals(ul, batch, cur, last, &later);
     }
   }
@@ -412,7 +412,7 @@ void bio__async_close(uv_async_t *h) {
      * handles from the list in one pass before any close callback runs
      * (bio__async_purge; a wake's batch drops them as it goes). */
     take_stack(ul);
-    ul->async_purge = 1;
+    ul->async.purge = 1;
   }
   /* Leave it "pending" so that a send after close does nothing. */
   atomic_store_explicit(pending_of(h), 2, memory_order_relaxed);
@@ -426,12 +426,12 @@ void bio__async_purge(uv_loop_t *loop) {
   uv_async_t *tail = NULL;
   uv_async_t *h;
 
-  if (!ul->async_purge)
+  if (!ul->async.purge)
     return;
-  ul->async_purge = 0;
-  h = ul->async_ready;
-  ul->async_ready = NULL;
-  ul->async_ready_tail = NULL;
+  ul->async.purge = 0;
+  h = ul->async.ready;
+  ul->async.ready = NULL;
+  ul->async.ready_tail = NULL;
   while (h != NULL) {
     uv_async_t *next = LINK(h);
     if (!bio__handle_closing((uv_handle_t *)h)) {

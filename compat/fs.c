@@ -17,6 +17,7 @@
 
 #include "fs.h"
 #include "fs_req.h"
+#include "loop.h"
 
 /* ---- request plumbing ---- */
 
@@ -122,7 +123,7 @@ static void pool_done(bio_loop *core, bio_op *op) {
     /* The syscall disagrees with io_uring: the opcode is what fails here
      * (a filesystem or kernel without it), so stop asking it. The same
      * answer (EINVAL for bad flags, say) was the request's own fault. */
-    bio__uv(req->loop)->fs_native &= ~type_bit(req->fs_type);
+    bio__uv(req->loop)->fs.native &= ~type_bit(req->fs_type);
   }
   bio__fs_stats_done(req);
   req->cb(req);
@@ -159,12 +160,12 @@ static int req_run(uv_fs_t *req) {
   }
   if (bio__fs_use_native(req)) {
     if (is_stat_type(req->fs_type))
-      bio__uv(req->loop)->fs_stats_out++;
+      bio__uv(req->loop)->fs.stats_out++;
     bio__fs_native_start(req);
     return 0;
   }
   if (is_stat_type(req->fs_type))
-    bio__uv(req->loop)->fs_stats_out++;
+    bio__uv(req->loop)->fs.stats_out++;
   bio__req_register(req->loop);
   err = bio__fs_pool_start(req, 0);
   if (err != 0) {

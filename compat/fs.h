@@ -1,12 +1,24 @@
 /* What the fs files (fs.c: uv_fs_* requests; fs_event.c: inotify-backed
  * uv_fs_event_t; fs_poll.c: stat-polling uv_fs_poll_t) offer the rest of
- * compat: the teardown hooks uv_close and uv_loop_close call, kept out of
- * internal.h so the fs code can grow without every compat file
- * rebuilding. */
+ * compat: the requests' per-loop state (a member of the loop's
+ * bio_uv_loop, loop.h) and the teardown hooks uv_close and uv_loop_close
+ * call, kept out of internal.h so the fs code can grow without every
+ * compat file rebuilding. */
 #ifndef BIO_COMPAT_FS_H
 #define BIO_COMPAT_FS_H
 
+#include <stdint.h>
+
 #include "uv.h"
+
+/* The uv_fs_t requests' per-loop state. */
+typedef struct bio_fs_loop {
+  /* The uv_fs_type values (one bit each) that run as io_uring ops on this
+   * loop (fs_uring.c), decided at the first async request (probed). */
+  uint64_t native;
+  int probed;
+  unsigned stats_out; /* async stats in flight (see bio__fs_use_native) */
+} bio_fs_loop;
 
 /* uv_close of a UV_FS_EVENT handle: stops it; nothing stays in flight on
  * the handle's behalf, so its close callback may run at the next closing

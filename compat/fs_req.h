@@ -39,7 +39,7 @@ static inline uint64_t type_bit(uv_fs_type type) {
   return (uint64_t)1 << (unsigned)type;
 }
 
-_Static_assert(UV_FS_LUTIME < 64, "fs_native has one bit per uv_fs_type");
+_Static_assert(UV_FS_LUTIME < 64, "bio_fs_loop.native has one bit per uv_fs_type");
 
 static inline int is_stat_type(uv_fs_type t) {
   return t == UV_FS_STAT || t == UV_FS_LSTAT || t == UV_FS_FSTAT;

@@ -16,6 +16,7 @@
 
 #include "core/settings.h"
 #include "fs_req.h"
+#include "loop.h"
 
 /* The io_uring op of each fs_type that has one. Close and write are left
  * out on purpose: io_uring may drop its file reference after the CQE, so
@@ -70,14 +71,14 @@ static int native_opcode(uv_fs_type type) {
 static void fs_probe(bio_uv_loop *ul) {
   int t;
 
-  ul->fs_probed = 1;
-  ul->fs_native = 0;
+  ul->fs.probed = 1;
+  ul->fs.native = 0;
   if (bio__settings_no_uring_fs())
     return;
   for (t = 0; t <= UV_FS_LUTIME; t++) {
     int op = native_opcode((uv_fs_type)t);
     if (op >= 0 && bio__loop_supports(&ul->core, (unsigned)op))
-      ul->fs_native |= type_bit((uv_fs_type)t);
+      ul->fs.native |= type_bit((uv_fs_type)t);
   }
 }
 
@@ -85,24 +86,24 @@ static void fs_probe(bio_uv_loop *ul) {
 /* Async stats in flight on the loop (pool or io_uring), for
  * bio__fs_use_native. */
 void bio__fs_stats_done(uv_fs_t *req) {
-  if (is_stat_type(req->fs_type) && bio__uv(req->loop)->fs_stats_out > 0)
-    bio__uv(req->loop)->fs_stats_out--;
+  if (is_stat_type(req->fs_type) && bio__uv(req->loop)->fs.stats_out > 0)
+    bio__uv(req->loop)->fs.stats_out--;
 }
 
 
 int bio__fs_use_native(uv_fs_t *req) {
   bio_uv_loop *ul = bio__uv(req->loop);
 
-  if (!ul->fs_probed)
+  if (!ul->fs.probed)
     fs_probe(ul);
-  if (!(ul->fs_native & type_bit(req->fs_type)))
+  if (!(ul->fs.native & type_bit(req->fs_type)))
     return 0;
   /* io_uring hands statx to a kernel worker that sleeps between requests:
    * a lone stat costs two cross-CPU wake-ups that way. Our pool's worker
    * and the loop spin for each other briefly, so one stat at a time goes
    * there (libuv's fs_stat at 1 in flight: 13 us -> ~3 us per stat here);
    * with others in flight, io_uring's many workers win. */
-  if (is_stat_type(req->fs_type) && ul->fs_stats_out == 0 &&
+  if (is_stat_type(req->fs_type) && ul->fs.stats_out == 0 &&
       !bio__pool_saturated())
     return 0;
   /* io_uring ignores the offset of a pipe, socket or other stream (it
@@ -302,7 +303,7 @@ static void native_done(bio_loop *core, bio_op *op) {
      * ring was made (CVE-2024-22017). The pool's threads carry the new
      * ones; this loop's fs requests go there from now on. A write that
      * got partway reports what it wrote. */
-    bio__uv(req->loop)->fs_native = 0;
+    bio__uv(req->loop)->fs.native = 0;
     if (!(req->fs_type == UV_FS_WRITE && req->result > 0)) {
       int err = bio__fs_pool_start(req, 0);
       if (err == 0)

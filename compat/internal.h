@@ -1,7 +1,8 @@
 /* What the compat files share: libuv's intrusive queue format (void *[2]
  * links, which programs can see in uv_loop_t.handle_queue), our handle
- * flags, the per-loop state behind uv_loop_t.internal_fields, and the
- * hooks one handle kind offers the loop and uv_close. */
+ * flags, the core loop behind uv_loop_t.internal_fields (the rest of the
+ * per-loop state is loop.h's), and the hooks one handle kind offers the
+ * loop and uv_close. */
 #ifndef BIO_COMPAT_INTERNAL_H
 #define BIO_COMPAT_INTERNAL_H
 
@@ -75,57 +76,10 @@ enum {
 
 /* ---- the loop ---- */
 
-typedef struct bio_uv_loop {
-  bio_loop core;
-  /* Its share of the core's wake (loop.c): signals and async handles. */
-  bio_wake_client wake;
-  /* uv_async_send pushes handles here (lock-free, any thread); the loop
-   * takes the whole stack at a wake and runs it in init order. */
-  _Atomic(uv_async_t *) async_stack;
-  uv_async_t *async_ready; /* taken from the stack, callbacks not yet run */
-  uv_async_t *async_ready_tail;
-  int async_purge; /* closed handles may sit on the ready list */
-  /* A callback of the wake's walk sent an async handle of this loop
-   * (async.c; the loop thread's own flag, no atomics). */
-  int async_self_sent;
-  /* A wake's scratch for sorting a large batch (async.c), kept between
-   * wakes; freed with the loop. */
-  void *async_sort_buf;
-  size_t async_sort_cap;
-  /* signal.c: this loop's started uv_signal_t handles, and its slot in the
-   * process-wide signal table (index + 1; 0: none taken yet). */
-  bio_qlink signal_handles;
-  int signal_slot;
-  /* stream.c: streams owed deferred callbacks at the next turn, in kick
-   * order, run by one op for all of them (a stream has no op of its own
-   * for it: see bio_stream_hot). */
-  uv_stream_t *deferred_head;
-  uv_stream_t **deferred_tailp;
-  bio_op deferred_op;
-  int deferred_out;
-  /* compat/fs.c: the uv_fs_type values (one bit each) that run as io_uring
-   * ops on this loop, decided at the first async request (fs_probed). */
-  uint64_t fs_native;
-  int fs_probed;
-  unsigned fs_stats_out; /* async stats in flight (see fs.c use_native) */
-  /* stream.c: TCP streams that started writes since the last reap, and
-   * the last of them (send_op_ok). */
-  unsigned stream_writers;
-  const void *last_writer;
-  /* uv_metrics_info: turns that reached the poll phase, callbacks the
-   * polls ran, and of those the ones already waiting when the poll
-   * looked (counted while idle time is metered, as libuv does). */
-  uint64_t metrics_loop_count, metrics_events, metrics_events_waiting;
-  /* UV_METRICS_IDLE_TIME asked: the core's idle meter adds to idle_ns. */
-  int track_idle;
-  uint64_t idle_ns;
-} bio_uv_loop;
-
-static inline bio_uv_loop *bio__uv(const uv_loop_t *loop) {
-  return (bio_uv_loop *)loop->internal_fields;
-}
+/* uv_loop_t.internal_fields points at the loop's bio_uv_loop (loop.h),
+ * whose first member is the core loop. */
 static inline bio_loop *bio__core(const uv_loop_t *loop) {
-  return &bio__uv(loop)->core;
+  return (bio_loop *)loop->internal_fields;
 }
 
 /* ---- handle bookkeeping (libuv's active/ref counting rules) ---- */

@@ -13,7 +13,7 @@
 
 #include "core/settings.h"
 #include "fs.h"
-#include "internal.h"
+#include "loop.h"
 
 _Static_assert(sizeof(uv_loop_t) >= sizeof(void *) * 8,
                "uv_loop_t is libuv's size; our state lives behind "
@@ -57,7 +57,7 @@ static void loop_woken(bio_loop *core, void *arg) {
  * turn.) */
 static int loop_has_wakes(void *arg) {
   uv_loop_t *loop = arg;
-  return atomic_load(&bio__uv(loop)->async_stack) != NULL;
+  return atomic_load(&bio__uv(loop)->async.stack) != NULL;
 }
 
 
@@ -106,8 +106,8 @@ UV_EXTERN int uv_loop_init(uv_loop_t *loop) {
     loop->internal_fields = NULL;
     return err;
   }
-  atomic_init(&ul->async_stack, NULL);
-  bio__q_init(ul->signal_handles);
+  atomic_init(&ul->async.stack, NULL);
+  bio__q_init(ul->signal.handles);
   ul->wake.cb = loop_woken;
   ul->wake.busy = loop_has_wakes;
   ul->wake.arg = loop;
@@ -147,7 +147,7 @@ UV_EXTERN int uv_loop_close(uv_loop_t *loop) {
   bio__signal_loop_close(loop);
   bio__loop_close(&ul->core);
   bio__fs_event_loop_close(loop);
-  bio__free(ul->async_sort_buf);
+  bio__free(ul->async.sort_buf);
   if (loop->emfile_fd != -1) { /* listeners' spare (stream.c) */
     close(loop->emfile_fd);
     loop->emfile_fd = -1;
@@ -203,7 +203,7 @@ UV_EXTERN size_t uv_loop_size(void) { return sizeof(uv_loop_t); }
 
 /* The core's idle meter: the time each turn spent spinning or blocked. */
 static void meter_idle(void *arg, uint64_t ns) {
-  ((bio_uv_loop *)arg)->idle_ns += ns;
+  ((bio_uv_loop *)arg)->metrics.idle_ns += ns;
 }
 
 
@@ -225,7 +225,7 @@ UV_EXTERN int uv_loop_configure(uv_loop_t *loop, uv_loop_option option, ...) {
     bio__core(loop)->block_sigprof = 1;
     return 0;
   case UV_METRICS_IDLE_TIME:
-    bio__uv(loop)->track_idle = 1;
+    bio__uv(loop)->metrics.track_idle = 1;
     bio__loop_set_idle_meter(bio__core(loop), meter_idle, bio__uv(loop));
     return 0;
   case UV_LOOP_USE_IO_URING_SQPOLL:
@@ -272,9 +272,9 @@ UV_EXTERN int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics) {
     return UV_EINVAL;
   u = bio__uv(loop);
   memset(metrics, 0, sizeof(*metrics));
-  metrics->loop_count = u->metrics_loop_count;
-  metrics->events = u->metrics_events;
-  metrics->events_waiting = u->metrics_events_waiting;
+  metrics->loop_count = u->metrics.loop_count;
+  metrics->events = u->metrics.events;
+  metrics->events_waiting = u->metrics.events_waiting;
   return 0;
 }
 
@@ -282,7 +282,7 @@ UV_EXTERN int uv_metrics_info(uv_loop_t *loop, uv_metrics_t *metrics) {
 UV_EXTERN uint64_t uv_metrics_idle_time(uv_loop_t *loop) {
   if (loop == NULL || loop->internal_fields == NULL)
     return 0;
-  return bio__uv(loop)->idle_ns;
+  return bio__uv(loop)->metrics.idle_ns;
 }
 
 
@@ -361,16 +361,16 @@ static void poll_io(uv_loop_t *loop, int timeout_ms) {
    * aborts there, which we would rather not. */
   n = bio__loop_reap(core, timeout_ms);
   (void)n;
-  bio__uv(loop)->metrics_loop_count++;
+  bio__uv(loop)->metrics.loop_count++;
   /* A new batch of callbacks (stream.c's send_op_ok). */
-  bio__uv(loop)->stream_writers = 0;
-  bio__uv(loop)->last_writer = NULL;
+  bio__uv(loop)->stream.writers = 0;
+  bio__uv(loop)->stream.last_writer = NULL;
   /* Even a zero timeout may have taken a while: callbacks see fresh time. */
   uv_update_time(loop);
   n = bio__loop_dispatch(core);
-  bio__uv(loop)->metrics_events += (uint64_t)n;
-  if (bio__uv(loop)->track_idle && core->reap_found_ready)
-    bio__uv(loop)->metrics_events_waiting += (uint64_t)n;
+  bio__uv(loop)->metrics.events += (uint64_t)n;
+  if (bio__uv(loop)->metrics.track_idle && core->reap_found_ready)
+    bio__uv(loop)->metrics.events_waiting += (uint64_t)n;
   /* Sends that came while we were awake wrote no eventfd (the core looked
    * for them before any blocking wait, through loop_has_wakes): run them. */
   if (loop_has_wakes(loop))

@@ -14,7 +14,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "internal.h"
+#include "loop.h"
 
 /* Signals 1..SIG_LAST; glibc's NSIG is one more than the last. */
 #define SIG_LAST (NSIG - 1)
@@ -114,8 +114,8 @@ static sig_slot *loop_slot(uv_loop_t *loop) {
   bio_uv_loop *ul = bio__uv(loop);
   int i;
 
-  if (ul->signal_slot != 0)
-    return &slots[ul->signal_slot - 1];
+  if (ul->signal.slot != 0)
+    return &slots[ul->signal.slot - 1];
   for (i = 0; i < SLOTS_MAX; i++) {
     sig_slot *s = &slots[i];
     int n;
@@ -128,7 +128,7 @@ static sig_slot *loop_slot(uv_loop_t *loop) {
       s->handles[n] = 0;
     }
     atomic_store(&s->core, &ul->core);
-    ul->signal_slot = i + 1;
+    ul->signal.slot = i + 1;
     return s;
   }
   return NULL;
@@ -136,7 +136,7 @@ static sig_slot *loop_slot(uv_loop_t *loop) {
 
 
 static void **loop_list(uv_loop_t *loop) {
-  return bio__uv(loop)->signal_handles; /* set up by uv_loop_init */
+  return bio__uv(loop)->signal.handles; /* set up by uv_loop_init */
 }
 
 
@@ -176,7 +176,7 @@ UV_EXTERN int uv_signal_stop(uv_signal_t *handle) {
   bio__handle_stop((uv_handle_t *)handle);
 
   pthread_mutex_lock(&table_lock);
-  s = &slots[bio__uv(loop)->signal_slot - 1];
+  s = &slots[bio__uv(loop)->signal.slot - 1];
   if (--s->handles[signum] == 0)
     atomic_fetch_and(&s->watched, ~bit(signum));
   if (--users[signum] == 0)
@@ -293,9 +293,9 @@ void bio__signal_dispatch(uv_loop_t *loop) {
   uint64_t todo;
   int signum;
 
-  if (ul->signal_slot == 0)
+  if (ul->signal.slot == 0)
     return;
-  s = &slots[ul->signal_slot - 1];
+  s = &slots[ul->signal.slot - 1];
   todo = atomic_exchange(&s->pending, 0);
   for (signum = 1; todo != 0 && signum <= SIG_LAST; signum++) {
     unsigned int n;
@@ -320,13 +320,13 @@ void bio__signal_loop_close(uv_loop_t *loop) {
     bio__q_remove(loop->child_watcher.handle_queue);
     memset(&loop->child_watcher, 0, sizeof(loop->child_watcher));
   }
-  if (ul->signal_slot == 0)
+  if (ul->signal.slot == 0)
     return;
-  s = &slots[ul->signal_slot - 1];
+  s = &slots[ul->signal.slot - 1];
   pthread_mutex_lock(&table_lock);
   atomic_store(&s->watched, 0);
   atomic_store(&s->core, NULL);
-  ul->signal_slot = 0;
+  ul->signal.slot = 0;
   pthread_mutex_unlock(&table_lock);
   /* A handler that read core before we cleared it may still be waking. */
   while (atomic_load(&handlers_running) != 0)

@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "stream_int.h"
 #include "udp.h"
 
@@ -154,24 +155,24 @@ void bio__stream_maybe_stop(uv_stream_t *s) {
 /* Asks for a turn of the loop to run deferred callbacks (never run from
  * inside the call that caused them). */
 void bio__stream_kick(uv_stream_t *s) {
-  bio_uv_loop *ul = bio__uv(s->loop);
+  bio_stream_loop *sl = &bio__uv(s->loop)->stream;
   bio_stream_hot *h = bio__sh(s);
 
   if (h->out & OUT_SOP)
     return;
   h->out |= OUT_SOP;
   h->deferred_next = NULL;
-  if (ul->deferred_tailp == NULL)
-    ul->deferred_tailp = &ul->deferred_head;
-  *ul->deferred_tailp = s;
-  ul->deferred_tailp = &h->deferred_next;
-  if (!ul->deferred_out) {
-    bio_op *op = &ul->deferred_op;
+  if (sl->deferred_tailp == NULL)
+    sl->deferred_tailp = &sl->deferred_head;
+  *sl->deferred_tailp = s;
+  sl->deferred_tailp = &h->deferred_next;
+  if (!sl->deferred_out) {
+    bio_op *op = &sl->deferred_op;
     memset(op, 0, sizeof(*op));
     op->cb = deferred_done;
     op->opcode = BIO_OP_NOP;
     op->fd = -1;
-    ul->deferred_out = 1;
+    sl->deferred_out = 1;
     bio__op_defer(bio__core(s->loop), op);
   }
 }
@@ -448,13 +449,13 @@ static void run_deferred(uv_stream_t *s) {
  * on the list has OUT_SOP set, so a close waits for us (bio__stream_close_progress)
  * and its memory stays valid until we have dealt with it. */
 static void deferred_done(bio_loop *core, bio_op *op) {
-  bio_uv_loop *ul = bio_container_of(op, bio_uv_loop, deferred_op);
-  uv_stream_t *s = ul->deferred_head;
+  bio_stream_loop *sl = bio_container_of(op, bio_stream_loop, deferred_op);
+  uv_stream_t *s = sl->deferred_head;
 
   (void)core;
-  ul->deferred_out = 0;
-  ul->deferred_head = NULL;
-  ul->deferred_tailp = &ul->deferred_head;
+  sl->deferred_out = 0;
+  sl->deferred_head = NULL;
+  sl->deferred_tailp = &sl->deferred_head;
   while (s != NULL) {
     uv_stream_t *next = bio__sh(s)->deferred_next;
     bio__sh(s)->out &= ~OUT_SOP;

@@ -1,5 +1,6 @@
 /* What the stream kinds (tcp.c, pipe.c, tty.c) share with stream.c: the
- * stream flags, the per-stream state we keep beside the handle, and the
+ * stream flags, the per-stream state we keep beside the handle, the
+ * per-loop state (a member of the loop's bio_uv_loop, loop.h), and the
  * open/close hooks. uv_close reaches streams through bio__stream_close. */
 #ifndef BIO_COMPAT_STREAM_H
 #define BIO_COMPAT_STREAM_H
@@ -101,6 +102,21 @@ static inline bio_stream_hot *bio__sh(const uv_stream_t *s) {
 static inline bio_stream_ext *bio__sx(const uv_stream_t *s) {
   return (bio_stream_ext *)s->queued_fds;
 }
+
+/* The streams' per-loop state. */
+typedef struct bio_stream_loop {
+  /* stream.c: streams owed deferred callbacks at the next turn, in kick
+   * order, run by one op for all of them (a stream has no op of its own
+   * for it: see bio_stream_hot). */
+  uv_stream_t *deferred_head;
+  uv_stream_t **deferred_tailp;
+  bio_op deferred_op;
+  int deferred_out;
+  /* stream_write.c: TCP streams that started writes since the last reap,
+   * and the last of them (send_op_ok). */
+  unsigned writers;
+  const void *last_writer;
+} bio_stream_loop;
 
 /* The ext, allocated on first use; NULL on ENOMEM or once closing. */
 bio_stream_ext *bio__sx_need(uv_stream_t *s);

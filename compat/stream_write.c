@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "stream_int.h"
 #include "udp.h"
 
@@ -262,11 +263,11 @@ static int send_op_ok(const uv_stream_t *s, const uv_write_t *req) {
       !bio__loop_supports(bio__core(s->loop), BIO_OP_SEND))
     return 0;
   ul = bio__uv(s->loop);
-  if (ul->last_writer != s) {
-    ul->last_writer = s;
-    ul->stream_writers++;
+  if (ul->stream.last_writer != s) {
+    ul->stream.last_writer = s;
+    ul->stream.writers++;
   }
-  return ul->stream_writers > 1 || setting == 2;
+  return ul->stream.writers > 1 || setting == 2;
 }
 
 

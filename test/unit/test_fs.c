@@ -20,8 +20,8 @@
 
 #include "uv.h"
 #include "backend.h"
-/* For fs_native: which requests the loop runs as io_uring ops. */
-#include "../../compat/internal.h"
+/* For fs.native: which requests the loop runs as io_uring ops. */
+#include "../../compat/loop.h"
 #include "check_run.h"
 
 static const char *backends[] = {"uring", "epoll"};
@@ -83,7 +83,7 @@ START_TEST(rw_at_file_position_and_stat) {
   uv_fs_req_cleanup(&req);
   ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
   if (strcmp(bio_test_expect_backend(backends[_i]), "uring") == 0)
-    ck_assert(bio__uv(&loop)->fs_native & (1u << UV_FS_OPEN));
+    ck_assert(bio__uv(&loop)->fs.native & (1u << UV_FS_OPEN));
 
   /* Two writes at -1 append at the position; the second is three
    * buffers (writev). */
@@ -339,7 +339,7 @@ START_TEST(cancel_before_the_kernel_sees_it) {
    * would queue it; and a lone stat goes to the pool by choice). */
   ck_assert_int_eq(uv_fs_open(&loop, &req, "/", O_RDONLY, 0, record_cb), 0);
   ck_assert_int_eq(uv_fs_stat(&loop, &other, "/", record_cb), 0);
-  ck_assert(bio__uv(&loop)->fs_native & (1u << UV_FS_OPEN));
+  ck_assert(bio__uv(&loop)->fs.native & (1u << UV_FS_OPEN));
   ck_assert_int_eq(uv_cancel((uv_req_t *)&req), 0);
   ncb = 0;
   ck_assert_int_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
@@ -377,12 +377,12 @@ START_TEST(einval_retries_on_the_pool) {
   ck_assert_int_eq(
       finish(&loop, &req, uv_fs_fsync(&loop, &req, fd, record_cb)), 0);
   uv_fs_req_cleanup(&req);
-  had = bio__uv(&loop)->fs_native & (1u << UV_FS_FTRUNCATE);
+  had = bio__uv(&loop)->fs.native & (1u << UV_FS_FTRUNCATE);
   ck_assert_int_eq(
       finish(&loop, &req, uv_fs_ftruncate(&loop, &req, fd, -1, record_cb)),
       UV_EINVAL);
   uv_fs_req_cleanup(&req);
-  ck_assert_uint_eq(bio__uv(&loop)->fs_native & (1u << UV_FS_FTRUNCATE), had);
+  ck_assert_uint_eq(bio__uv(&loop)->fs.native & (1u << UV_FS_FTRUNCATE), had);
   close(fd);
   ck_assert_int_eq(unlink(path), 0);
   ck_assert_int_eq(rmdir(dir), 0);
@@ -404,7 +404,7 @@ START_TEST(env_turns_native_off) {
       finish(&loop, &req, uv_fs_stat(&loop, &req, "/", record_cb)), 0);
   ck_assert(S_ISDIR(req.statbuf.st_mode));
   uv_fs_req_cleanup(&req);
-  ck_assert_uint_eq(bio__uv(&loop)->fs_native, 0);
+  ck_assert_uint_eq(bio__uv(&loop)->fs.native, 0);
   ck_assert_int_eq(rmdir(dir), 0);
   ck_assert_int_eq(uv_loop_close(&loop), 0);
   unsetenv("BIO_NO_URING_FS");

@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "uv.h"
-/* For fs_native: which requests the loop runs as io_uring ops. */
-#include "../../compat/internal.h"
+/* For fs.native: which requests the loop runs as io_uring ops. */
+#include "../../compat/loop.h"
 #include "check_run.h"
 
 #define NOBODY 65534
@@ -43,7 +43,7 @@ static int drop_and_open(void) {
       uv_run(&loop, UV_RUN_DEFAULT) != 0 || open_result != 0)
     return 2;
   uv_fs_req_cleanup(&req);
-  if (!(bio__uv(&loop)->fs_native & (1u << UV_FS_OPEN)))
+  if (!(bio__uv(&loop)->fs.native & (1u << UV_FS_OPEN)))
     return 3;
 
   /* Groups first, then gid, then uid: afterwards none can be taken. */
@@ -57,7 +57,7 @@ static int drop_and_open(void) {
   uv_fs_req_cleanup(&req);
   if (open_result != UV_EACCES)
     return 6;
-  if (bio__uv(&loop)->fs_native != 0)
+  if (bio__uv(&loop)->fs.native != 0)
     return 7; /* the change went unnoticed */
   return uv_loop_close(&loop) == 0 ? 0 : 8;
 }
