@@ -194,7 +194,7 @@ void bio__task_wake(bio_task *t) {
           bio_rt *rt = t->scope->rt;
           if (current_rt != rt)
             push_remote(rt, t);
-          else if (rt->lifo_on)
+          else if (rt->lifo_on && rt->running != NULL)
             push_lifo(rt, t);
           else
             push_local(rt, t);

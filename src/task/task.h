@@ -22,11 +22,11 @@ struct bio_rt {
   bio_loop *loop;
   bio_scope root;
   bio_task *run_head, *run_tail; /* runnable, FIFO */
-  /* The LIFO slot: the first task woken by the task now running (or by
-   * its end), run right after it, ahead of the queue, at most LIFO_MAX
-   * in a row (a message passed between two tasks goes on without a
-   * trip through the queue and the loop's poll). lifo_on: a task of
-   * this runtime is in run_task. */
+  /* The LIFO slot: the first task woken by the task now running (from
+   * its resume function; not the joiner its end wakes), run right after
+   * it, ahead of the queue, at most LIFO_MAX in a row (a message passed
+   * between two tasks goes on without a trip through the queue and the
+   * loop's poll). lifo_on: a task of this runtime is in run_task. */
   bio_task *lifo;
   int lifo_on;
   _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
