@@ -88,15 +88,12 @@ static int req_bufs(uv_fs_t *req, const uv_buf_t bufs[], unsigned int nbufs) {
     return 0;
   }
   /* The caller may reuse its array once the call returns. */
-  req->bufs = req->bufsml;
-  if (nbufs > sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
-    req->bufs = bio__malloc(nbufs * sizeof(*bufs));
-    if (req->bufs == NULL) {
-      req->nbufs = 0;
-      return UV_ENOMEM;
-    }
+  req->bufs =
+      bio__bufs_keep(req->bufsml, BIO_NBUFS(req->bufsml), bufs, nbufs);
+  if (req->bufs == NULL) {
+    req->nbufs = 0;
+    return UV_ENOMEM;
   }
-  memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
   return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "uv.h"
 
@@ -128,6 +129,26 @@ static inline size_t bio__bufs_bytes(const uv_buf_t *bufs, unsigned int nbufs) {
   for (i = 0; i < nbufs; i++)
     n += bufs[i].len;
   return n;
+}
+
+#define BIO_NBUFS(arr) (sizeof(arr) / sizeof((arr)[0]))
+
+/* A copy of bufs the request keeps (the caller may reuse its array once
+ * the call returns): in the request's small array sml when nbufs fit,
+ * else on the heap (the request frees it when it is not sml). NULL: out
+ * of memory. */
+static inline uv_buf_t *bio__bufs_keep(uv_buf_t *sml, size_t nsml,
+                                       const uv_buf_t *bufs,
+                                       unsigned int nbufs) {
+  uv_buf_t *kept = sml;
+  if (nbufs > nsml) {
+    kept = bio__malloc(nbufs * sizeof(*bufs));
+    if (kept == NULL)
+      return NULL;
+  }
+  if (nbufs > 0)
+    memcpy(kept, bufs, nbufs * sizeof(*bufs));
+  return kept;
 }
 
 /* ---- per-kind hooks, called by the loop and uv_close ---- */

@@ -398,15 +398,10 @@ UV_EXTERN int uv_write2(uv_write_t *req, uv_stream_t *handle,
   req->error = 0;
   req->write_index = 0;
   req->nbufs = nbufs;
-  if (nbufs <= sizeof(req->bufsml) / sizeof(req->bufsml[0])) {
-    req->bufs = req->bufsml;
-  } else {
-    req->bufs = bio__malloc(nbufs * sizeof(*bufs));
-    if (req->bufs == NULL)
-      return UV_ENOMEM;
-  }
-  if (nbufs > 0)
-    memcpy(req->bufs, bufs, nbufs * sizeof(*bufs));
+  req->bufs =
+      bio__bufs_keep(req->bufsml, BIO_NBUFS(req->bufsml), bufs, nbufs);
+  if (req->bufs == NULL)
+    return UV_ENOMEM;
   bio__req_register(handle->loop);
   handle->write_queue_size += bytes;
   bio__q_insert_tail(WQ(handle), req->queue);

@@ -621,14 +621,9 @@ UV_EXTERN int uv_udp_send(uv_udp_send_t *req, uv_udp_t *handle,
   }
 
   /* It waits: keep what the caller may reuse once we return. */
-  if (nbufs <= sizeof(p->bufsml) / sizeof(p->bufsml[0])) {
-    p->bufs = p->bufsml;
-  } else {
-    p->bufs = bio__malloc(nbufs * sizeof(*bufs));
-    if (p->bufs == NULL)
-      return UV_ENOMEM;
-  }
-  memcpy(p->bufs, bufs, nbufs * sizeof(*bufs));
+  p->bufs = bio__bufs_keep(p->bufsml, BIO_NBUFS(p->bufsml), bufs, nbufs);
+  if (p->bufs == NULL)
+    return UV_ENOMEM;
   p->nbufs = nbufs;
   p->addrlen = (socklen_t)addrlen;
   if (addr != NULL)
