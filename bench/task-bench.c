@@ -20,9 +20,14 @@
  *                 the last to finish tells it (fan-in): tasks/s
  *   fanout_in N W the same from a task on worker 0 (per-core: onto the
  *                 workers in turn; stealing: into its own queue)
+ *   fanout_frames N W, fanout_in_frames N W  the same two with each
+ *                 task's frame from bio_frame_alloc, freed by the runtime
+ *                 at the task's end (bio_runtime_spawn_frame)
  *
  * Frames are the caller's memory (one array), allocated inside the timed
- * or measured part, as the peers allocate theirs per spawn. */
+ * or measured part, as the peers allocate theirs per spawn; the _frames
+ * variants allocate per spawn, from the runtime's frame cache, as the
+ * peers do (tokio's tasks from the allocator, Go's from its free list). */
 #include <errno.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -250,19 +255,38 @@ static int fan_run(bio_task *t) {
 struct fan_root {
   bio_task task;
   bio_runtime *mt;
-  struct fan *f;
+  struct fan *f; /* NULL: frames from bio_frame_alloc */
   int stealing;
 };
+
+/* The next fan task: the caller's array's k-th, or a frame the runtime
+ * frees at the task's end. */
+static struct fan *fan_at(struct fan *f, long k) {
+  if (f != NULL)
+    return &f[k];
+  return bio_frame_alloc(sizeof(struct fan));
+}
+
+static int fan_spawn(bio_runtime *mt, struct fan *f, struct fan *one,
+                     int stealing, unsigned worker) {
+  if (f == NULL)
+    return stealing ? bio_runtime_spawn_frame(mt, &one->task, sizeof(*one),
+                                              fan_run)
+                    : bio_runtime_spawn_frame_on(mt, worker, &one->task,
+                                                 sizeof(*one), fan_run);
+  return stealing ? bio_runtime_spawn(mt, &one->task, fan_run)
+                  : bio_runtime_spawn_on(mt, worker, &one->task, fan_run);
+}
 
 static int fan_root_run(bio_task *t) {
   struct fan_root *r = bio_container_of(t, struct fan_root, task);
   unsigned w = bio_runtime_workers(r->mt);
   long k;
   for (k = 0; k < n_tasks; k++) {
-    if (r->stealing)
-      bio_runtime_spawn(r->mt, &r->f[k].task, fan_run);
-    else
-      bio_runtime_spawn_on(r->mt, (unsigned)k % w, &r->f[k].task, fan_run);
+    struct fan *one = fan_at(r->f, k);
+    if (one == NULL || fan_spawn(r->mt, r->f, one, r->stealing,
+                                 (unsigned)(k % w)) != 0)
+      return -ENOMEM;
   }
   return 0;
 }
@@ -426,26 +450,35 @@ int main(int argc, char **argv) {
     free(roots);
     printf("mt_spawn_join %.0f\n", (double)sum * 1e9 / (double)(t1 - t0));
   } else if (strcmp(bench, "fanout") == 0 ||
-             strcmp(bench, "fanout_in") == 0) {
+             strcmp(bench, "fanout_in") == 0 ||
+             strcmp(bench, "fanout_frames") == 0 ||
+             strcmp(bench, "fanout_in_frames") == 0) {
     unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1;
     bio_runtime *mt = new_mt(workers);
     const char *shape = getenv("BIO_BENCH_SHAPE");
+    int stealing = shape != NULL && strcmp(shape, "stealing") == 0;
+    int frames = strstr(bench, "_frames") != NULL;
     struct fan_root root;
-    struct fan *f;
+    struct fan *f = NULL;
     if (mt == NULL)
       return 1;
     sem_init(&fan_done, 0, 0);
     atomic_store(&fan_left, n_tasks);
     t0 = bio_now_ns();
-    f = malloc((size_t)n_tasks * sizeof(*f));
-    if (strcmp(bench, "fanout_in") == 0) {
+    if (!frames && (f = malloc((size_t)n_tasks * sizeof(*f))) == NULL)
+      return 1;
+    if (strncmp(bench, "fanout_in", 9) == 0) {
       root.mt = mt;
       root.f = f;
-      root.stealing = shape != NULL && strcmp(shape, "stealing") == 0;
+      root.stealing = stealing;
       bio_runtime_spawn_on(mt, 0, &root.task, fan_root_run);
     } else {
-      for (i = 0; i < n_tasks; i++)
-        bio_runtime_spawn(mt, &f[i].task, fan_run);
+      /* From outside: stealing's global queue, or the workers in turn. */
+      for (i = 0; i < n_tasks; i++) {
+        struct fan *one = fan_at(f, i);
+        if (one == NULL || fan_spawn(mt, f, one, 1, 0) != 0)
+          return 1;
+      }
     }
     sem_wait(&fan_done);
     t1 = bio_now_ns();
@@ -459,7 +492,7 @@ int main(int argc, char **argv) {
   } else {
     fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
                     "sleep_rss|sleep_late [N] | cpu_mix|mt_spawn_join|"
-                    "fanout|fanout_in [N [WORKERS]]\n");
+                    "fanout|fanout_in|fanout_frames|fanout_in_frames [N [WORKERS]]\n");
     return 2;
   }
   bio_rt_free(rt);

@@ -15,9 +15,13 @@
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
 # With --workers W, the multi-threaded benchmarks instead (mt_spawn_join,
-# fanout from the main thread, fanout_in from a task): ours on a bio_runtime of W workers in both shapes (steal=: work
-# stealing), tokio's multi-thread runtime with W workers, Go with
-# GOMAXPROCS=W.
+# fanout from the main thread, fanout_in from a task): ours on a
+# bio_runtime of W workers in both shapes (steal=: work stealing), tokio's
+# multi-thread runtime with W workers, Go with GOMAXPROCS=W. fanout and
+# fanout_in take each task's frame from one array of the caller's;
+# fanout_frames and fanout_in_frames allocate it per spawn from the
+# runtime's frame cache (bio_runtime_spawn_frame), as the peers allocate
+# theirs: both are set against the peers' fanout and fanout_in.
 #
 # usage: task.sh --ours BIN [--ours-cxx BIN] [--peers DIR] [--runs N]
 #                [--benches "..."] [--workers W] [--markdown FILE]
@@ -42,13 +46,13 @@ while [ $# -gt 0 ]; do
     --benches) benches=$2; shift ;;
     --workers) workers=$2; shift ;;
     --markdown) markdown=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "task.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 if [ -z "$benches" ]; then
-  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout fanout_in"
+  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout fanout_in fanout_frames fanout_in_frames"
   else benches="spawn_join pingpong parked_rss sleep_rss sleep_late"; fi
 fi
 [ -x "$ours" ] || { echo "task.sh: --ours: no such program '$ours'" >&2; exit 2; }
@@ -63,17 +67,18 @@ ratio() { # ratio BENCH OURS PEER
   awk -v b="$1" -v o="$2" -v p="$3" 'BEGIN {
     if (o == "-" || p == "-" || o + 0 == 0 || p + 0 == 0) { print "-"; exit }
     if (b == "spawn_join" || b == "pingpong" || b == "mt_spawn_join" ||
-        b == "fanout" || b == "fanout_in") printf "%.2f\n", o / p;
+        b ~ /^fanout/) printf "%.2f\n", o / p;
     else printf "%.2f\n", p / o }'
 }
 one() { # one PROGRAM BENCH: the value, or nothing
   [ -x "$1" ] || return 0
   if [ "$workers" -gt 0 ]; then
+    # The peers have one fanout each: the _frames variants are ours.
     case $(basename "$1") in
-      go-taskbench) GOMAXPROCS=$workers timeout 120 "$1" "$2" ;;
-      tokio-taskbench) TASKBENCH_WORKERS=$workers timeout 120 "$1" "$2" ;;
+      go-taskbench) GOMAXPROCS=$workers timeout 120 "$1" "${2%_frames}" ;;
+      tokio-taskbench) TASKBENCH_WORKERS=$workers timeout 120 "$1" "${2%_frames}" ;;
       *) timeout 120 "$1" "$2" 1000000 "$workers" ;;
-    esac | awk -v b="$2" '$1 == b { print $2 }'
+    esac | awk -v b="$2" '$1 == b || $1 "_frames" == b { print $2 }'
   elif [ "$(basename "$1")" = go-taskbench ]; then
     GOMAXPROCS=1 timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
   else
@@ -122,7 +127,7 @@ if [ -n "$markdown" ]; then
     for l in "${lines[@]}"; do
       set -- $l
       case $1 in
-        spawn_join|mt_spawn_join|fanout|fanout_in) unit="tasks/s" ;;
+        spawn_join|mt_spawn_join|fanout*) unit="tasks/s" ;;
         pingpong) unit="round trips/s" ;;
         parked_rss|sleep_rss) unit="RSS bytes/task" ;;
         sleep_late) unit="p99 lateness, us" ;;

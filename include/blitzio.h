@@ -287,6 +287,17 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *rt, bio_task *task,
                                  bio_task_fn fn);
 BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *rt, unsigned worker,
                                     bio_task *task, bio_task_fn fn);
+/* The same for a frame of size bytes (>= sizeof(bio_task), the header
+ * first) from bio_frame_alloc, filled in by the caller: the runtime frees
+ * it (bio_frame_free, on whichever thread the task ends) once the task
+ * has finished, so it can't be joined. Any thread. -EINVAL for a NULL
+ * task or fn or a size out of range (nothing is freed then), -ESHUTDOWN
+ * as above (the frame is still the caller's). */
+BIO_EXTERN int bio_runtime_spawn_frame(bio_runtime *rt, bio_task *task,
+                                       size_t size, bio_task_fn fn);
+BIO_EXTERN int bio_runtime_spawn_frame_on(bio_runtime *rt, unsigned worker,
+                                          bio_task *task, size_t size,
+                                          bio_task_fn fn);
 /* From a thread that is not a worker: spawns task and waits for its
  * result (-EDEADLK from a worker). */
 BIO_EXTERN int bio_runtime_block_on(bio_runtime *rt, bio_task *task,
@@ -324,9 +335,11 @@ BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
 typedef void (*bio_release_fn)(bio_task *task);
 BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,
                                   bio_task_fn fn, bio_release_fn release);
-/* Frame memory: a per-thread cache by 16-byte size class (bio_spawn_new's
- * and C++ coroutines' frames). Free with the size allocated, on any
- * thread. NULL when out of memory. */
+/* Frame memory: a per-thread cache by 16-byte size class (bio_spawn_new's,
+ * bio_runtime_spawn_frame's and C++ coroutines' frames). Free with the
+ * size allocated, on any thread: a frame freed on another thread goes
+ * back to the cache of the thread that allocated it. NULL when out of
+ * memory. */
 BIO_EXTERN void *bio_frame_alloc(size_t size);
 BIO_EXTERN void bio_frame_free(void *frame, size_t size);
 /* Future: waits for target (a task spawned with bio_spawn) to finish and

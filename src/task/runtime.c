@@ -883,8 +883,10 @@ BIO_EXTERN bio_scope *bio_runtime_scope(bio_runtime *r, unsigned worker) {
   return bio_rt_scope(r->workers[worker].rt);
 }
 
-BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *r, unsigned worker,
-                                    bio_task *task, bio_task_fn fn) {
+/* bio_runtime_spawn_on, and with frame != 0 for a bio_frame_alloc frame
+ * of that size that the runtime frees at the task's end. */
+static int spawn_on(bio_runtime *r, unsigned worker, bio_task *task,
+                    bio_task_fn fn, size_t frame) {
   if (r == NULL || worker >= r->nworkers)
     return -EINVAL;
   /* Once shutdown began, only the workers' own tasks spawn (a drain
@@ -892,11 +894,12 @@ BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *r, unsigned worker,
   if (atomic_load_explicit(&r->stop, memory_order_acquire) &&
       current_worker < 0)
     return -ESHUTDOWN;
-  return bio_spawn(bio_rt_scope(r->workers[worker].rt), task, fn);
+  return bio__spawn_frame(bio_rt_scope(r->workers[worker].rt), task, fn,
+                          frame);
 }
 
-BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
-                                 bio_task_fn fn) {
+static int spawn_any(bio_runtime *r, bio_task *task, bio_task_fn fn,
+                     size_t frame) {
   unsigned w;
   if (r == NULL)
     return -EINVAL;
@@ -906,7 +909,7 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
       return -EINVAL;
     if (atomic_load_explicit(&r->stop, memory_order_acquire) && !inside)
       return -ESHUTDOWN;
-    bio__task_init_unbound(task, fn);
+    bio__task_init_unbound(task, fn, frame);
     /* Out of memory for a larger ring: the global queue takes it. */
     if (!inside || lq_push(&r->workers[current_worker].queue, task) != 0)
       queue_push(&r->global, task);
@@ -920,7 +923,38 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
   else
     w = atomic_fetch_add_explicit(&r->next, 1, memory_order_relaxed) %
         r->nworkers;
-  return bio_runtime_spawn_on(r, w, task, fn);
+  return spawn_on(r, w, task, fn, frame);
+}
+
+BIO_EXTERN int bio_runtime_spawn_on(bio_runtime *r, unsigned worker,
+                                    bio_task *task, bio_task_fn fn) {
+  return spawn_on(r, worker, task, fn, 0);
+}
+
+BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
+                                 bio_task_fn fn) {
+  return spawn_any(r, task, fn, 0);
+}
+
+/* A frame too small for the header, or too large for the joiner field's
+ * record of its size, is refused. */
+static int frame_ok(bio_task *task, size_t size) {
+  return task != NULL && size >= sizeof(bio_task) && size <= UINT32_MAX;
+}
+
+BIO_EXTERN int bio_runtime_spawn_frame(bio_runtime *r, bio_task *task,
+                                       size_t size, bio_task_fn fn) {
+  if (!frame_ok(task, size))
+    return -EINVAL;
+  return spawn_any(r, task, fn, size);
+}
+
+BIO_EXTERN int bio_runtime_spawn_frame_on(bio_runtime *r, unsigned worker,
+                                          bio_task *task, size_t size,
+                                          bio_task_fn fn) {
+  if (!frame_ok(task, size))
+    return -EINVAL;
+  return spawn_on(r, worker, task, fn, size);
 }
 
 /* block_on: a task on the same worker joins the caller's and tells the

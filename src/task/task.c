@@ -44,75 +44,6 @@ static inline unsigned load_state(const bio_task *t) {
 
 static BIO_TLS bio_rt *current_rt;
 
-/* ---- frames: bio_spawn_new's and C++ coroutines' ----
- *
- * A cache per thread of free frames by 16-byte size class, carved from
- * 64 KiB chunks: an allocation is a pop, a free a push, no lock. A frame
- * freed on another thread joins that thread's cache. Chunks are never
- * given back (a cache, as a thread-caching malloc's); they stay on one
- * global list, so a leak checker sees them reachable. */
-
-#define SLAB_CLASSES 64 /* up to 1024 bytes; larger frames: the allocator */
-#define SLAB_CHUNK (64 * 1024)
-
-typedef struct slab_chunk {
-  struct slab_chunk *next;
-} slab_chunk;
-
-typedef struct frame_cache {
-  void *free[SLAB_CLASSES];
-  char *next;
-  size_t left;
-} frame_cache;
-
-static BIO_TLS frame_cache cache;
-static slab_chunk *all_chunks;
-static pthread_mutex_t chunks_lock = PTHREAD_MUTEX_INITIALIZER;
-
-BIO_EXTERN void *bio_frame_alloc(size_t size) {
-  size_t cls = (size + 15) / 16;
-  void *p;
-
-  if (cls == 0)
-    cls = 1;
-  if (cls > SLAB_CLASSES)
-    return bio__malloc(size);
-  p = cache.free[cls - 1];
-  if (p != NULL) {
-    cache.free[cls - 1] = *(void **)p;
-    return p;
-  }
-  if (cache.left < cls * 16) {
-    slab_chunk *c = bio__malloc(SLAB_CHUNK);
-    if (c == NULL)
-      return NULL;
-    pthread_mutex_lock(&chunks_lock);
-    c->next = all_chunks;
-    all_chunks = c;
-    pthread_mutex_unlock(&chunks_lock);
-    cache.next = (char *)c + 16;
-    cache.left = SLAB_CHUNK - 16;
-  }
-  p = cache.next;
-  cache.next += cls * 16;
-  cache.left -= cls * 16;
-  return p;
-}
-
-BIO_EXTERN void bio_frame_free(void *p, size_t size) {
-  size_t cls = (size + 15) / 16;
-  if (p == NULL)
-    return;
-  if (cls == 0)
-    cls = 1;
-  if (cls > SLAB_CLASSES) {
-    bio__free(p);
-    return;
-  }
-  *(void **)p = cache.free[cls - 1];
-  cache.free[cls - 1] = p;
-}
-
 /* Whether the calling thread may touch rt's queues directly: it is
  * running rt, or it is the thread that made or last ran a plain runtime
  * (a runtime moves to another thread only when nothing else touches it,
@@ -413,9 +344,15 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
 
 /* For the work-stealing runtime: a task ready to start but in no scope
  * yet (it waits in a worker's queue or the global one), and its start
- * in rt's root scope by the worker that takes it (rt's thread). */
-void bio__task_init_unbound(bio_task *task, bio_task_fn fn) {
-  reset(task, NULL, fn, ST_FRESH);
+ * in rt's root scope by the worker that takes it (rt's thread). frame:
+ * the size of a bio_frame_alloc frame the runtime frees at the end, or 0
+ * (the caller's memory). */
+void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame) {
+  reset(task, NULL, fn, ST_FRESH | (frame != 0 ? ST_SLAB : 0));
+  /* Such a task can't be joined: its joiner field keeps the frame's size
+   * for the free. */
+  if (frame != 0)
+    task->joiner = (bio_task *)(uintptr_t)frame;
 }
 
 void bio__rt_adopt(bio_rt *rt, bio_task *task) {
@@ -423,7 +360,10 @@ void bio__rt_adopt(bio_rt *rt, bio_task *task) {
   start_local(rt, task);
 }
 
-BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
+/* bio_spawn, and with frame != 0 for a bio_frame_alloc frame of that
+ * size that finish frees. */
+int bio__spawn_frame(bio_scope *scope, bio_task *task, bio_task_fn fn,
+                     size_t frame) {
   int local;
   int err;
   if (scope == NULL || scope->rt == NULL)
@@ -431,14 +371,21 @@ BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
   /* A runtime not running yet (and not on a uv loop, which runs when
    * uv_run says) takes spawns from whichever thread sets it up. */
   local = on_rt_thread(scope->rt);
-  err = prepare(scope, task, fn, local ? 0 : ST_FRESH);
+  err = prepare(scope, task, fn,
+                (local ? 0 : ST_FRESH) | (frame != 0 ? ST_SLAB : 0));
   if (err != 0)
     return err;
+  if (frame != 0)
+    task->joiner = (bio_task *)(uintptr_t)frame;
   if (local)
     start_local(scope->rt, task);
   else
     push_remote(scope->rt, task); /* linked in by the runtime's thread */
   return 0;
+}
+
+BIO_EXTERN int bio_spawn(bio_scope *scope, bio_task *task, bio_task_fn fn) {
+  return bio__spawn_frame(scope, task, fn, 0);
 }
 
 BIO_EXTERN int bio_spawn_detached(bio_scope *scope, bio_task *task,

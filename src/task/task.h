@@ -70,7 +70,9 @@ struct bio_rt {
 
 /* The work-stealing runtime's unstarted tasks (task.c): made ready in no
  * scope, then started in rt's root scope on rt's thread. */
-void bio__task_init_unbound(bio_task *task, bio_task_fn fn);
+void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame);
+int bio__spawn_frame(bio_scope *scope, bio_task *task, bio_task_fn fn,
+                     size_t frame);
 void bio__rt_adopt(bio_rt *rt, bio_task *task);
 /* One round of rt's tasks and one poll (task.c); a worker's turn. */
 int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns);

@@ -706,6 +706,75 @@ START_TEST(wakeups_count_spawns_onto_parked_workers) {
 }
 END_TEST
 
+/* Frames the runtime frees (bio_runtime_spawn_frame): spawned from this
+ * thread, finished and freed on the workers. A frame freed on a worker
+ * goes back to the cache of the thread that allocated it, so the second
+ * round's frames are all the first round's (a cache per thread that kept
+ * what it freed would leave the workers hoarding them, and this thread
+ * carving and page-faulting new memory for every spawn). */
+#define FRAME_TASKS 1000
+struct framed {
+  bio_task task;
+  long id;
+  /* A size class of its own: no other test's frames wait in the cache of
+   * this class. */
+  char pad[344];
+};
+
+static atomic_long frames_done;
+
+static int framed_run(bio_task *t) {
+  struct framed *f = bio_container_of(t, struct framed, task);
+  atomic_fetch_add(&checksum, f->id);
+  atomic_fetch_add(&frames_done, 1);
+  return 0;
+}
+
+static int ptr_cmp(const void *a, const void *b) {
+  uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+START_TEST(frames_freed_on_workers_go_back_to_the_spawning_thread) {
+  uintptr_t *first = malloc(FRAME_TASKS * sizeof(*first));
+  struct framed **f = malloc(FRAME_TASKS * sizeof(*f));
+  long round, i, want = 0;
+
+  atomic_store(&checksum, 0);
+  atomic_store(&frames_done, 0);
+  /* A runtime per round: its shutdown has joined the workers, so every
+   * frame of the round has been freed when the next round allocates. The
+   * frames of a round are all allocated before the first is spawned (so
+   * none is reused within the round). */
+  for (round = 0; round < 2; round++) {
+    bio_runtime *rt = new_runtime(_i / 2, nworkers[1 + _i % 2]);
+    for (i = 0; i < FRAME_TASKS; i++) {
+      f[i] = bio_frame_alloc(sizeof(**f));
+      ck_assert_ptr_nonnull(f[i]);
+      if (round == 0)
+        first[i] = (uintptr_t)f[i];
+      else
+        ck_assert_msg(bsearch(&(uintptr_t){(uintptr_t)f[i]}, first,
+                              FRAME_TASKS, sizeof(*first), ptr_cmp) != NULL,
+                      "frame %ld of the second round is new memory", i);
+      f[i]->id = round * FRAME_TASKS + i + 1;
+      want += f[i]->id;
+    }
+    for (i = 0; i < FRAME_TASKS; i++)
+      ck_assert_int_eq(bio_runtime_spawn_frame(rt, &f[i]->task, sizeof(**f),
+                                               framed_run),
+                       0);
+    ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+    ck_assert_int_eq(atomic_load(&frames_done), (round + 1) * FRAME_TASKS);
+    if (round == 0)
+      qsort(first, FRAME_TASKS, sizeof(*first), ptr_cmp);
+  }
+  ck_assert_int_eq(atomic_load(&checksum), want);
+  free(first);
+  free(f);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -728,6 +797,21 @@ START_TEST(bad_options_are_refused) {
   o.shape = BIO_RUNTIME_STEALING;
   ck_assert_int_eq(bio_runtime_new(&rt, &o), 0);
   ck_assert_int_eq(bio_runtime_spawn(rt, NULL, quick_run), -EINVAL);
+  {
+    /* A frame too small for the header, or NULL: refused, not freed. */
+    struct framed *f = bio_frame_alloc(sizeof(*f));
+    ck_assert_int_eq(bio_runtime_spawn_frame(rt, &f->task, 8, framed_run),
+                     -EINVAL);
+    ck_assert_int_eq(bio_runtime_spawn_frame(rt, NULL, sizeof(*f),
+                                             framed_run),
+                     -EINVAL);
+    ck_assert_int_eq(
+        bio_runtime_spawn_frame(rt, &f->task, sizeof(*f), NULL), -EINVAL);
+    ck_assert_int_eq(bio_runtime_spawn_frame_on(rt, 7, &f->task, sizeof(*f),
+                                                framed_run),
+                     -EINVAL);
+    bio_frame_free(f, sizeof(*f));
+  }
   ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
   ck_assert_int_eq(bio_runtime_spawn(NULL, NULL, NULL), -EINVAL);
   o.long_task_us = 0;
@@ -760,6 +844,8 @@ int main(void) {
                       2);
   tcase_add_loop_test(tc, counters_show_what_each_worker_did, 0, 2);
   tcase_add_test(tc, bad_options_are_refused);
+  tcase_add_loop_test(tc, frames_freed_on_workers_go_back_to_the_spawning_thread,
+                      0, 4);
   tcase_add_loop_test(tc, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(tc, a_task_that_never_yields_is_counted_and_named, 0,
                       2);
@@ -784,6 +870,8 @@ int main(void) {
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
   tcase_add_loop_test(steal, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
+  tcase_add_loop_test(
+      steal, frames_freed_on_workers_go_back_to_the_spawning_thread, 0, 4);
   tcase_add_test(steal,
                  a_million_tasks_yield_sleep_spawn_and_wait_across_workers);
   suite_add_tcase(s, steal);

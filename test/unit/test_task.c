@@ -1340,6 +1340,49 @@ START_TEST(short_sends_and_recvs_still_move_every_byte_in_order) {
 }
 END_TEST
 
+/* ---- frame memory across threads ---- */
+
+/* A size class no other test here uses. */
+#define ODD_FRAME 712
+
+struct frame_pair {
+  void *kept, *freed;
+};
+
+static void *alloc_two_free_one(void *arg) {
+  struct frame_pair *p = arg;
+  p->kept = bio_frame_alloc(ODD_FRAME);
+  p->freed = bio_frame_alloc(ODD_FRAME);
+  bio_frame_free(p->freed, ODD_FRAME);
+  return NULL;
+}
+
+static void *alloc_two(void *arg) {
+  struct frame_pair *p = arg;
+  p->kept = bio_frame_alloc(ODD_FRAME);
+  p->freed = bio_frame_alloc(ODD_FRAME);
+  return NULL;
+}
+
+/* A thread's frames outlive it: the one it freed, and the one freed on
+ * another thread after it exited, serve the next thread that allocates
+ * (it adopts the exited thread's cache) instead of being lost. */
+START_TEST(an_exited_thread_s_frames_serve_the_next_thread) {
+  struct frame_pair a, b;
+  pthread_t th;
+  ck_assert_int_eq(pthread_create(&th, NULL, alloc_two_free_one, &a), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_ptr_nonnull(a.kept);
+  bio_frame_free(a.kept, ODD_FRAME); /* its owner has exited */
+  ck_assert_int_eq(pthread_create(&th, NULL, alloc_two, &b), 0);
+  ck_assert_int_eq(pthread_join(th, NULL), 0);
+  ck_assert_ptr_eq(b.kept, a.freed);
+  ck_assert_ptr_eq(b.freed, a.kept);
+  bio_frame_free(b.kept, ODD_FRAME);
+  bio_frame_free(b.freed, ODD_FRAME);
+}
+END_TEST
+
 /* ---- bad input ---- */
 
 START_TEST(bad_arguments_are_einval) {
@@ -1400,6 +1443,7 @@ int main(void) {
   tcase_add_loop_test(tc, a_refused_submission_ends_the_await_with_its_error,
                       0, 2);
   tcase_add_test(tc, bad_arguments_are_einval);
+  tcase_add_test(tc, an_exited_thread_s_frames_serve_the_next_thread);
   suite_add_tcase(s, tc);
   return bio_check_run(s);
 }
