@@ -857,8 +857,14 @@ void bio__loop_wake_via(bio_loop *from, bio_loop *to) {
    * has no busy) must reach the eventfd. */
   if (atomic_load(&to->wake_watched) && atomic_load(&to->spinning))
     return;
-  if (atomic_exchange(&to->wake_pending, 1) != 0)
-    return; /* a wake is on its way and has not been consumed yet */
+  /* A wake is on its way and has not been consumed yet (or the loop is
+   * awake and will look before it blocks). A load first: while the flag
+   * stays set, as it does for an awake loop, spawns from another thread
+   * would otherwise each take its line for an exchange. The seq_cst load
+   * orders as the exchange does against the loop's clear. */
+  if (atomic_load(&to->wake_pending) != 0 ||
+      atomic_exchange(&to->wake_pending, 1) != 0)
+    return;
   send_wake(from, to);
 }
 

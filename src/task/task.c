@@ -96,10 +96,13 @@ static bio_loop *loop_here(void) {
 
 static void push_remote(bio_rt *rt, bio_task *t) {
   bio_task *head = atomic_load_explicit(&rt->remote, memory_order_relaxed);
+  /* seq_cst: the push comes before the wake's look at the loop's flags,
+   * as the loop's clear of them comes before its look at the stack (a
+   * locked instruction either way on x86). */
   do
     t->next = head;
   while (!atomic_compare_exchange_weak_explicit(
-      &rt->remote, &head, t, memory_order_release, memory_order_relaxed));
+      &rt->remote, &head, t, memory_order_seq_cst, memory_order_relaxed));
   if (head == NULL)
     bio__loop_wake_via(loop_here(), rt->loop);
 }
@@ -260,7 +263,7 @@ static void cancel_remote(bio_rt *rt, bio_scope *scope) {
   do
     scope->cancel_next = head;
   while (!atomic_compare_exchange_weak_explicit(
-      &rt->cancels, &head, scope, memory_order_release, memory_order_relaxed));
+      &rt->cancels, &head, scope, memory_order_seq_cst, memory_order_relaxed));
   bio__loop_wake_via(loop_here(), rt->loop);
 }
 
@@ -720,8 +723,9 @@ int bio__task_cancelled(const bio_task *t) {
 
 static int remote_waiting(void *arg) {
   bio_rt *rt = arg;
-  return atomic_load_explicit(&rt->remote, memory_order_relaxed) != NULL ||
-         atomic_load_explicit(&rt->cancels, memory_order_relaxed) != NULL ||
+  /* seq_cst: after the loop's clear of its wake flag (push_remote). */
+  return atomic_load(&rt->remote) != NULL ||
+         atomic_load(&rt->cancels) != NULL ||
          (rt->more_work != NULL && rt->more_work(rt->more_work_arg));
 }
 

@@ -18,8 +18,25 @@ enum {
   BIO_AWAIT_SCOPE,  /* a scope being closed */
 };
 
+/* Laid out by who touches what: the fields other threads read on every
+ * spawn and wake (set once), the remote stacks they push onto, and what
+ * only the runtime's thread writes, each group on cache lines of its own
+ * (the padding: a spawner's read of loop or hosted, or its push, would
+ * otherwise miss on a line the runtime's thread keeps writing). */
+#define BIO_RT_PAD 64
 struct bio_rt {
+  /* Set before other threads see the runtime. */
   bio_loop *loop;
+  int hosted;   /* on a uv loop: uv_run drives it */
+  int threaded; /* a bio_runtime worker's: only that thread is ever local
+                   to it */
+  /* The thread that made or last ran it (atomic): before it runs, that
+   * thread may queue into it directly; any other hands over. */
+  pthread_t owner;
+  char pad_shared[BIO_RT_PAD];
+  _Atomic(bio_task *) remote;   /* spawns and wakes from other threads */
+  _Atomic(bio_scope *) cancels; /* scope cancels from other threads */
+  char pad_remote[BIO_RT_PAD];
   bio_scope root;
   bio_task *run_head, *run_tail; /* runnable, FIFO */
   /* The LIFO slot: the first task woken by the task now running (from
@@ -29,8 +46,6 @@ struct bio_rt {
    * loop's poll). lifo_on: a task of this runtime is in run_task. */
   bio_task *lifo;
   int lifo_on;
-  _Atomic(bio_task *) remote;    /* spawns and wakes from other threads */
-  _Atomic(bio_scope *) cancels;  /* scope cancels from other threads */
   size_t live;                   /* tasks spawned and not finished */
   int run_depth;                 /* inside bio_rt_run / block_on */
   /* Counters (bio_rt_stats): written by the runtime's thread only, with
@@ -42,17 +57,14 @@ struct bio_rt {
    * waiting (an epoll socket that always has data) yields when it runs
    * out, so its neighbours and the I/O get their turn. */
   int budget;
-  /* The thread that made or last ran it (atomic): before it runs, that
-   * thread may queue into it directly; any other hands over. */
-  pthread_t owner;
-  /* The task in its resume function now (NULL between), and a count of
-   * resumes: relaxed stores by the runtime's thread, read by a
-   * bio_runtime's watchdog. */
   /* A bio_runtime's: work for this runtime's thread that is not in its
    * remote stack (a work-stealing worker's queues), looked at by the
    * loop before it sleeps. Set before the runtime runs. */
   int (*more_work)(void *arg);
   void *more_work_arg;
+  /* The task in its resume function now (NULL between), and a count of
+   * resumes: relaxed stores by the runtime's thread, read by a
+   * bio_runtime's watchdog. */
   bio_task *running;
   bio_task_fn running_fn; /* its function (the watchdog never reads the
                              task itself: it may be gone) */
@@ -60,12 +72,9 @@ struct bio_rt {
   /* The last bio__rt_turn's poll could wait and work from another
    * thread ended it (counted in stats.wakeups). */
   int woken;
-  int hosted;                    /* on a uv loop: uv_run drives it */
   /* Its share of the loop's wake: remote_waiting is its busy, so wakes
    * from other threads coalesce while the loop is awake, hosted or not. */
   bio_wake_client wake;
-  int threaded;                  /* a bio_runtime worker's: only that
-                                    thread is ever local to it */
 };
 
 /* The work-stealing runtime's unstarted tasks (task.c): made ready in no
