@@ -1,4 +1,4 @@
-/* Frame memory: bio_spawn_new's, bio_runtime_spawn_new's and C++
+/* Frame memory: bio_spawn_new's, bio_runtime_spawn_frame's and C++
  * coroutines' frames.
  *
  * Each thread has a heap: a free list per 16-byte size class, and a
@@ -17,8 +17,9 @@
  * A thread's heap outlives the thread: at exit it is put on a list of
  * abandoned heaps, and the next thread to need a heap adopts it (with
  * its free frames, and the remote frees that still arrive for it).
- * Chunks come from mmap, 1 MiB at a time, and are never given back, as a
- * thread-caching malloc's; large frames go to the allocator. */
+ * Chunks come from mmap, in 2 MiB regions (huge pages asked for after
+ * the first), and are never given back, as a thread-caching malloc's;
+ * large frames go to the allocator. */
 #include "config.h"
 
 #include <pthread.h>
