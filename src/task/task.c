@@ -350,12 +350,17 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
  * in rt's root scope by the worker that takes it (rt's thread). frame:
  * the size of a bio_frame_alloc frame the runtime frees at the end, or 0
  * (the caller's memory). */
-void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame) {
-  reset(task, NULL, fn, ST_FRESH | (frame != 0 ? ST_SLAB : 0));
-  /* Such a task can't be joined: its joiner field keeps the frame's size
-   * for the free. */
+/* A task whose frame (frame bytes from bio_frame_alloc; 0: the caller's
+ * memory) finish frees: such a task can't be joined, and its joiner field
+ * keeps the frame's size for the free. */
+static void keep_frame(bio_task *task, size_t frame) {
   if (frame != 0)
     task->joiner = (bio_task *)(uintptr_t)frame;
+}
+
+void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame) {
+  reset(task, NULL, fn, ST_FRESH | (frame != 0 ? ST_SLAB : 0));
+  keep_frame(task, frame);
 }
 
 void bio__rt_adopt(bio_rt *rt, bio_task *task) {
@@ -378,8 +383,7 @@ int bio__spawn_frame(bio_scope *scope, bio_task *task, bio_task_fn fn,
                 (local ? 0 : ST_FRESH) | (frame != 0 ? ST_SLAB : 0));
   if (err != 0)
     return err;
-  if (frame != 0)
-    task->joiner = (bio_task *)(uintptr_t)frame;
+  keep_frame(task, frame);
   if (local)
     start_local(scope->rt, task);
   else
@@ -420,11 +424,9 @@ BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
     return NULL;
   }
   memset(t, 0, size);
-  prepare(scope, t, fn, ST_SLAB);
-  /* Such a task can't be joined: its joiner field keeps the frame's size
-   * for the free. */
-  t->joiner = (bio_task *)(uintptr_t)size;
-  start_local(scope->rt, t);
+  /* Queued (the caller fills in the rest before it runs: the runtime's
+   * thread, or a uv loop's hosting it, runs nothing meanwhile). */
+  bio__spawn_frame(scope, t, fn, size);
   return t;
 }
 
