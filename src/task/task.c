@@ -345,11 +345,6 @@ static int prepare(bio_scope *scope, bio_task *task, bio_task_fn fn,
   return 0;
 }
 
-/* For the work-stealing runtime: a task ready to start but in no scope
- * yet (it waits in a worker's queue or the global one), and its start
- * in rt's root scope by the worker that takes it (rt's thread). frame:
- * the size of a bio_frame_alloc frame the runtime frees at the end, or 0
- * (the caller's memory). */
 /* A task whose frame (frame bytes from bio_frame_alloc; 0: the caller's
  * memory) finish frees: such a task can't be joined, and its joiner field
  * keeps the frame's size for the free. */
@@ -358,6 +353,11 @@ static void keep_frame(bio_task *task, size_t frame) {
     task->joiner = (bio_task *)(uintptr_t)frame;
 }
 
+/* For the work-stealing runtime: a task ready to start but in no scope
+ * yet (it waits in a worker's queue or the global one), and its start
+ * in rt's root scope by the worker that takes it (rt's thread). frame:
+ * the size of a bio_frame_alloc frame the runtime frees at the end, or 0
+ * (the caller's memory). */
 void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame) {
   reset(task, NULL, fn, ST_FRESH | (frame != 0 ? ST_SLAB : 0));
   keep_frame(task, frame);
