@@ -936,15 +936,9 @@ BIO_EXTERN int bio_runtime_spawn(bio_runtime *r, bio_task *task,
   return spawn_any(r, task, fn, 0);
 }
 
-/* A frame too small for the header, or too large for the joiner field's
- * record of its size, is refused. */
-static int frame_ok(bio_task *task, size_t size) {
-  return task != NULL && size >= sizeof(bio_task) && size <= UINT32_MAX;
-}
-
 BIO_EXTERN int bio_runtime_spawn_frame(bio_runtime *r, bio_task *task,
                                        size_t size, bio_task_fn fn) {
-  if (!frame_ok(task, size))
+  if (task == NULL || !bio__frame_size_ok(size))
     return -EINVAL;
   return spawn_any(r, task, fn, size);
 }
@@ -952,7 +946,7 @@ BIO_EXTERN int bio_runtime_spawn_frame(bio_runtime *r, bio_task *task,
 BIO_EXTERN int bio_runtime_spawn_frame_on(bio_runtime *r, unsigned worker,
                                           bio_task *task, size_t size,
                                           bio_task_fn fn) {
-  if (!frame_ok(task, size))
+  if (task == NULL || !bio__frame_size_ok(size))
     return -EINVAL;
   return spawn_on(r, worker, task, fn, size);
 }

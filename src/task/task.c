@@ -414,7 +414,7 @@ BIO_EXTERN bio_task *bio_spawn_new(bio_scope *scope, size_t size,
                                    bio_task_fn fn) {
   bio_task *t;
   if (scope == NULL || scope->rt == NULL || fn == NULL ||
-      size < sizeof(bio_task) || size > UINT32_MAX) {
+      !bio__frame_size_ok(size)) {
     errno = EINVAL;
     return NULL;
   }

@@ -79,6 +79,11 @@ struct bio_rt {
 
 /* The work-stealing runtime's unstarted tasks (task.c): made ready in no
  * scope, then started in rt's root scope on rt's thread. */
+/* A bio_frame_alloc frame the runtime may own: room for the header, and
+ * a size the joiner field can record (keep_frame). */
+static inline int bio__frame_size_ok(size_t size) {
+  return size >= sizeof(bio_task) && size <= UINT32_MAX;
+}
 void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame);
 int bio__spawn_frame(bio_scope *scope, bio_task *task, bio_task_fn fn,
                      size_t frame);
