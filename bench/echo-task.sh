@@ -3,12 +3,16 @@
 #   task   examples/echo-task (bio_task, one task per connection)
 #   uv     bench/echo-uv.c on blitz-io's libuv.so.1 (the libuv API)
 #   uring  bench/echo-uring.c (raw io_uring, every trick: the ceiling)
+#   uringmt  the same on W threads (echo-uring -t W; with --workers only):
+#          the ceiling for a multi-threaded server
 #   tokio  bench/peers (current-thread runtime, a task per connection)
 #   go     bench/peers (GOMAXPROCS=1, a goroutine per connection)
 # The server is pinned to CPU 0 and bench/echo-load to CPU 1. Runs
 # interleave the servers; each cell is the median. One line per server:
 #
 #   echo_SERVER rt_per_s=V server_cpu_us_per_rt=V p99_us=V cpu_vs_uring=R
+#
+# (with --workers, also cpu_vs_uringmt=R: against the W-thread ring)
 #
 # With --workers W (say 2, with --conns 10000): the servers on W threads
 # (task: bio_runtime thread-per-core, a listener per worker; steal: work
@@ -49,7 +53,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$servers" ]; then
-  if [ "$workers" -gt 0 ]; then servers="task steal uring tokio go"
+  if [ "$workers" -gt 0 ]; then servers="task steal uring uringmt tokio go"
   else servers="task uv uring tokio go"; fi
 fi
 [ -n "$builddir" ] || { echo "echo-task.sh: --builddir needed" >&2; exit 2; }
@@ -75,6 +79,7 @@ start() { # start KIND: sets pid, port
       steal) "$builddir/examples/echo-task" 0 "$workers" stealing \
                > "$out" 2>/dev/null & ;;
       uring) "$work/echo-uring" 0 > "$out" 2>/dev/null & ;;
+      uringmt) "$work/echo-uring" -t "$workers" 0 > "$out" 2>/dev/null & ;;
       tokio) TASKBENCH_WORKERS=$workers "$peers/tokio-taskbench" echo 0 \
                > "$out" 2>/dev/null & ;;
       go) GOMAXPROCS=$workers "$peers/go-taskbench" echo 0 \
@@ -134,24 +139,34 @@ for ((r = 0; r < runs; r++)); do
 done
 
 uring_cpu=$(tr ' ' '\n' <<< "${cpu[uring]:-}" | grep . | median)
+uringmt_cpu=$(tr ' ' '\n' <<< "${cpu[uringmt]:-}" | grep . | median)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
+  if (a == "-" || b == "-" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
 out=()
 for k in $servers; do
   mr=$(tr ' ' '\n' <<< "${rate[$k]:-}" | grep . | median)
   mc=$(tr ' ' '\n' <<< "${cpu[$k]:-}" | grep . | median)
   mp=$(tr ' ' '\n' <<< "${p99[$k]:-}" | grep . | median)
-  vs=$(awk -v a="$mc" -v b="$uring_cpu" 'BEGIN {
-    if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }')
+  vs=$(ratio "$mc" "$uring_cpu")
   l="echo_$k rt_per_s=$mr server_cpu_us_per_rt=$mc p99_us=$mp cpu_vs_uring=$vs"
+  [ "$workers" -gt 0 ] && l+=" cpu_vs_uringmt=$(ratio "$mc" "$uringmt_cpu")"
   echo "$l"
   out+=("$l")
 done
 if [ -n "$markdown" ]; then
   {
-    echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring |"
-    echo "|---|---:|---:|---:|---:|"
+    if [ "$workers" -gt 0 ]; then
+      echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring | CPU vs raw io_uring on $workers threads |"
+      echo "|---|---:|---:|---:|---:|---:|"
+    else
+      echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring |"
+      echo "|---|---:|---:|---:|---:|"
+    fi
     for l in "${out[@]}"; do
       set -- $l
-      echo "| ${1#echo_} | ${2#rt_per_s=} | ${3#server_cpu_us_per_rt=} | ${4#p99_us=} | ${5#cpu_vs_uring=} |"
+      row="| ${1#echo_} | ${2#rt_per_s=} | ${3#server_cpu_us_per_rt=} | ${4#p99_us=} | ${5#cpu_vs_uring=} |"
+      [ "$workers" -gt 0 ] && row+=" ${6#cpu_vs_uringmt=} |"
+      echo "$row"
     done
     echo
     if [ "$workers" -gt 0 ]; then

@@ -4,7 +4,11 @@
  * ring, the received buffer sent straight back and returned to the ring,
  * and a single-issuer ring whose task work runs only when we wait.
  *
- * usage: echo-uring [-b BUFFERS] PORT   (0: any port; prints "listening on")
+ * usage: echo-uring [-b BUFFERS] [-t THREADS] PORT
+ *   (0: any port; prints "listening on"). With -t N > 1: N threads, each
+ *   the whole server above with its own ring, buffers and listener on the
+ *   port (SO_REUSEPORT; the kernel spreads the connections): the ceiling
+ *   for a multi-threaded server.
  * Needs Linux 6.0 (multishot recv); uses 6.1's DEFER_TASKRUN when there.
  * BIO_URING_FLAGS=0 turns the optional setup flags off. Exits 0 on SIGTERM
  * or SIGINT. */
@@ -13,6 +17,8 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,21 +48,25 @@ typedef struct {
   uint8_t starved; /* on the starved list, waiting for buffers */
 } conn_t;
 
-static struct io_uring ring;
-static struct io_uring_buf_ring *buf_ring;
-static char *buf_base;
-static uint32_t *buf_len;
-static int32_t *buf_next;
+/* Each server thread (-t) has its own of everything below but the
+ * settings and the stop flag. */
+static __thread struct io_uring ring;
+static __thread struct io_uring_buf_ring *buf_ring;
+static __thread char *buf_base;
+static __thread uint32_t *buf_len;
+static __thread int32_t *buf_next;
 static unsigned nbufs;
-static unsigned buf_mask;
-static unsigned bufs_to_advance;
-static conn_t *conns;
+static __thread unsigned buf_mask;
+static __thread unsigned bufs_to_advance;
+static __thread conn_t *conns;
 static unsigned nconns;
-static int32_t *starved; /* conn indices whose recv ended in ENOBUFS */
-static unsigned nstarved;
-static int listen_fd;
-static int fixed_files;
+/* conn indices whose recv ended in ENOBUFS */
+static __thread int32_t *starved;
+static __thread unsigned nstarved;
+static __thread int listen_fd;
+static __thread int fixed_files;
 static volatile sig_atomic_t stopping;
+static unsigned nthreads = 1;
 
 static void die(const char *what, int err) {
   fprintf(stderr, "echo-uring: %s: %s\n", what, strerror(err));
@@ -268,6 +278,7 @@ static void rearm_starved(void) {
 
 
 static void on_signal(int signum) {
+  (void)signum;
   stopping = 1;
 }
 
@@ -357,7 +368,8 @@ static void setup_buffers(void) {
 }
 
 
-static void setup_listener(long port) {
+/* Returns the port it listens on; says so when told to. */
+static long setup_listener(long port, int announce) {
   struct sockaddr_in addr;
   socklen_t len = sizeof(addr);
   int one = 1;
@@ -367,6 +379,9 @@ static void setup_listener(long port) {
     die("socket", errno);
   if (setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
     die("setsockopt SO_REUSEADDR", errno);
+  if (nthreads > 1 &&
+      setsockopt(listen_fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+    die("setsockopt SO_REUSEPORT", errno);
   /* Accepted sockets inherit TCP_NODELAY from the listener on Linux, which
    * matters with fixed files: there is no plain fd to setsockopt later. */
   if (setsockopt(listen_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
@@ -381,8 +396,11 @@ static void setup_listener(long port) {
     die("listen", errno);
   if (getsockname(listen_fd, (struct sockaddr *)&addr, &len) != 0)
     die("getsockname", errno);
-  printf("listening on %d\n", ntohs(addr.sin_port));
-  fflush(stdout);
+  if (announce) {
+    printf("listening on %d\n", ntohs(addr.sin_port));
+    fflush(stdout);
+  }
+  return ntohs(addr.sin_port);
 }
 
 
@@ -411,62 +429,15 @@ static void dispatch(const struct io_uring_cqe *cqe) {
 }
 
 
-int main(int argc, char **argv) {
-  struct io_uring_cqe *cqe;
-  struct sigaction sa;
-  struct rlimit rl;
-  unsigned head;
-  unsigned seen;
-  char *end;
-  long port;
+/* This thread's server: its ring, buffers, fixed files and listener.
+ * Returns the port it listens on. */
+static long server_init(long port, int announce) {
   int ret;
-  int opt;
 
-  nbufs = 16384;
-  while ((opt = getopt(argc, argv, "b:")) != -1) {
-    if (opt != 'b') {
-      fprintf(stderr, "usage: echo-uring [-b BUFFERS] PORT\n");
-      return 2;
-    }
-    nbufs = (unsigned)strtoul(optarg, NULL, 10);
-    /* The buffer ring wants a power of two, at most 32768 entries. */
-    if (nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) != 0) {
-      fprintf(stderr, "echo-uring: -b wants a power of two <= 32768\n");
-      return 2;
-    }
-  }
-  if (optind + 1 != argc) {
-    fprintf(stderr, "usage: echo-uring [-b BUFFERS] PORT\n");
-    return 2;
-  }
-  port = strtol(argv[optind], &end, 10);
-  if (*end != '\0' || port < 0 || port > 65535) {
-    fprintf(stderr, "echo-uring: bad port %s\n", argv[optind]);
-    return 2;
-  }
-  if (!kernel_at_least(6, 0)) {
-    fprintf(stderr, "echo-uring: needs Linux 6.0 (multishot recv)\n");
-    return 77;
-  }
-
-  /* The fixed file table is bounded by RLIMIT_NOFILE: raise it first. */
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-    die("getrlimit", errno);
-  rl.rlim_cur = rl.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-    die("setrlimit", errno);
-  nconns = rl.rlim_cur > 1048576 ? 1048576 : (unsigned)rl.rlim_cur;
   conns = calloc(nconns, sizeof(*conns));
   starved = calloc(nconns, sizeof(*starved));
   if (conns == NULL || starved == NULL)
     die("calloc", ENOMEM);
-
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  /* No SA_RESTART: the signal must break io_uring_enter's wait. */
-  if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-    die("sigaction", errno);
 
   setup_ring();
   setup_buffers();
@@ -475,8 +446,19 @@ int main(int argc, char **argv) {
   if (!fixed_files)
     fprintf(stderr, "echo-uring: no fixed files (%s); using plain fds\n",
             strerror(-ret));
-  setup_listener(port);
+  port = setup_listener(port, announce);
   arm_accept();
+
+  return port;
+}
+
+
+/* Serves until a signal; then (one thread) closes down. */
+static void server_loop(void) {
+  struct io_uring_cqe *cqe;
+  unsigned head;
+  unsigned seen;
+  int ret;
 
   while (!stopping) {
     ret = io_uring_submit_and_wait(&ring, 1);
@@ -500,5 +482,105 @@ int main(int argc, char **argv) {
   io_uring_queue_exit(&ring);
   if (close(listen_fd) != 0)
     die("close", errno);
+}
+
+
+static long first_port;
+static sem_t started;
+
+static void *server_thread(void *arg) {
+  first_port = server_init((long)(intptr_t)arg, 0);
+  sem_post(&started);
+  server_loop();
+  return NULL;
+}
+
+
+int main(int argc, char **argv) {
+  struct sigaction sa;
+  struct rlimit rl;
+  char *end;
+  long port;
+  int opt;
+
+  nbufs = 16384;
+  while ((opt = getopt(argc, argv, "b:t:")) != -1) {
+    if (opt == 't') {
+      nthreads = (unsigned)strtoul(optarg, &end, 10);
+      if (*end != '\0' || nthreads == 0 || nthreads > 1024) {
+        fprintf(stderr, "echo-uring: -t wants 1 to 1024 threads\n");
+        return 2;
+      }
+      continue;
+    }
+    if (opt != 'b') {
+      fprintf(stderr, "usage: echo-uring [-b BUFFERS] [-t THREADS] PORT\n");
+      return 2;
+    }
+    nbufs = (unsigned)strtoul(optarg, NULL, 10);
+    /* The buffer ring wants a power of two, at most 32768 entries. */
+    if (nbufs == 0 || nbufs > 32768 || (nbufs & (nbufs - 1)) != 0) {
+      fprintf(stderr, "echo-uring: -b wants a power of two <= 32768\n");
+      return 2;
+    }
+  }
+  if (optind + 1 != argc) {
+    fprintf(stderr, "usage: echo-uring [-b BUFFERS] [-t THREADS] PORT\n");
+    return 2;
+  }
+  port = strtol(argv[optind], &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535) {
+    fprintf(stderr, "echo-uring: bad port %s\n", argv[optind]);
+    return 2;
+  }
+  if (!kernel_at_least(6, 0)) {
+    fprintf(stderr, "echo-uring: needs Linux 6.0 (multishot recv)\n");
+    return 77;
+  }
+
+  /* The fixed file table is bounded by RLIMIT_NOFILE: raise it first. */
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    die("getrlimit", errno);
+  rl.rlim_cur = rl.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+    die("setrlimit", errno);
+  nconns = rl.rlim_cur > 1048576 ? 1048576 : (unsigned)rl.rlim_cur;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  /* No SA_RESTART: the signal must break io_uring_enter's wait. */
+  if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+    die("sigaction", errno);
+
+  if (nthreads == 1) {
+    server_init(port, 1);
+    server_loop();
+    return 0;
+  }
+  /* Threads: the first listener picks the port, the rest share it; the
+   * signals come to this thread only, which ends the process. */
+  {
+    sigset_t set;
+    pthread_t th;
+    unsigned i;
+    int sig;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sem_init(&started, 0, 0);
+    for (i = 0; i < nthreads; i++) {
+      if (pthread_create(&th, NULL, server_thread,
+                         (void *)(intptr_t)(i == 0 ? port : first_port)))
+        die("pthread_create", EAGAIN);
+      while (sem_wait(&started) != 0)
+        ;
+    }
+    printf("listening on %ld\n", first_port);
+    fflush(stdout);
+    sigwait(&set, &sig);
+    exit(0);
+  }
   return 0;
 }
