@@ -29,10 +29,12 @@
 
 #include "blitzio.h"
 
-/* A connection: everything that lives across an await is here. */
+/* A connection: everything that lives across an await is here. rx is
+ * the socket's receiver (one recv armed for the connection's life on
+ * io_uring), tx the slot of its sends. */
 struct conn {
   bio_task task;
-  bio_io io;
+  bio_io rx, tx;
   int fd;
   int n;
   char buf[4096];
@@ -42,16 +44,16 @@ static int conn_run(bio_task *t) {
   struct conn *c = bio_container_of(t, struct conn, task);
   BIO_BEGIN(t);
   for (;;) {
-    BIO_AWAIT(t, c->n, bio_recv(t, &c->io, c->fd, c->buf, sizeof c->buf));
+    BIO_AWAIT(t, c->n,
+              bio_recv_stream(t, &c->rx, c->fd, c->buf, sizeof c->buf));
     if (c->n <= 0)
       break;
-    BIO_AWAIT(t, c->n, bio_send_all(t, &c->io, c->fd, c->buf, (size_t)c->n));
+    BIO_AWAIT(t, c->n, bio_send_all(t, &c->tx, c->fd, c->buf, (size_t)c->n));
     if (c->n < 0)
       break;
   }
-  /* Cancelled or not, the socket is closed (a plain close: an await
-   * would end at once with -ECANCELED in a cancelled task). */
-  close(c->fd);
+  /* Cancelled or not, the receiver ends and the socket is closed. */
+  BIO_AWAIT(t, c->n, bio_close(t, &c->rx, c->fd));
   BIO_END(t, 0);
 }
 

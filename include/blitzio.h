@@ -429,6 +429,27 @@ BIO_EXTERN void bio_notify_all(bio_notify *n);
  * of stream (recv), or a negative errno. */
 BIO_EXTERN int bio_recv(bio_task *task, bio_io *io, int fd, void *buf,
                         size_t len);
+/* A socket's receiver: bio_recv's result, from a recv that stays armed
+ * on fd between reads. On io_uring the first read arms one multishot recv
+ * into the loop's buffers; what comes while a read waits is copied into
+ * its buffer, what comes while the task does something else waits in the
+ * slot for the next read (and the recv pauses until then). A
+ * request/response connection then arms nothing per message. Elsewhere
+ * (epoll) each read is a bio_recv.
+ * The slot is fd's receiver from the first read on: other awaits on it
+ * get -EBUSY, another fd -EINVAL. Its deadline bounds each read
+ * (-ETIMEDOUT; the stream goes on). After EOF (0) or an error, every read
+ * returns the same. Before fd is closed or the slot's memory goes (the
+ * task ends), end the receiver: bio_close(task, io, fd) on this slot, or
+ * bio_recv_stop; a kernel still holding the armed recv keeps the socket
+ * open and would write into the slot. */
+BIO_EXTERN int bio_recv_stream(bio_task *task, bio_io *io, int fd, void *buf,
+                               size_t len);
+/* Ends io's receiver (nothing when it is none): once it returns 0, the
+ * kernel holds nothing of fd's for the slot, and what the slot kept is
+ * dropped. Waits for the kernel when a recv is out: even in a cancelled
+ * task, and with no deadline. -EBUSY while a read waits on io. */
+BIO_EXTERN int bio_recv_stop(bio_task *task, bio_io *io);
 BIO_EXTERN int bio_send(bio_task *task, bio_io *io, int fd, const void *buf,
                         size_t len);
 /* Sends all len bytes (several sends if need be): len, or a negative
@@ -449,7 +470,9 @@ BIO_EXTERN int bio_sendto(bio_task *task, bio_io *io, int fd,
                           const void *buf, size_t len,
                           const struct sockaddr *addr, socklen_t addrlen);
 BIO_EXTERN int bio_shutdown(bio_task *task, bio_io *io, int fd, int how);
-/* Closes fd (an op of its own on io_uring). */
+/* Closes fd (an op of its own on io_uring), even in a cancelled task
+ * (which gets -ECANCELED once it is closed). On fd's receiving slot
+ * (bio_recv_stream) it ends the receiver first. */
 BIO_EXTERN int bio_close(bio_task *task, bio_io *io, int fd);
 
 /* Waits until fd has one of events (POLLIN, POLLOUT, ...): the events it

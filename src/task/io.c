@@ -43,6 +43,7 @@ enum io_kind {
   K_POOL,     /* a job on the blocking pool */
   K_NOTIFY,   /* a waiter (in op's memory) on the notify in extra */
   K_JOIN,     /* the joiner of the task in extra */
+  K_STREAM,   /* bio_recv_stream's read, or its stop (F_STOPPING) */
 };
 
 #define F_OP_ARMED 0x1u
@@ -54,6 +55,25 @@ enum io_kind {
 /* Kept from one await to the next: the slot's last await was a send that
  * succeeded (so a recv now most likely waits for the peer's answer). */
 #define F_SENT 0x10u
+/* bio_recv_stream's state, kept from one await to the next (stream_kept):
+ * the slot is fd's receiver, its op the armed recv (F_OP_ARMED while the
+ * kernel has it, between awaits too). CHAIN: the op has fired, and the
+ * data it holds (op.off, the backend's) can be taken. END: the stream
+ * ended, aux is the result every read returns from then on (0 at EOF, or
+ * the error). NO_MULTI: the kernel refused the multishot recv (before
+ * 6.0): one recv into the reader's buffer per read. */
+#define F_STREAM 0x20u
+#define F_STREAM_CHAIN 0x40u
+#define F_STREAM_END 0x80u
+#define F_NO_MULTI 0x100u
+/* Not kept: a read waits for data (into op.buf, op.u.len: unused by an
+ * armed recv); the op out is one recv into that buffer (ONESHOT); a stop
+ * waits for the armed recv's end (STOPPING), then closes the fd
+ * (CLOSE_AFTER: bio_close). */
+#define F_READING 0x200u
+#define F_ONESHOT 0x400u
+#define F_STOPPING 0x800u
+#define F_CLOSE_AFTER 0x1000u
 
 typedef struct io_slot {
   bio_op op;
@@ -72,6 +92,15 @@ _Static_assert(sizeof(io_slot) <= sizeof(bio_io), "bio_io holds io_slot");
 static inline io_slot *slot_of(bio_io *io) { return (io_slot *)(void *)io; }
 
 static inline bio_loop *loop_of(bio_task *t) { return t->scope->rt->loop; }
+
+/* What an await's end leaves of the slot's flags. */
+static uint16_t kept(const io_slot *io) {
+  uint16_t keep = F_SENT;
+  if (io->flags & F_STREAM)
+    keep |= F_STREAM | F_STREAM_CHAIN | F_STREAM_END | F_NO_MULTI |
+            F_OP_ARMED;
+  return (uint16_t)(io->flags & keep);
+}
 
 static int native(bio_loop *loop) {
   return bio__loop_supports(loop, BIO_OP_READV);
@@ -101,13 +130,13 @@ static void io_end(io_slot *io, int res) {
   else
     io->flags &= (uint16_t)~F_SENT;
   if (io->flags & F_SYNC) {
-    io->flags = F_ENDED | (io->flags & F_SENT);
+    io->flags = (uint16_t)(F_ENDED | kept(io));
     t->res = res;
     t->await = NULL;
     t->kind = BIO_AWAIT_NONE;
     return;
   }
-  io->flags &= F_SENT;
+  io->flags = kept(io);
   bio__task_complete(t, res);
 }
 
@@ -115,7 +144,7 @@ static void io_end(io_slot *io, int res) {
 static int io_return(io_slot *io) {
   if (io->flags & F_ENDED) {
     bio_rt *rt = io->task->scope->rt;
-    io->flags &= F_SENT;
+    io->flags = kept(io);
     /* Out of budget: the result waits in the task while every other
      * runnable task (and the loop) has its turn; the await resumes with
      * it, as after any wait. */
@@ -188,25 +217,41 @@ static void deadline_fired(bio_loop *loop, bio_alarm *a) {
   }
 }
 
-/* Starts an await on io for t: -ECANCELED / -ETIMEDOUT at once when it
- * can't wait, else 0 with the deadline armed. */
-static int io_begin(bio_task *t, io_slot *io, enum io_kind kind) {
-  if (bio__task_cancelled(t))
-    return -ECANCELED;
-  if (io->flags & F_OP_ARMED)
-    return -EBUSY; /* the slot is in use */
-  if (io->deadline_ns != 0 && io->deadline_ns <= bio__clock_ns())
-    return -ETIMEDOUT;
+/* t now awaits on io (the checks done): the deadline armed when timed. */
+static void await_on(bio_task *t, io_slot *io, enum io_kind kind,
+                     int timed) {
   io->task = t;
   io->kind = (uint16_t)kind;
-  io->flags = (uint16_t)(F_SYNC | (io->flags & F_SENT));
-  io->extra = NULL;
-  io->aux = 0;
-  if (io->deadline_ns != 0 && kind != K_SLEEP)
+  io->flags |= F_SYNC;
+  if (timed && io->deadline_ns != 0)
     bio__alarm_start(loop_of(t), &io->alarm, io->deadline_ns,
                      deadline_fired);
   t->await = io;
   t->kind = BIO_AWAIT_IO;
+}
+
+/* -ECANCELED / -ETIMEDOUT when t can't start an await now, else 0. */
+static int may_wait(bio_task *t, const io_slot *io) {
+  if (bio__task_cancelled(t))
+    return -ECANCELED;
+  if (io->deadline_ns != 0 && io->deadline_ns <= bio__clock_ns())
+    return -ETIMEDOUT;
+  return 0;
+}
+
+/* Starts an await on io for t: -ECANCELED / -ETIMEDOUT at once when it
+ * can't wait, -EBUSY when the slot is in use (an op out, or a stream's
+ * receiver), else 0 with the deadline armed. */
+static int io_begin(bio_task *t, io_slot *io, enum io_kind kind) {
+  int err;
+  if ((err = may_wait(t, io)) != 0)
+    return err;
+  if (io->flags & (F_OP_ARMED | F_STREAM))
+    return -EBUSY;
+  io->flags &= F_SENT;
+  io->extra = NULL;
+  io->aux = 0;
+  await_on(t, io, kind, kind != K_SLEEP);
   return 0;
 }
 
@@ -387,6 +432,213 @@ BIO_EXTERN int bio_recv(bio_task *t, bio_io *bio, int fd, void *buf,
   return io_return(io);
 }
 
+/* ---- a socket's receiver: bio_recv_stream ----
+ *
+ * On io_uring the slot's op is one multishot recv into the loop's buffers,
+ * armed at the first read and left armed between reads: a request/response
+ * connection arms nothing per message (no poll, no SQE). What comes while
+ * a read waits is copied into its buffer in the op's callback; what comes
+ * while the task is elsewhere stays on the op (the backend's chain of
+ * buffers) for the next read, and the recv is cancelled so that a task
+ * that doesn't read can't take the loop's buffers from every other
+ * connection: the next read that finds nothing left arms it again. */
+
+static void stream_done(bio_loop *loop, bio_op *op);
+
+static void stream_arm(io_slot *io, int oneshot) {
+  io->op.opcode = BIO_OP_RECV;
+  io->op.cb = stream_done;
+  /* One recv into the reader's buffer when the loop's ran out (the bytes
+   * wait in the socket) or the kernel has no multishot recv. */
+  if (oneshot || (io->flags & F_NO_MULTI)) {
+    io->flags |= F_ONESHOT;
+    io->op.flags = 0;
+  } else {
+    io->op.flags = BIO_OPF_MULTI;
+  }
+  io->flags |= F_OP_ARMED;
+  bio__op_submit(loop_of(io->task), &io->op);
+}
+
+/* Copies what the op holds, oldest first, into buf: the byte count. */
+static size_t stream_take(bio_loop *loop, io_slot *io, char *buf,
+                          size_t len) {
+  size_t got = 0;
+  char *data;
+  size_t n;
+  if (!(io->flags & F_STREAM_CHAIN))
+    return 0;
+  while (got < len && bio__recv_chunk(loop, &io->op, &data, &n)) {
+    if (n > len - got)
+      n = len - got;
+    memcpy(buf + got, data, n);
+    bio__recv_consume(loop, &io->op, n);
+    got += n;
+  }
+  return got;
+}
+
+/* The slot is no receiver any more: its buffers go back. */
+static void stream_forget(bio_loop *loop, io_slot *io) {
+  if (io->flags & F_STREAM_CHAIN)
+    bio__recv_drop(loop, &io->op);
+  io->flags &= (uint16_t)~(F_STREAM | F_STREAM_CHAIN | F_STREAM_END |
+                           F_NO_MULTI);
+  io->aux = 0;
+}
+
+/* The end of a stop: the recv is over; bio_close's goes on to close. */
+static void stream_stopped(bio_loop *loop, io_slot *io) {
+  int res = 0;
+  stream_forget(loop, io);
+  if (io->flags & F_CLOSE_AFTER) {
+    bio__loop_fd_closing(loop, io->op.fd, 0);
+    if (close(io->op.fd) != 0 && errno != EINTR)
+      res = -errno;
+    else if (bio__task_cancelled(io->task))
+      res = -ECANCELED;
+  }
+  io_end(io, res);
+}
+
+static void stream_done(bio_loop *loop, bio_op *op) {
+  io_slot *io = bio_container_of(op, io_slot, op);
+  int ended = op->state == BIO_OP_IDLE;
+  int res = op->res;
+  size_t got;
+  int err;
+
+  if (ended)
+    io->flags &= (uint16_t)~F_OP_ARMED;
+  if (io->flags & F_ONESHOT) {
+    /* A recv into the reader's buffer: its result is the read's. */
+    io->flags &= (uint16_t)~F_ONESHOT;
+    if (io->flags & F_STOPPING) {
+      stream_stopped(loop, io);
+      return;
+    }
+    if (res <= 0 && res != -ECANCELED && res != -ENOBUFS) {
+      io->flags |= F_STREAM_END;
+      io->aux = res;
+    }
+    io_end(io, res);
+    return;
+  }
+  io->flags |= F_STREAM_CHAIN;
+  if (io->flags & F_STOPPING) {
+    bio__recv_drop(loop, op);
+    if (ended)
+      stream_stopped(loop, io);
+    return;
+  }
+  if (ended) {
+    /* 0 the EOF, else an error that ends the stream; not the end: a
+     * cancel (ours), the loop's buffers out, the kernel's own stop (res
+     * 1), or no multishot recv in this kernel (-EINVAL). */
+    if (res == -EINVAL)
+      io->flags |= F_NO_MULTI;
+    else if (res <= 0 && res != -ECANCELED && res != -ENOBUFS) {
+      io->flags |= F_STREAM_END;
+      io->aux = res;
+    }
+  }
+  if (!(io->flags & F_READING)) {
+    char *data;
+    size_t n;
+    if (!ended && bio__recv_chunk(loop, op, &data, &n))
+      bio__op_cancel(loop, op); /* dispatch flushes it after us */
+    return;
+  }
+  got = stream_take(loop, io, op->buf, op->u.len);
+  if (got > 0) {
+    io_end(io, (int)got);
+    return;
+  }
+  if (!ended)
+    return;
+  if (io->flags & F_STREAM_END) {
+    io_end(io, io->aux);
+    return;
+  }
+  if ((err = cut_short(io)) != 0) {
+    io_end(io, err);
+    return;
+  }
+  stream_arm(io, res == -ENOBUFS);
+}
+
+BIO_EXTERN int bio_recv_stream(bio_task *t, bio_io *bio, int fd, void *buf,
+                               size_t len) {
+  io_slot *io = slot_of(bio);
+  bio_loop *loop;
+  size_t got;
+  int err;
+  if (t == NULL || bio == NULL || fd < 0 || (buf == NULL && len != 0))
+    return -EINVAL;
+  loop = loop_of(t);
+  if (!(io->flags & F_STREAM)) {
+    /* Without the loop's buffers (epoll), a receiver is plain recvs. */
+    if (!bio__loop_supports(loop, BIO_CAP_RECV_BUFS))
+      return bio_recv(t, bio, fd, buf, len);
+    if (io->flags & F_OP_ARMED)
+      return -EBUSY;
+    io->flags = 0;
+    io->aux = 0;
+    io->op.fd = fd;
+  } else if (io->op.fd != fd) {
+    return -EINVAL; /* the slot receives another fd's bytes */
+  }
+  if (io->flags & (F_READING | F_STOPPING))
+    return -EBUSY;
+  if ((err = may_wait(t, io)) != 0)
+    return err;
+  io->flags |= F_STREAM;
+  await_on(t, io, K_STREAM, 1);
+  if (len > INT32_MAX)
+    len = INT32_MAX;
+  got = stream_take(loop, io, buf, len);
+  if (got > 0 || len == 0) {
+    io_end(io, (int)got);
+  } else if (io->flags & F_STREAM_END) {
+    io_end(io, io->aux);
+  } else {
+    io->op.buf = buf;
+    io->op.u.len = (uint32_t)len;
+    io->flags |= F_READING;
+    if (!(io->flags & F_OP_ARMED))
+      stream_arm(io, 0);
+  }
+  return io_return(io);
+}
+
+/* Ends the slot's receiver: at once when its recv is not out, else an
+ * await (even in a cancelled task, with no deadline) of the recv's end. */
+static int stream_stop(bio_task *t, io_slot *io, int close_after) {
+  bio_loop *loop = loop_of(t);
+  if (io->flags & (F_READING | F_STOPPING))
+    return -EBUSY;
+  if (!(io->flags & F_OP_ARMED)) {
+    stream_forget(loop, io);
+    return 1;
+  }
+  await_on(t, io, K_STREAM, 0);
+  io->flags |= F_STOPPING | (close_after ? F_CLOSE_AFTER : 0);
+  bio__op_cancel(loop, &io->op);
+  bio__loop_flush_cancels(loop);
+  return io_return(io);
+}
+
+BIO_EXTERN int bio_recv_stop(bio_task *t, bio_io *bio) {
+  io_slot *io = slot_of(bio);
+  int r;
+  if (t == NULL || bio == NULL)
+    return -EINVAL;
+  if (!(io->flags & F_STREAM))
+    return 0;
+  r = stream_stop(t, io, 0);
+  return r == 1 ? 0 : r;
+}
+
 static int send_common(bio_task *t, io_slot *io, int fd, const void *buf,
                        size_t len, enum io_kind kind) {
   int err;
@@ -533,10 +785,18 @@ BIO_EXTERN int bio_close(bio_task *t, bio_io *bio, int fd) {
   if (t == NULL || bio == NULL)
     return -EINVAL;
   loop = loop_of(t);
+  /* A receiver's slot: its recv ends first (the kernel would hold the
+   * socket open), then the fd is closed. */
+  if ((io->flags & F_STREAM) && io->op.fd == fd &&
+      (err = stream_stop(t, io, 1)) != 1)
+    return err;
   if (!native(loop)) {
-    /* Not an await: the fd is gone whatever else happens. */
+    /* Not an await: the fd is gone whatever else happens (a cancelled
+     * task hears so, as from the op). */
     bio__loop_fd_closing(loop, fd, 0);
-    return close(fd) == 0 || errno == EINTR ? 0 : -errno;
+    if (close(fd) != 0 && errno != EINTR)
+      return -errno;
+    return bio__task_cancelled(t) ? -ECANCELED : 0;
   }
   if ((err = io_begin(t, io, K_OP)) != 0) {
     if (err == -EBUSY)

@@ -1383,6 +1383,335 @@ START_TEST(an_exited_thread_s_frames_serve_the_next_thread) {
 }
 END_TEST
 
+/* ---- a socket's receiver (bio_recv_stream) ---- */
+
+#define RX_BULK (1u << 20)
+
+static void *rx_bulk_writer(void *arg) {
+  int fd = *(int *)arg;
+  static char chunk[5000];
+  size_t sent = 0;
+  while (sent < RX_BULK) {
+    size_t i, n = RX_BULK - sent < sizeof chunk ? RX_BULK - sent
+                                                 : sizeof chunk;
+    ssize_t w;
+    struct pollfd p = {fd, POLLOUT, 0};
+    for (i = 0; i < n; i++)
+      chunk[i] = (char)((sent + i) * 7 + (sent + i) / 251);
+    for (i = 0; i < n; i += (size_t)w) {
+      w = write(fd, chunk + i, n - i);
+      if (w < 0) {
+        ck_assert_int_eq(errno, EAGAIN);
+        poll(&p, 1, -1);
+        w = 0;
+      }
+    }
+    sent += n;
+  }
+  shutdown(fd, SHUT_WR);
+  return NULL;
+}
+
+struct rx_task {
+  bio_task task;
+  bio_io rx, other;
+  int fd, peer;
+  int r, i;
+  size_t got;
+  char buf[64];
+  char *bulk;
+};
+
+static int rx_run(bio_task *t) {
+  struct rx_task *x = bio_container_of(t, struct rx_task, task);
+  BIO_BEGIN(t);
+  /* A read takes what it has room for; the rest waits for the next. */
+  ck_assert_int_eq(write(x->peer, "hello", 5), 5);
+  BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->buf, 2));
+  ck_assert_int_eq(x->r, 2);
+  ck_assert_int_eq(memcmp(x->buf, "he", 2), 0);
+  BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->buf, 10));
+  ck_assert_int_eq(x->r, 3);
+  ck_assert_int_eq(memcmp(x->buf, "llo", 3), 0);
+  /* Bytes that come while the task sleeps wait for it, in order. */
+  for (x->i = 0; x->i < 3; x->i++)
+    ck_assert_int_eq(write(x->peer, x->i == 0 ? "abc" : x->i == 1 ? "defg"
+                                                                   : "hij",
+                           x->i == 1 ? 4 : 3),
+                     x->i == 1 ? 4 : 3);
+  BIO_AWAIT(t, x->r, bio_sleep(t, &x->other, 20000000));
+  x->got = 0;
+  while (x->got < 10) {
+    BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->buf + x->got,
+                                       3));
+    ck_assert_int_gt(x->r, 0);
+    x->got += (size_t)x->r;
+  }
+  ck_assert_int_eq(memcmp(x->buf, "abcdefghij", 10), 0);
+  /* A megabyte from another thread, read in small pieces with pauses:
+   * every byte in order, then the end, and the end again. */
+  {
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, rx_bulk_writer, &x->peer), 0);
+    pthread_detach(th);
+  }
+  x->got = 0;
+  for (x->i = 0;; x->i++) {
+    BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->bulk + x->got,
+                                       RX_BULK + 1 - x->got < 3000
+                                           ? RX_BULK + 1 - x->got
+                                           : 3000));
+    ck_assert_int_ge(x->r, 0);
+    if (x->r == 0)
+      break;
+    x->got += (size_t)x->r;
+    if (x->i % 64 == 0)
+      BIO_AWAIT(t, x->r, bio_sleep(t, &x->other, 1000000));
+  }
+  ck_assert_uint_eq(x->got, RX_BULK);
+  for (x->got = 0; x->got < RX_BULK; x->got++)
+    ck_assert_int_eq(x->bulk[x->got],
+                     (char)(x->got * 7 + x->got / 251));
+  BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->buf, 1));
+  ck_assert_int_eq(x->r, 0);
+  BIO_AWAIT(t, x->r, bio_close(t, &x->rx, x->fd));
+  BIO_END(t, x->r);
+}
+
+START_TEST(a_receiver_keeps_what_comes_between_reads_in_order) {
+  bio_rt *rt = new_rt(_i);
+  struct rx_task *x = calloc(1, sizeof(*x));
+  int sv[2];
+  ck_assert_int_eq(sockpair(sv), 0);
+  x->fd = sv[0];
+  x->peer = sv[1];
+  x->bulk = malloc(RX_BULK + 1);
+  ck_assert_int_eq(bio_rt_block_on(rt, &x->task, rx_run), 0);
+  free_rt(rt);
+  close(sv[1]);
+  free(x->bulk);
+  free(x);
+}
+END_TEST
+
+/* Closing or stopping a receiver lets go of the socket at once: its peer
+ * sees the end (a multishot recv the kernel still held would keep the
+ * socket open), whether the task ended its reads itself, by a deadline,
+ * or by cancellation. */
+struct rx_close {
+  bio_task task;
+  bio_io rx;
+  int fd, peer, how;
+  int r, r2;
+  char buf[8];
+};
+
+static int rx_close_run(bio_task *t) {
+  struct rx_close *c = bio_container_of(t, struct rx_close, task);
+  BIO_BEGIN(t);
+  ck_assert_int_eq(write(c->peer, "x", 1), 1);
+  BIO_AWAIT(t, c->r, bio_recv_stream(t, &c->rx, c->fd, c->buf, sizeof c->buf));
+  ck_assert_int_eq(c->r, 1);
+  if (c->how == 1) {
+    /* Timed out: the stream goes on, and still has to be ended. */
+    bio_io_deadline(&c->rx, bio_now_ns() + 10000000);
+    BIO_AWAIT(t, c->r, bio_recv_stream(t, &c->rx, c->fd, c->buf, 1));
+    ck_assert_int_eq(c->r, -ETIMEDOUT);
+    bio_io_deadline(&c->rx, 0);
+    ck_assert_int_eq(write(c->peer, "late", 4), 4);
+    BIO_AWAIT(t, c->r, bio_recv_stream(t, &c->rx, c->fd, c->buf, 8));
+    ck_assert_int_eq(c->r, 4);
+    ck_assert_int_eq(memcmp(c->buf, "late", 4), 0);
+  } else if (c->how == 2) {
+    /* Cancelled while it reads (the test thread cancels the root). */
+    BIO_AWAIT(t, c->r, bio_recv_stream(t, &c->rx, c->fd, c->buf, 1));
+    ck_assert_int_eq(c->r, -ECANCELED);
+  }
+  if (c->how == 3) {
+    BIO_AWAIT(t, c->r2, bio_recv_stop(t, &c->rx));
+    ck_assert_int_eq(c->r2, 0);
+    ck_assert_int_eq(bio_recv_stop(t, &c->rx), 0); /* once is enough */
+    close(c->fd);
+  } else {
+    BIO_AWAIT(t, c->r2, bio_close(t, &c->rx, c->fd));
+  }
+  BIO_END(t, c->r2);
+}
+
+static void *cancel_soon(void *arg) {
+  usleep(20000);
+  bio_scope_cancel(bio_rt_scope(arg));
+  return NULL;
+}
+
+START_TEST(closing_a_receiver_lets_its_peer_see_the_end) {
+  int how;
+  for (how = 0; how < 4; how++) {
+    bio_rt *rt = new_rt(_i);
+    struct rx_close c;
+    struct pollfd p;
+    pthread_t th;
+    int sv[2];
+    char b;
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(sockpair(sv), 0);
+    c.fd = sv[0];
+    c.peer = sv[1];
+    c.how = how;
+    if (how == 2)
+      ck_assert_int_eq(pthread_create(&th, NULL, cancel_soon, rt), 0);
+    ck_assert_int_eq(bio_rt_block_on(rt, &c.task, rx_close_run),
+                     (how == 2 ? -ECANCELED : 0));
+    if (how == 2)
+      pthread_join(th, NULL);
+    p.fd = sv[1];
+    p.events = POLLIN;
+    p.revents = 0;
+    ck_assert_int_eq(poll(&p, 1, 0), 1);
+    ck_assert_int_eq(read(sv[1], &b, 1), 0);
+    close(sv[1]);
+    free_rt(rt);
+  }
+}
+END_TEST
+
+/* More receivers than the loop has buffers, each sent more than a
+ * buffer's worth at once: every byte arrives (a read that finds the
+ * buffers gone receives into its own). */
+#define RX_MANY 600
+#define RX_MANY_BYTES 9000
+
+struct rx_many {
+  bio_task task;
+  bio_io rx;
+  int fd;
+  int r;
+  size_t got;
+  long sum;
+  char buf[RX_MANY_BYTES];
+};
+
+static int rx_many_run(bio_task *t) {
+  struct rx_many *m = bio_container_of(t, struct rx_many, task);
+  size_t i;
+  BIO_BEGIN(t);
+  for (;;) {
+    BIO_AWAIT(t, m->r, bio_recv_stream(t, &m->rx, m->fd, m->buf,
+                                       sizeof m->buf));
+    if (m->r <= 0)
+      break;
+    for (i = 0; i < (size_t)m->r; i++)
+      m->sum += (unsigned char)m->buf[i] * (long)(m->got + i + 1);
+    m->got += (size_t)m->r;
+  }
+  BIO_AWAIT(t, m->r, bio_close(t, &m->rx, m->fd));
+  BIO_END(t, m->r);
+}
+
+struct rx_many_main {
+  bio_task task;
+  struct rx_many *m;
+  int *peer;
+  int i, r;
+};
+
+static int rx_many_main_run(bio_task *t) {
+  struct rx_many_main *mm = bio_container_of(t, struct rx_many_main, task);
+  static char data[RX_MANY_BYTES];
+  BIO_BEGIN(t);
+  for (mm->i = 0; mm->i < RX_MANY_BYTES; mm->i++)
+    data[mm->i] = (char)(mm->i * 13 + 5);
+  for (mm->i = 0; mm->i < RX_MANY; mm->i++)
+    ck_assert_int_eq(bio_spawn(t->scope, &mm->m[mm->i].task, rx_many_run), 0);
+  BIO_YIELD(t); /* every receiver reads before any byte comes */
+  for (mm->i = 0; mm->i < RX_MANY; mm->i++) {
+    ck_assert_int_eq(write(mm->peer[mm->i], data, RX_MANY_BYTES),
+                     RX_MANY_BYTES);
+    shutdown(mm->peer[mm->i], SHUT_WR);
+  }
+  for (mm->i = 0; mm->i < RX_MANY; mm->i++) {
+    BIO_AWAIT(t, mm->r, bio_join(t, &mm->m[mm->i].task));
+    ck_assert_int_eq(mm->r, 0);
+  }
+  BIO_END(t, 0);
+}
+
+START_TEST(more_receivers_than_loop_buffers_get_every_byte) {
+  bio_rt *rt = new_rt(_i);
+  struct rx_many_main mm;
+  long want = 0;
+  int i, sv[2];
+  memset(&mm, 0, sizeof(mm));
+  mm.m = calloc(RX_MANY, sizeof(*mm.m));
+  mm.peer = calloc(RX_MANY, sizeof(int));
+  for (i = 0; i < RX_MANY_BYTES; i++)
+    want += (unsigned char)(char)(i * 13 + 5) * (long)(i + 1);
+  for (i = 0; i < RX_MANY; i++) {
+    ck_assert_int_eq(sockpair(sv), 0);
+    mm.m[i].fd = sv[0];
+    mm.peer[i] = sv[1];
+  }
+  ck_assert_int_eq(bio_rt_block_on(rt, &mm.task, rx_many_main_run), 0);
+  for (i = 0; i < RX_MANY; i++) {
+    ck_assert_uint_eq(mm.m[i].got, RX_MANY_BYTES);
+    ck_assert_int_eq(mm.m[i].sum, want);
+    close(mm.peer[i]);
+  }
+  free(mm.m);
+  free(mm.peer);
+  free_rt(rt);
+}
+END_TEST
+
+struct rx_bad {
+  bio_task task;
+  bio_io rx, plain;
+  int fd, peer;
+  int r;
+  char buf[4];
+};
+
+static int rx_bad_run(bio_task *t) {
+  struct rx_bad *b = bio_container_of(t, struct rx_bad, task);
+  BIO_BEGIN(t);
+  ck_assert_int_eq(bio_recv_stream(NULL, &b->rx, b->fd, b->buf, 1), -EINVAL);
+  ck_assert_int_eq(bio_recv_stream(t, NULL, b->fd, b->buf, 1), -EINVAL);
+  ck_assert_int_eq(bio_recv_stream(t, &b->rx, -1, b->buf, 1), -EINVAL);
+  ck_assert_int_eq(bio_recv_stream(t, &b->rx, b->fd, NULL, 1), -EINVAL);
+  ck_assert_int_eq(bio_recv_stop(NULL, &b->rx), -EINVAL);
+  ck_assert_int_eq(bio_recv_stop(t, NULL), -EINVAL);
+  ck_assert_int_eq(bio_recv_stop(t, &b->plain), 0); /* not a receiver */
+  ck_assert_int_eq(write(b->peer, "ab", 2), 2);
+  BIO_AWAIT(t, b->r, bio_recv_stream(t, &b->rx, b->fd, b->buf, 1));
+  ck_assert_int_eq(b->r, 1);
+  if (bio__loop_supports(t->scope->rt->loop, BIO_CAP_RECV_BUFS)) {
+    /* The slot is fd's receiver now. */
+    ck_assert_int_eq(bio_recv_stream(t, &b->rx, b->peer, b->buf, 1),
+                     -EINVAL);
+    ck_assert_int_eq(bio_recv(t, &b->rx, b->fd, b->buf, 1), -EBUSY);
+    ck_assert_int_eq(bio_send(t, &b->rx, b->fd, "x", 1), -EBUSY);
+  }
+  BIO_AWAIT(t, b->r, bio_recv_stream(t, &b->rx, b->fd, b->buf, 4));
+  ck_assert_int_eq(b->r, 1);
+  ck_assert_int_eq(b->buf[0], 'b');
+  BIO_AWAIT(t, b->r, bio_close(t, &b->rx, b->fd));
+  BIO_END(t, b->r);
+}
+
+START_TEST(a_receiver_refuses_bad_input_and_other_awaits) {
+  bio_rt *rt = new_rt(_i);
+  struct rx_bad b;
+  int sv[2];
+  memset(&b, 0, sizeof(b));
+  ck_assert_int_eq(sockpair(sv), 0);
+  b.fd = sv[0];
+  b.peer = sv[1];
+  ck_assert_int_eq(bio_rt_block_on(rt, &b.task, rx_bad_run), 0);
+  close(sv[1]);
+  free_rt(rt);
+}
+END_TEST
+
 /* ---- bad input ---- */
 
 START_TEST(bad_arguments_are_einval) {
@@ -1442,6 +1771,14 @@ int main(void) {
       tc, short_sends_and_recvs_still_move_every_byte_in_order, 0, 2);
   tcase_add_loop_test(tc, a_refused_submission_ends_the_await_with_its_error,
                       0, 2);
+  tcase_add_loop_test(tc, a_receiver_keeps_what_comes_between_reads_in_order,
+                      0, NBACKENDS);
+  tcase_add_loop_test(tc, closing_a_receiver_lets_its_peer_see_the_end, 0,
+                      NBACKENDS);
+  tcase_add_loop_test(tc, more_receivers_than_loop_buffers_get_every_byte, 0,
+                      2);
+  tcase_add_loop_test(tc, a_receiver_refuses_bad_input_and_other_awaits, 0,
+                      2);
   tcase_add_test(tc, bad_arguments_are_einval);
   tcase_add_test(tc, an_exited_thread_s_frames_serve_the_next_thread);
   suite_add_tcase(s, tc);
