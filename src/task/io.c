@@ -55,7 +55,7 @@ enum io_kind {
 /* Kept from one await to the next: the slot's last await was a send that
  * succeeded (so a recv now most likely waits for the peer's answer). */
 #define F_SENT 0x10u
-/* bio_recv_stream's state, kept from one await to the next (stream_kept):
+/* bio_recv_stream's state, kept from one await to the next (kept()):
  * the slot is fd's receiver, its op the armed recv (F_OP_ARMED while the
  * kernel has it, between awaits too). CHAIN: the op has fired, and the
  * data it holds (op.off, the backend's) can be taken. END: the stream
