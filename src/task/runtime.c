@@ -509,8 +509,15 @@ static long steal(bio_runtime *r, worker *w) {
 static long find_work(bio_runtime *r, worker *w) {
   long n, got = 0;
   if (w->rt->run_head != NULL) {
-    if (++w->turns % GLOBAL_EVERY != 0)
+    if (++w->turns % GLOBAL_EVERY != 0) {
+      /* Every worker busy: no one is about to steal what waits here, so
+       * a few start now rather than GLOBAL_EVERY turns later. */
+      if (lq_len(&w->queue, memory_order_relaxed) != 0 &&
+          atomic_load_explicit(&r->idle_count, memory_order_relaxed) == 0 &&
+          atomic_load_explicit(&r->searching, memory_order_relaxed) == 0)
+        return adopt_own(w, FAIR_BATCH);
       return 0;
+    }
     got = adopt_list(w, queue_take(&r->global, FAIR_BATCH, &n));
     return got + adopt_own(w, FAIR_BATCH);
   }

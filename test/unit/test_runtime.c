@@ -775,6 +775,74 @@ START_TEST(frames_freed_on_workers_go_back_to_the_spawning_thread) {
 }
 END_TEST
 
+/* Work stealing with every worker busy (a task on each that always
+ * yields, so none is idle or searching): tasks spawned on a worker start
+ * there within a few turns. Before, they waited for the busy worker's
+ * fairness look, every 61 turns, 4 at a time, while no one would steal
+ * them: connections accepted on a busy worker waited, and the idle
+ * moments of the others took them all. */
+#define BUSY_KIDS 8
+static atomic_int busy_worker = -1, busy_stop, kids_ran;
+
+static int kid_run(bio_task *t) {
+  (void)t;
+  atomic_fetch_add(&kids_ran, 1);
+  return 0;
+}
+
+struct busy {
+  bio_task task;
+  bio_runtime *rt;
+  int spawner;
+  long turns;
+  int i;
+  bio_task kids[BUSY_KIDS];
+};
+
+static int busy_run(bio_task *t) {
+  struct busy *b = bio_container_of(t, struct busy, task);
+  BIO_BEGIN(t);
+  if (!b->spawner) {
+    atomic_store(&busy_worker, bio_worker_index());
+    while (!atomic_load(&busy_stop))
+      BIO_YIELD(t);
+  } else {
+    ck_assert_int_ne(bio_worker_index(), atomic_load(&busy_worker));
+    for (b->i = 0; b->i < BUSY_KIDS; b->i++)
+      ck_assert_int_eq(bio_runtime_spawn(b->rt, &b->kids[b->i], kid_run), 0);
+    while (atomic_load(&kids_ran) < BUSY_KIDS) {
+      BIO_YIELD(t);
+      b->turns++;
+    }
+    atomic_store(&busy_stop, 1);
+  }
+  BIO_END(t, 0);
+}
+
+START_TEST(tasks_queued_on_a_busy_worker_start_when_no_one_is_idle) {
+  bio_runtime *rt = new_runtime(_i, 2);
+  struct busy other, spawner;
+  memset(&other, 0, sizeof(other));
+  memset(&spawner, 0, sizeof(spawner));
+  atomic_store(&busy_worker, -1);
+  atomic_store(&busy_stop, 0);
+  atomic_store(&kids_ran, 0);
+  other.rt = spawner.rt = rt;
+  spawner.spawner = 1;
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, 1, &other.task, busy_run), 0);
+  while (atomic_load(&busy_worker) < 0)
+    usleep(100);
+  /* A busy worker never steals: the spawner stays where it is put. */
+  ck_assert_int_eq(bio_runtime_spawn_on(rt, 1u - (unsigned)atomic_load(
+                                                    &busy_worker),
+                                        &spawner.task, busy_run),
+                   0);
+  ck_assert_int_eq(bio_runtime_shutdown(rt, 0), 0);
+  ck_assert_int_eq(atomic_load(&kids_ran), BUSY_KIDS);
+  ck_assert_int_lt(spawner.turns, 20);
+}
+END_TEST
+
 START_TEST(bad_options_are_refused) {
   bio_runtime_options o;
   bio_runtime *rt;
@@ -868,6 +936,8 @@ int main(void) {
   tcase_add_loop_test(steal, a_task_that_never_yields_is_counted_and_named,
                       0, 2);
   tcase_add_loop_test(steal, spawns_from_outside_wake_a_parked_worker, 0, 4);
+  tcase_add_loop_test(
+      steal, tasks_queued_on_a_busy_worker_start_when_no_one_is_idle, 0, 2);
   tcase_add_loop_test(steal, wakeups_count_spawns_onto_parked_workers, 0, 2);
   tcase_add_loop_test(steal, a_draining_shutdown_still_spreads_the_work, 0, 4);
   tcase_add_loop_test(
