@@ -11,8 +11,11 @@
 # interleave the servers; each cell is the median. One line per server:
 #
 #   echo_SERVER rt_per_s=V server_cpu_us_per_rt=V p99_us=V cpu_vs_uring=R
+#               [cpu_vs_uringmt=R] p50_us=V p999_us=V sys_per_rt=V cs_per_rt=V
 #
-# (with --workers, also cpu_vs_uringmt=R: against the W-thread ring)
+# cpu_vs_uringmt (with --workers): against the W-thread ring. sys_per_rt
+# and cs_per_rt: the server's syscalls and context switches per round
+# trip, from perf stat over the middle of each run ("-" without perf).
 #
 # With --workers W (say 2, with --conns 10000): the servers on W threads
 # (task: bio_runtime thread-per-core, a listener per worker; steal: work
@@ -23,7 +26,8 @@
 #
 # usage: echo-task.sh --builddir DIR [--peers DIR] [--runs N] [--conns N]
 #                     [--size B] [--duration S] [--servers "..."]
-#                     [--workers W] [--markdown FILE]
+#                     [--workers W] [--markdown FILE] [--plot SVG]
+# --plot: the latency percentiles per server as an SVG (latency-plot.sh).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +40,7 @@ duration=3
 servers=''
 workers=0
 markdown=''
+plot=''
 while [ $# -gt 0 ]; do
   case $1 in
     --builddir) builddir=$2; shift ;;
@@ -47,7 +52,8 @@ while [ $# -gt 0 ]; do
     --servers) servers=$2; shift ;;
     --workers) workers=$2; shift ;;
     --markdown) markdown=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --plot) plot=$2; shift ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "echo-task.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -111,7 +117,10 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
   else if (NR % 2) print v[(NR + 1) / 2];
   else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-declare -A rate cpu p99
+declare -A rate cpu p99 p50 p999 sys cs
+have_perf=0
+perf stat -e raw_syscalls:sys_enter,context-switches -o /dev/null true \
+  2>/dev/null && have_perf=1
 for ((r = 0; r < runs; r++)); do
   for k in $servers; do
     [ $k = tokio ] && [ ! -x "$peers/tokio-taskbench" ] && continue
@@ -122,6 +131,16 @@ for ((r = 0; r < runs; r++)); do
       kill $pid 2>/dev/null
       continue
     fi
+    # perf counts the server over the middle of the timed part (after
+    # the 1 s warm-up and a little more, for duration - 1 s).
+    stat=''
+    if [ $have_perf = 1 ] && [ "$duration" -ge 2 ]; then
+      ( sleep 1.5; perf stat -e raw_syscalls:sys_enter,context-switches \
+          -x, -o "$work/stat" -p "$pid" -- sleep $((duration - 1)) \
+          > /dev/null 2>&1 ) &
+      stat=$!
+      : > "$work/stat"
+    fi
     if [ "$workers" -gt 0 ]; then
       line=$("$builddir/bench/echo-load" -p "$port" -P "$pid" \
                -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
@@ -129,12 +148,22 @@ for ((r = 0; r < runs; r++)); do
       line=$(taskset -c 1 "$builddir/bench/echo-load" -p "$port" -P "$pid" \
                -c "$conns" -s "$size" -d "$duration" -w 1 2>/dev/null)
     fi
+    [ -n "$stat" ] && wait "$stat"
     kill -TERM $pid 2>/dev/null
     wait $pid 2>/dev/null
     [ -n "$line" ] || continue
     rate[$k]+="$(field "$line" rt_per_s) "
     cpu[$k]+="$(field "$line" server_cpu_us_per_rt) "
     p99[$k]+="$(field "$line" p99_us) "
+    p50[$k]+="$(field "$line" p50_us) "
+    p999[$k]+="$(field "$line" p999_us) "
+    if [ -n "$stat" ] && [ -s "$work/stat" ]; then
+      r=$(field "$line" rt_per_s)
+      sys[$k]+="$(awk -F, -v rt="$r" -v d=$((duration - 1)) \
+        '/raw_syscalls/ && rt > 0 { printf "%.4f", $1 / (rt * d) }' "$work/stat") "
+      cs[$k]+="$(awk -F, -v rt="$r" -v d=$((duration - 1)) \
+        '/context-switches/ && rt > 0 { printf "%.4f", $1 / (rt * d) }' "$work/stat") "
+    fi
   done
 done
 
@@ -147,32 +176,46 @@ for k in $servers; do
   mr=$(tr ' ' '\n' <<< "${rate[$k]:-}" | grep . | median)
   mc=$(tr ' ' '\n' <<< "${cpu[$k]:-}" | grep . | median)
   mp=$(tr ' ' '\n' <<< "${p99[$k]:-}" | grep . | median)
+  m50=$(tr ' ' '\n' <<< "${p50[$k]:-}" | grep . | median)
+  m999=$(tr ' ' '\n' <<< "${p999[$k]:-}" | grep . | median)
+  msys=$(tr ' ' '\n' <<< "${sys[$k]:-}" | grep . | median)
+  mcs=$(tr ' ' '\n' <<< "${cs[$k]:-}" | grep . | median)
   vs=$(ratio "$mc" "$uring_cpu")
   l="echo_$k rt_per_s=$mr server_cpu_us_per_rt=$mc p99_us=$mp cpu_vs_uring=$vs"
   [ "$workers" -gt 0 ] && l+=" cpu_vs_uringmt=$(ratio "$mc" "$uringmt_cpu")"
+  l+=" p50_us=$m50 p999_us=$m999 sys_per_rt=$msys cs_per_rt=$mcs"
   echo "$l"
   out+=("$l")
 done
 if [ -n "$markdown" ]; then
   {
+    head="| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p50 us | p99 us | p99.9 us | syscalls/rt | context switches/rt | CPU vs raw io_uring |"
+    rule="|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     if [ "$workers" -gt 0 ]; then
-      echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring | CPU vs raw io_uring on $workers threads |"
-      echo "|---|---:|---:|---:|---:|---:|"
-    else
-      echo "| server ($conns conns x $size B) | round trips/s | server CPU us/rt | p99 us | CPU vs raw io_uring |"
-      echo "|---|---:|---:|---:|---:|"
+      head+=" CPU vs raw io_uring on $workers threads |"
+      rule+="---:|"
     fi
+    echo "$head"
+    echo "$rule"
     for l in "${out[@]}"; do
-      set -- $l
-      row="| ${1#echo_} | ${2#rt_per_s=} | ${3#server_cpu_us_per_rt=} | ${4#p99_us=} | ${5#cpu_vs_uring=} |"
-      [ "$workers" -gt 0 ] && row+=" ${6#cpu_vs_uringmt=} |"
+      row="| $(cut -d' ' -f1 <<< "$l" | sed 's/^echo_//') |"
+      for f in rt_per_s server_cpu_us_per_rt p50_us p99_us p999_us sys_per_rt \
+               cs_per_rt cpu_vs_uring; do
+        row+=" $(field "$l" $f) |"
+      done
+      [ "$workers" -gt 0 ] && row+=" $(field "$l" cpu_vs_uringmt) |"
       echo "$row"
     done
     echo
     if [ "$workers" -gt 0 ]; then
-      echo "Servers on $workers threads (raw io_uring: one), the load generator on the same cores, nothing pinned; medians of $runs interleaved runs of ${duration} s."
+      echo "Servers on $workers threads (raw io_uring: one, and $workers as uringmt), the load generator on the same cores, nothing pinned; medians of $runs interleaved runs of ${duration} s."
     else
       echo "Server on CPU 0, load generator on CPU 1; medians of $runs interleaved runs of ${duration} s."
     fi
   } >> "$markdown"
+fi
+if [ -n "$plot" ]; then
+  printf '%s\n' "${out[@]}" |
+    "$here/latency-plot.sh" --title "Echo, $conns connections x $size B$(
+      [ "$workers" -gt 0 ] && echo ", $workers server threads")" > "$plot"
 fi

@@ -20,6 +20,9 @@
  *                 the last to finish tells it (fan-in): tasks/s
  *   fanout_in N W the same from a task on worker 0 (per-core: onto the
  *                 workers in turn; stealing: into its own queue)
+ *   mt_pingpong N W  two tasks on two workers wake each other N times:
+ *                 round trips/s (each wake a bio_loop_post to the other
+ *                 worker's loop, whose callback signals its bio_notify)
  *   fanout_frames N W, fanout_in_frames N W  the same two with each
  *                 task's frame from bio_frame_alloc, freed by the runtime
  *                 at the task's end (bio_runtime_spawn_frame)
@@ -29,6 +32,7 @@
  * variants allocate per spawn, from the runtime's frame cache, as the
  * peers do (tokio's tasks from the allocator, Go's from its free list). */
 #include <errno.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -304,6 +308,48 @@ static bio_runtime *new_mt(unsigned workers) {
   return mt;
 }
 
+/* ---- mt_pingpong: a wake ping-pong across two workers ---- */
+
+static bio_notify mt_to[2];  /* mt_to[k]: player k's, on its worker */
+static bio_post mt_post[2];  /* a wake on its way to player k */
+static bio_loop *_Atomic mt_loop[2];
+
+static void mt_signal(void *arg) { bio_notify_one(arg); }
+
+struct mt_player {
+  bio_task task;
+  bio_waiter w;
+  long i;
+  int me;
+  int r;
+  sem_t *done;
+};
+
+static int mt_player_run(bio_task *t) {
+  struct mt_player *p = bio_container_of(t, struct mt_player, task);
+  BIO_BEGIN(t);
+  atomic_store(&mt_loop[p->me], bio_rt_loop(t->scope->rt));
+  while (atomic_load(&mt_loop[1 - p->me]) == NULL)
+    BIO_YIELD(t);
+  /* Both on one worker (work stealing took one before it started): no
+   * ping-pong across workers to measure. */
+  if (atomic_load(&mt_loop[0]) == atomic_load(&mt_loop[1])) {
+    sem_post(p->done);
+    return -1;
+  }
+  for (p->i = 0; p->i < n_tasks; p->i++) {
+    if (p->me == 0) {
+      bio_loop_post(mt_loop[1], &mt_post[1], mt_signal, &mt_to[1]);
+      BIO_AWAIT(t, p->r, bio_notify_wait(t, &p->w, &mt_to[0]));
+    } else {
+      BIO_AWAIT(t, p->r, bio_notify_wait(t, &p->w, &mt_to[1]));
+      bio_loop_post(mt_loop[0], &mt_post[0], mt_signal, &mt_to[0]);
+    }
+  }
+  sem_post(p->done);
+  BIO_END(t, 0);
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -422,6 +468,36 @@ int main(int argc, char **argv) {
     t1 = bio_now_ns();
     free(c);
     printf("cpu_mix %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
+  } else if (strcmp(bench, "mt_pingpong") == 0) {
+    /* Player 1 starts on worker 1 first; then player 0 on worker 0 (a
+     * worker busy with a task never steals; an idle one may: then the
+     * two share a worker, and the run reports failure). */
+    unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 2;
+    bio_runtime *mt = workers >= 2 ? new_mt(workers) : NULL;
+    struct mt_player p[2];
+    sem_t done;
+    int k;
+    if (mt == NULL)
+      return 1;
+    memset(p, 0, sizeof(p));
+    sem_init(&done, 0, 0);
+    for (k = 0; k < 2; k++) {
+      bio_notify_init(&mt_to[k]);
+      p[k].me = k;
+      p[k].done = &done;
+    }
+    t0 = bio_now_ns();
+    bio_runtime_spawn_on(mt, 1, &p[1].task, mt_player_run);
+    while (atomic_load(&mt_loop[1]) == NULL)
+      sched_yield();
+    bio_runtime_spawn_on(mt, 0, &p[0].task, mt_player_run);
+    sem_wait(&done);
+    sem_wait(&done);
+    t1 = bio_now_ns();
+    bio_runtime_shutdown(mt, 0);
+    if (bio_task_result(&p[0].task) != 0 || bio_task_result(&p[1].task) != 0)
+      return 1;
+    printf("mt_pingpong %.0f\n", (double)n_tasks * 1e9 / (double)(t1 - t0));
   } else if (strcmp(bench, "mt_spawn_join") == 0) {
     unsigned workers = argc > 3 ? (unsigned)atoi(argv[3]) : 1, w;
     bio_runtime *mt = new_mt(workers);
@@ -491,7 +567,7 @@ int main(int argc, char **argv) {
     printf("%s %.0f\n", bench, (double)n_tasks * 1e9 / (double)(t1 - t0));
   } else {
     fprintf(stderr, "usage: task-bench spawn_join|pingpong|parked_rss|"
-                    "sleep_rss|sleep_late [N] | cpu_mix|mt_spawn_join|"
+                    "sleep_rss|sleep_late [N] | cpu_mix|mt_spawn_join|mt_pingpong|"
                     "fanout|fanout_in|fanout_frames|fanout_in_frames [N [WORKERS]]\n");
     return 2;
   }

@@ -15,13 +15,18 @@
 # task; sleep_late: p99 lateness in us) peer/ours.
 #
 # With --workers W, the multi-threaded benchmarks instead (mt_spawn_join,
-# fanout from the main thread, fanout_in from a task): ours on a
+# mt_pingpong with W >= 2, fanout from the main thread, fanout_in from a
+# task): ours on a
 # bio_runtime of W workers in both shapes (steal=: work stealing), tokio's
 # multi-thread runtime with W workers, Go with GOMAXPROCS=W. fanout and
 # fanout_in take each task's frame from one array of the caller's;
 # fanout_frames and fanout_in_frames allocate it per spawn from the
 # runtime's frame cache (bio_runtime_spawn_frame), as the peers allocate
 # theirs: both are set against the peers' fanout and fanout_in.
+# mt_pingpong: two tasks wake each other; ours are put on two workers, so
+# every wake crosses threads (a post to the other worker's loop); the
+# peers' two tasks go where their schedulers put them (each wakes the
+# other onto its own thread, as a rule: no thread crossed).
 #
 # usage: task.sh --ours BIN [--ours-cxx BIN] [--peers DIR] [--runs N]
 #                [--benches "..."] [--workers W] [--markdown FILE]
@@ -52,7 +57,8 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -z "$benches" ]; then
-  if [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout fanout_in fanout_frames fanout_in_frames"
+  if [ "$workers" -gt 1 ]; then benches="mt_spawn_join mt_pingpong fanout fanout_in fanout_frames fanout_in_frames"
+  elif [ "$workers" -gt 0 ]; then benches="mt_spawn_join fanout fanout_in fanout_frames fanout_in_frames"
   else benches="spawn_join pingpong parked_rss sleep_rss sleep_late"; fi
 fi
 [ -x "$ours" ] || { echo "task.sh: --ours: no such program '$ours'" >&2; exit 2; }
@@ -66,7 +72,7 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "-";
 ratio() { # ratio BENCH OURS PEER
   awk -v b="$1" -v o="$2" -v p="$3" 'BEGIN {
     if (o == "-" || p == "-" || o + 0 == 0 || p + 0 == 0) { print "-"; exit }
-    if (b == "spawn_join" || b == "pingpong" || b == "mt_spawn_join" ||
+    if (b == "spawn_join" || b ~ /pingpong$/ || b == "mt_spawn_join" ||
         b ~ /^fanout/) printf "%.2f\n", o / p;
     else printf "%.2f\n", p / o }'
 }
@@ -77,7 +83,9 @@ one() { # one PROGRAM BENCH: the value, or nothing
     case $(basename "$1") in
       go-taskbench) GOMAXPROCS=$workers timeout 120 "$1" "${2%_frames}" ;;
       tokio-taskbench) TASKBENCH_WORKERS=$workers timeout 120 "$1" "${2%_frames}" ;;
-      *) timeout 120 "$1" "$2" 1000000 "$workers" ;;
+      # Ours forces each wake across workers (5-6 us each here): fewer.
+      *) timeout 120 "$1" "$2" "$([ "$2" = mt_pingpong ] && echo 100000 ||
+                                   echo 1000000)" "$workers" ;;
     esac | awk -v b="$2" '$1 == b || $1 "_frames" == b { print $2 }'
   elif [ "$(basename "$1")" = go-taskbench ]; then
     GOMAXPROCS=1 timeout 120 "$1" "$2" | awk -v b="$2" '$1 == b { print $2 }'
@@ -128,7 +136,7 @@ if [ -n "$markdown" ]; then
       set -- $l
       case $1 in
         spawn_join|mt_spawn_join|fanout*) unit="tasks/s" ;;
-        pingpong) unit="round trips/s" ;;
+        pingpong|mt_pingpong) unit="round trips/s" ;;
         parked_rss|sleep_rss) unit="RSS bytes/task" ;;
         sleep_late) unit="p99 lateness, us" ;;
         *) unit="" ;;

@@ -142,6 +142,30 @@ func pingpong(n int) float64 {
 	return float64(n) / time.Since(t0).Seconds()
 }
 
+// Two goroutines wake each other n times through unbuffered channels;
+// with GOMAXPROCS=2 the scheduler decides where each runs.
+func mtPingpong(n int) float64 {
+	toA := make(chan struct{})
+	toB := make(chan struct{})
+	done := make(chan struct{})
+	t0 := time.Now()
+	go func() {
+		for i := 0; i < n; i++ {
+			<-toB
+			toA <- struct{}{}
+		}
+	}()
+	go func() {
+		for i := 0; i < n; i++ {
+			toB <- struct{}{}
+			<-toA
+		}
+		close(done)
+	}()
+	<-done
+	return float64(n) / time.Since(t0).Seconds()
+}
+
 var sink byte
 
 func parkedRSS(n int) float64 {
@@ -285,6 +309,8 @@ func main() {
 		v = pingpong(n)
 	case "mt_spawn_join":
 		v = mtSpawnJoin(n)
+	case "mt_pingpong":
+		v = mtPingpong(n)
 	case "fanout":
 		v = fanout(n)
 	case "fanout_in":
@@ -296,7 +322,7 @@ func main() {
 	case "sleep_late":
 		v = sleeps(n, true)
 	default:
-		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout|fanout_in [N]")
+		fmt.Fprintln(os.Stderr, "usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|mt_pingpong|fanout|fanout_in [N]")
 		os.Exit(2)
 	}
 	fmt.Printf("%s %.1f\n", bench, v)

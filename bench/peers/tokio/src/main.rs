@@ -124,6 +124,32 @@ async fn pingpong(n: usize) -> f64 {
     rate
 }
 
+// Two spawned tasks wake each other n times through Notify, on the
+// multi-thread runtime: its scheduler decides where each runs.
+async fn mt_pingpong(n: usize) -> f64 {
+    let to_a = Arc::new(Notify::new());
+    let to_b = Arc::new(Notify::new());
+    let (a1, b1) = (to_a.clone(), to_b.clone());
+    let (a2, b2) = (to_a.clone(), to_b.clone());
+    let t0 = Instant::now();
+    let b = tokio::spawn(async move {
+        for _ in 0..n {
+            b2.notified().await;
+            a2.notify_one();
+        }
+    });
+    let a = tokio::spawn(async move {
+        for _ in 0..n {
+            b1.notify_one();
+            a1.notified().await;
+        }
+    });
+    a.await.unwrap();
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    b.await.unwrap();
+    rate
+}
+
 async fn parked_rss(n: usize) -> f64 {
     let gate = Arc::new(Notify::new());
     let parked = Arc::new(AtomicUsize::new(0));
@@ -289,8 +315,9 @@ fn main() {
             "sleep_late" => sleeps(n, true).await,
             "echo" => echo(port).await,
             "mt_spawn_join" => mt_spawn_join(n, workers.max(1)).await,
+            "mt_pingpong" => mt_pingpong(n).await,
             _ => {
-                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|fanout|fanout_in [N]\n(TASKBENCH_WORKERS=N: the multi-thread runtime)");
+                eprintln!("usage: taskbench spawn_join|pingpong|parked_rss|sleep_rss|sleep_late|mt_spawn_join|mt_pingpong|fanout|fanout_in [N]\n(TASKBENCH_WORKERS=N: the multi-thread runtime)");
                 std::process::exit(2);
             }
         }
