@@ -19,15 +19,16 @@
 #include "blitzio.hpp"
 
 static bio::task serve(int fd) {
+  bio::receiver rx(fd); // one recv armed for the connection's life
   char buf[4096];
   for (;;) {
-    int n = co_await bio::recv(fd, buf, sizeof buf);
+    int n = co_await rx.recv(buf, sizeof buf);
     if (n <= 0)
       break;
     if (co_await bio::send_all(fd, buf, static_cast<size_t>(n)) < 0)
       break;
   }
-  ::close(fd);
+  co_await rx.close(); // even when cancelled: the receiver ends, fd closes
   co_return 0;
 }
 

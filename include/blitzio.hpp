@@ -289,6 +289,49 @@ inline auto close(int fd) {
       [fd](bio_task *t, bio_io *io) { return bio_close(t, io, fd); });
 }
 
+// A socket's receiver (bio_recv_stream): a slot of its own that stays
+// fd's across reads, so that io_uring keeps one recv armed for it. Keep it
+// where it stays put (a coroutine's local), and co_await close() (or
+// stop()) before it goes:
+//
+//   bio::receiver rx(fd);
+//   int n = co_await rx.recv(buf, sizeof buf);
+//   ...
+//   co_await rx.close();
+class receiver {
+public:
+  explicit receiver(int fd) noexcept : fd_(fd) {}
+  receiver(const receiver &) = delete;
+  receiver &operator=(const receiver &) = delete;
+
+  // Bytes, 0 at the end of the stream, or a negative errno.
+  auto recv(void *buf, std::size_t len) {
+    return detail::make_await([this, buf, len](bio_task *t) {
+      return bio_recv_stream(t, &io_, fd_, buf, len);
+    });
+  }
+  // Ends the receiver, keeping fd open.
+  auto stop() {
+    return detail::make_await(
+        [this](bio_task *t) { return bio_recv_stop(t, &io_); });
+  }
+  // Ends the receiver and closes fd.
+  auto close() {
+    return detail::make_await(
+        [this](bio_task *t) { return bio_close(t, &io_, fd_); });
+  }
+  // Every read from now on fails with -ETIMEDOUT if it has not ended by
+  // deadline_ns (0: none).
+  void deadline(std::uint64_t deadline_ns) noexcept {
+    bio_io_deadline(&io_, deadline_ns);
+  }
+  int fd() const noexcept { return fd_; }
+
+private:
+  bio_io io_{};
+  int fd_;
+};
+
 // Joins a task written in C (or any bio_task); .deadline(ns) works.
 inline auto join(bio_task *target) {
   return detail::make_future([target](bio_task *t, bio_io *io) {

@@ -158,6 +158,36 @@ static void c_and_cpp_join_each_other() {
   CHECK(rt.block_on(mixed(rt.scope())) == 50);
 }
 
+// A receiver: what comes between reads waits for the next, in order; its
+// close lets the peer see the end.
+static bio::task receive_all(int fd, int peer, std::string *got) {
+  bio::receiver rx(fd);
+  char buf[4];
+  CHECK(::write(peer, "abcdef", 6) == 6);
+  int n = co_await rx.recv(buf, 2);
+  CHECK(n == 2);
+  got->append(buf, 2);
+  co_await bio::sleep(5000000);
+  CHECK(::write(peer, "gh", 2) == 2);
+  ::shutdown(peer, SHUT_WR);
+  while ((n = co_await rx.recv(buf, sizeof buf)) > 0)
+    got->append(buf, static_cast<size_t>(n));
+  CHECK(n == 0);
+  co_return co_await rx.close();
+}
+
+static void receiver_keeps_order_and_closes() {
+  bio::runtime rt;
+  int sv[2];
+  std::string got;
+  CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+  CHECK(rt.block_on(receive_all(sv[0], sv[1], &got)) == 0);
+  CHECK(got == "abcdefgh");
+  char c;
+  CHECK(::read(sv[1], &c, 1) == 0); // the receiver's close reached the peer
+  close(sv[1]);
+}
+
 int main() {
   const char *backends[] = {"uring", "epoll"};
   const char *denied = std::getenv("BIO_TEST_DENIED");
@@ -171,6 +201,7 @@ int main() {
     cancellation_and_detached_frames();
     notify_and_yield();
     c_and_cpp_join_each_other();
+    receiver_keeps_order_and_closes();
     std::printf("%s: %s\n", b, failures == 0 ? "ok" : "FAILED");
   }
   return failures == 0 ? 0 : 1;
