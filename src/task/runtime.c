@@ -552,14 +552,27 @@ typedef struct search {
   worker *w;
 } search;
 
+/* Work for the searcher: in a queue, handed to its runtime (a spawn, a
+ * wake, a cancel), or posted to its loop (a wake through bio_loop_post,
+ * a pool job's end, a cancel from another thread): the poll of its next
+ * turn takes those. */
 static int work_turned_up(void *arg) {
   search *s = arg;
+  bio_loop *loop = s->w->rt->loop;
   return !queues_empty(s->r) ||
          atomic_load_explicit(&s->w->rt->remote, memory_order_relaxed) !=
              NULL ||
          atomic_load_explicit(&s->w->rt->cancels, memory_order_relaxed) !=
              NULL ||
+         atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
+         atomic_load_explicit(&loop->remote_cancels, memory_order_relaxed) !=
+             NULL ||
          atomic_load_explicit(&s->r->stop, memory_order_relaxed);
+}
+
+int bio__runtime_search_would_end(bio_runtime *r, unsigned w) {
+  search s = {r, &r->workers[w]};
+  return work_turned_up(&s);
 }
 
 /* Watches the queues, and w's remote stack, for up to SPIN_NS: whether

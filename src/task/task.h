@@ -88,6 +88,9 @@ void bio__task_init_unbound(bio_task *task, bio_task_fn fn, size_t frame);
 int bio__spawn_frame(bio_scope *scope, bio_task *task, bio_task_fn fn,
                      size_t frame);
 void bio__rt_adopt(bio_rt *rt, bio_task *task);
+/* Tests (any thread): whether worker w of a work-stealing runtime, were
+ * it searching for work now, would find some (runtime.c). */
+int bio__runtime_search_would_end(bio_runtime *r, unsigned w);
 /* One round of rt's tasks and one poll (task.c); a worker's turn. */
 int bio__rt_turn(bio_rt *rt, int timeout_ms, int idle_returns);
 /* Adds n to a counter of rt's stats (its own thread only). */
