@@ -1420,6 +1420,7 @@ struct rx_task {
   size_t got;
   char buf[64];
   char *bulk;
+  pthread_t writer; /* joined by the test once the task has ended */
 };
 
 static int rx_run(bio_task *t) {
@@ -1450,11 +1451,8 @@ static int rx_run(bio_task *t) {
   ck_assert_int_eq(memcmp(x->buf, "abcdefghij", 10), 0);
   /* A megabyte from another thread, read in small pieces with pauses:
    * every byte in order, then the end, and the end again. */
-  {
-    pthread_t th;
-    ck_assert_int_eq(pthread_create(&th, NULL, rx_bulk_writer, &x->peer), 0);
-    pthread_detach(th);
-  }
+  ck_assert_int_eq(pthread_create(&x->writer, NULL, rx_bulk_writer, &x->peer),
+                   0);
   x->got = 0;
   for (x->i = 0;; x->i++) {
     BIO_AWAIT(t, x->r, bio_recv_stream(t, &x->rx, x->fd, x->bulk + x->got,
@@ -1487,6 +1485,7 @@ START_TEST(a_receiver_keeps_what_comes_between_reads_in_order) {
   x->peer = sv[1];
   x->bulk = malloc(RX_BULK + 1);
   ck_assert_int_eq(bio_rt_block_on(rt, &x->task, rx_run), 0);
+  pthread_join(x->writer, NULL);
   free_rt(rt);
   close(sv[1]);
   free(x->bulk);
