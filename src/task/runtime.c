@@ -558,15 +558,12 @@ typedef struct search {
  * turn takes those. */
 static int work_turned_up(void *arg) {
   search *s = arg;
-  bio_loop *loop = s->w->rt->loop;
   return !queues_empty(s->r) ||
          atomic_load_explicit(&s->w->rt->remote, memory_order_relaxed) !=
              NULL ||
          atomic_load_explicit(&s->w->rt->cancels, memory_order_relaxed) !=
              NULL ||
-         atomic_load_explicit(&loop->posted, memory_order_relaxed) != NULL ||
-         atomic_load_explicit(&loop->remote_cancels, memory_order_relaxed) !=
-             NULL ||
+         bio__loop_handed_over(s->w->rt->loop) ||
          atomic_load_explicit(&s->r->stop, memory_order_relaxed);
 }
 
